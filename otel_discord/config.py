@@ -1,0 +1,332 @@
+"""Settings, resolved once at construction; the only reader of ``os.environ``.
+
+Precedence, as in OpenTelemetry's own exporters:
+constructor argument → ``OTEL_EXPORTER_DISCORD_<SIGNAL>_<NAME>`` →
+``OTEL_EXPORTER_DISCORD_<NAME>`` → the config file → the default.
+
+Every problem raises ``ConfigError`` (a ``ValueError``) whose message names the
+setting and never contains a webhook token.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+from otel_discord import environment_variables as env
+from otel_discord.webhook_url import WebhookURL, redact
+
+DEFAULT_CHANNEL: Final = "default"
+SIGNALS: Final = ("traces", "logs", "metrics")
+_PREFIX: Final = "OTEL_EXPORTER_DISCORD_"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid; the message names it."""
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One Discord destination: a name the routes use, and its webhook."""
+
+    name: str
+    webhook: WebhookURL
+    username: str | None = None
+    avatar_url: str | None = None
+    footer: str | None = None
+    color: int | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the pipeline needs, validated. ``raw_file`` keeps the file for later stages."""
+
+    channels: Mapping[str, Channel]
+    allowed_hosts: tuple[str, ...] = ()
+    slow_query_ms: float = 500.0
+    slow_request_ms: float = 2000.0
+    timeout: float = 10.0
+    queue_size: int = 10_000
+    trace_url: str | None = None
+    spool_dir: Path = field(default_factory=lambda: default_state_dir())
+    username: str | None = None
+    avatar_url: str | None = None
+    mask_pii: bool = True
+    environment: str | None = None
+    config_file: Path | None = None
+    raw_file: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def default_channel(self) -> Channel | None:
+        return self.channels.get(DEFAULT_CHANNEL) or next(iter(self.channels.values()), None)
+
+    def describe(self) -> dict[str, Any]:
+        """The effective configuration with tokens masked (for doctor and startup logs)."""
+        return {
+            "channels": {name: str(ch.webhook) for name, ch in self.channels.items()},
+            "allowed_hosts": list(self.allowed_hosts),
+            "slow_query_ms": self.slow_query_ms,
+            "slow_request_ms": self.slow_request_ms,
+            "timeout": self.timeout,
+            "queue_size": self.queue_size,
+            "trace_url": self.trace_url,
+            "spool_dir": str(self.spool_dir),
+            "mask_pii": self.mask_pii,
+            "config_file": str(self.config_file) if self.config_file else None,
+        }
+
+
+def default_state_dir() -> Path:
+    """``$XDG_STATE_HOME/otel-discord`` or ``~/.local/state/otel-discord``."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "otel-discord"
+
+
+# --- parsers: each takes the text and returns a value or raises ValueError ------------
+
+
+def _parse_float_positive(text: Any) -> float:
+    value = float(text)
+    if not value > 0 or value != value or value == float("inf"):
+        raise ValueError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def _parse_int_positive(text: Any) -> int:
+    value = int(str(text).strip())
+    if value <= 0:
+        raise ValueError(f"must be a positive whole number, got {text!r}")
+    return value
+
+
+def _parse_bool(text: Any) -> bool:
+    if isinstance(text, bool):
+        return text
+    word = str(text).strip().lower()
+    if word in ("1", "true", "yes", "on"):
+        return True
+    if word in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"must be true or false, got {text!r}")
+
+
+def _parse_hosts(text: Any) -> tuple[str, ...]:
+    items = text if isinstance(text, (list, tuple)) else str(text).split(",")
+    return tuple(h.strip().lower() for h in items if str(h).strip())
+
+
+def _parse_trace_url(text: Any) -> str:
+    template = str(text).strip()
+    if "{trace_id}" not in template or not template.startswith(("http://", "https://")):
+        raise ValueError("must be an http(s) URL containing {trace_id}")
+    return template
+
+
+def _parse_str(text: Any) -> str:
+    return str(text)
+
+
+def _parse_username(text: Any) -> str:
+    name = str(text).strip()
+    lowered = name.lower()
+    if not 1 <= len(name) <= 80 or "discord" in lowered or "clyde" in lowered or lowered in ("everyone", "here"):
+        raise ValueError("must be 1–80 characters and not contain 'discord' or 'clyde'")
+    return name
+
+
+def _parse_url(text: Any) -> str:
+    url = str(text).strip()
+    if not url.startswith(("http://", "https://")) or len(url) > 2048:
+        raise ValueError("must be an http(s) URL of at most 2048 characters")
+    return url
+
+
+# --- the resolver -------------------------------------------------------------------
+
+
+class _Resolver:
+    """Looks one setting up through the precedence chain and names its source on error."""
+
+    def __init__(self, signal: str | None, environ: Mapping[str, str], file_data: Mapping[str, Any]):
+        self._signal = signal
+        self._environ = environ
+        self._file = file_data
+
+    def get(self, name: str, argument: Any, parse: Callable[[Any], T], default: T) -> T:
+        for source, raw in self._candidates(name, argument):
+            try:
+                return parse(raw)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"{source}: {redact(str(exc))}") from None
+        return default
+
+    def _candidates(self, name: str, argument: Any):
+        if argument is not None:
+            yield f"argument {name.lower()}", argument
+            return
+        keys = [f"{_PREFIX}{name}"]
+        if self._signal:
+            keys.insert(0, f"{_PREFIX}{self._signal.upper()}_{name}")
+        for key in keys:
+            raw = self._environ.get(key)
+            if raw is not None and raw.strip() != "":
+                yield key, raw
+                return
+        if name.lower() in self._file:
+            yield f"config file key {name.lower()!r}", self._file[name.lower()]
+
+
+def _expand_env_refs(value: Any, environ: Mapping[str, str], where: str) -> Any:
+    """Replace ``${VAR}`` in file values, so tokens stay in the environment."""
+    if isinstance(value, str):
+
+        def lookup(match: re.Match[str]) -> str:
+            var = match.group(1)
+            if var not in environ:
+                raise ConfigError(f"config file {where}: environment variable {var} is not set")
+            return environ[var]
+
+        return _ENV_REF.sub(lookup, value)
+    if isinstance(value, Mapping):
+        return {k: _expand_env_refs(v, environ, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env_refs(v, environ, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def load_file(path: Path, environ: Mapping[str, str]) -> dict[str, Any]:
+    """Read the YAML config file; raise ``ConfigError`` naming the file on any problem."""
+    import yaml  # only needed when a file is configured
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{env.OTEL_EXPORTER_DISCORD_CONFIG}: cannot read {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{env.OTEL_EXPORTER_DISCORD_CONFIG}: {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{env.OTEL_EXPORTER_DISCORD_CONFIG}: {path} must hold a mapping at the top level")
+    return _expand_env_refs(data, environ, "")
+
+
+def _parse_channel_name(name: str, source: str) -> str:
+    normalized = name.strip().lower().replace("_", "-")
+    if not _CHANNEL_NAME.match(normalized):
+        raise ConfigError(f"{source}: channel name {name!r} must be letters, digits, '-' or '_'")
+    return normalized
+
+
+def _webhook(raw: Any, source: str, hosts: tuple[str, ...]) -> WebhookURL:
+    try:
+        return WebhookURL.parse(str(raw), hosts)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _resolve_channels(
+    signal: str | None,
+    webhook_url: str | None,
+    channels_arg: Mapping[str, str] | None,
+    environ: Mapping[str, str],
+    file_data: Mapping[str, Any],
+    hosts: tuple[str, ...],
+) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {}
+    # File channels first; env and arguments replace them by name.
+    file_channels = file_data.get("channels") or {}
+    if not isinstance(file_channels, Mapping):
+        raise ConfigError("config file key 'channels' must be a mapping of name → settings")
+    for raw_name, spec in file_channels.items():
+        name = _parse_channel_name(str(raw_name), f"config file channels.{raw_name}")
+        where = f"config file channels.{raw_name}"
+        if isinstance(spec, str):
+            spec = {"webhook_url": spec}
+        if not isinstance(spec, Mapping) or "webhook_url" not in spec:
+            raise ConfigError(f"{where}: needs a webhook_url")
+        color = spec.get("color")
+        try:
+            channels[name] = Channel(
+                name=name,
+                webhook=_webhook(spec["webhook_url"], f"{where}.webhook_url", hosts),
+                username=_parse_username(spec["username"]) if spec.get("username") else None,
+                avatar_url=_parse_url(spec["avatar_url"]) if spec.get("avatar_url") else None,
+                footer=str(spec["footer"])[:2048] if spec.get("footer") else None,
+                color=int(str(color).lstrip("#"), 16) if isinstance(color, str) else color,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    prefix = f"{_PREFIX}WEBHOOK_URL_"
+    for key, raw in environ.items():
+        if key.startswith(prefix) and raw.strip():
+            name = _parse_channel_name(key[len(prefix):], key)
+            channels[name] = Channel(name, _webhook(raw, key, hosts))
+    for raw_name, raw in (channels_arg or {}).items():
+        name = _parse_channel_name(raw_name, f"argument channels[{raw_name!r}]")
+        channels[name] = Channel(name, _webhook(raw, f"argument channels[{raw_name!r}]", hosts))
+    resolver = _Resolver(signal, environ, file_data)
+    default = resolver.get("WEBHOOK_URL", webhook_url, str, None)
+    if default is not None:
+        source = "argument webhook_url" if webhook_url is not None else env.OTEL_EXPORTER_DISCORD_WEBHOOK_URL
+        channels[DEFAULT_CHANNEL] = Channel(DEFAULT_CHANNEL, _webhook(default, source, hosts))
+    return channels
+
+
+def resolve(
+    signal: str | None = None,
+    *,
+    webhook_url: str | None = None,
+    channels: Mapping[str, str] | None = None,
+    allowed_hosts: str | list[str] | None = None,
+    slow_query_ms: float | None = None,
+    slow_request_ms: float | None = None,
+    timeout: float | None = None,
+    queue_size: int | None = None,
+    trace_url: str | None = None,
+    spool_dir: str | os.PathLike[str] | None = None,
+    username: str | None = None,
+    avatar_url: str | None = None,
+    mask_pii: bool | None = None,
+    environment: str | None = None,
+    config_file: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build ``Settings`` for one exporter (``signal`` picks the signal-specific variables)."""
+    environ = os.environ if environ is None else environ
+    if signal is not None and signal not in SIGNALS:
+        raise ConfigError(f"signal must be one of {SIGNALS}, got {signal!r}")
+    file_path = config_file if config_file is not None else environ.get(env.OTEL_EXPORTER_DISCORD_CONFIG) or None
+    file_data = load_file(Path(file_path), environ) if file_path else {}
+    r = _Resolver(signal, environ, file_data)
+    hosts = r.get("ALLOWED_HOSTS", allowed_hosts, _parse_hosts, ())
+    resolved_channels = _resolve_channels(signal, webhook_url, channels, environ, file_data, hosts)
+    if not resolved_channels:
+        raise ConfigError(
+            f"{env.OTEL_EXPORTER_DISCORD_WEBHOOK_URL} is not set (nor any "
+            f"{env.OTEL_EXPORTER_DISCORD_WEBHOOK_URL}_<CHANNEL> or channels in the config file)"
+        )
+    return Settings(
+        channels=resolved_channels,
+        allowed_hosts=hosts,
+        slow_query_ms=r.get("SLOW_QUERY_MS", slow_query_ms, _parse_float_positive, 500.0),
+        slow_request_ms=r.get("SLOW_REQUEST_MS", slow_request_ms, _parse_float_positive, 2000.0),
+        timeout=r.get("TIMEOUT", timeout, _parse_float_positive, 10.0),
+        queue_size=r.get("QUEUE_SIZE", queue_size, _parse_int_positive, 10_000),
+        trace_url=r.get("TRACE_URL", trace_url, _parse_trace_url, None),
+        spool_dir=r.get("SPOOL_DIR", spool_dir, lambda v: Path(os.path.expanduser(str(v))), default_state_dir()),
+        username=r.get("USERNAME", username, _parse_username, None),
+        avatar_url=r.get("AVATAR_URL", avatar_url, _parse_url, None),
+        mask_pii=r.get("MASK_PII", mask_pii, _parse_bool, True),
+        environment=r.get("ENVIRONMENT", environment, _parse_str, None),
+        config_file=Path(file_path) if file_path else None,
+        raw_file=file_data,
+    )

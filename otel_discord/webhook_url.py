@@ -1,0 +1,108 @@
+"""Parse, normalise and hide Discord webhook URLs.
+
+The URL *is* the credential: anyone holding it can post and edit. So the token
+lives only inside ``WebhookURL`` and every textual form of it (``str``, ``repr``,
+error messages) shows ``id/****``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Final
+from urllib.parse import parse_qs, urlsplit
+
+DISCORD_HOSTS: Final = frozenset(
+    {"discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com", "www.discord.com"}
+)
+_PATH = re.compile(r"^/api(?:/v\d{1,2})?/webhooks/(?P<id>\d{1,20})/(?P<token>[A-Za-z0-9._-]+)/?$")
+_TOKEN_IN_TEXT = re.compile(r"(/webhooks/\d+/)[A-Za-z0-9._-]+")
+
+
+def redact(text: str) -> str:
+    """Hide any webhook token inside free text (exception messages, URLs in logs)."""
+    return _TOKEN_IN_TEXT.sub(r"\1****", text)
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and 127.0.0.0/8 / ::1 literals."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class WebhookURL:
+    """A validated webhook; ``api_url`` is the canonical ``…/api/v10/webhooks/{id}/{token}``."""
+
+    base: str  # scheme://host[:port], e.g. https://discord.com
+    webhook_id: str
+    _token: str = field(repr=False)
+    thread_id: str | None = None
+
+    @property
+    def api_url(self) -> str:
+        """The URL to POST to. Never log this."""
+        return f"{self.base}/api/v10/webhooks/{self.webhook_id}/{self._token}"
+
+    def message_url(self, message_id: str) -> str:
+        """The URL to PATCH a message this webhook sent. Never log this."""
+        return f"{self.api_url}/messages/{message_id}"
+
+    @property
+    def masked(self) -> str:
+        return f"{self.base}/api/v10/webhooks/{self.webhook_id}/****"
+
+    def __str__(self) -> str:
+        return self.masked
+
+    def __repr__(self) -> str:
+        return f"WebhookURL({self.masked!r})"
+
+    @classmethod
+    def parse(cls, raw: str, allowed_hosts: Iterable[str] = ()) -> WebhookURL:
+        """Validate ``raw``; raise ``ValueError`` with a token-free reason.
+
+        Discord hosts (discordapp.com, ptb., canary.) are normalised to
+        https://discord.com. Other hosts must be listed in ``allowed_hosts`` as
+        ``host[:port]``; plain http is accepted only for loopback hosts so a
+        token never crosses a network in clear text.
+        """
+        text = raw.strip()
+        try:
+            parts = urlsplit(text)
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"not a valid URL ({redact(str(exc))})") from None
+        host = (parts.hostname or "").lower()
+        if parts.scheme not in ("http", "https") or not host:
+            raise ValueError(f"{redact(text)!r} is not an http(s) URL")
+        match = _PATH.match(parts.path)
+        if match is None:
+            raise ValueError(
+                f"{redact(text)!r} is not a webhook URL of the form "
+                "https://discord.com/api/webhooks/<id>/<token>"
+            )
+        thread = parse_qs(parts.query).get("thread_id", [None])[0]
+        if thread is not None and not thread.isdigit():
+            raise ValueError("thread_id in the webhook URL must be a number")
+        netloc = host if port is None else f"{host}:{port}"
+        allowed = {h.strip().lower() for h in allowed_hosts if h.strip()}
+        if host in DISCORD_HOSTS and port in (None, 443):
+            if parts.scheme != "https":
+                raise ValueError("Discord webhooks must use https://")
+            base = "https://discord.com"
+        elif netloc in allowed or host in allowed:
+            if parts.scheme == "http" and not is_loopback(host):
+                raise ValueError(f"plain http:// is only allowed for loopback hosts, not {netloc}")
+            base = f"{parts.scheme}://{netloc}"
+        else:
+            raise ValueError(
+                f"host {netloc!r} is not Discord; add it to OTEL_EXPORTER_DISCORD_ALLOWED_HOSTS to allow it"
+            )
+        return cls(base=base, webhook_id=match["id"], _token=match["token"], thread_id=thread)
