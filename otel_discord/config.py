@@ -63,6 +63,18 @@ class Settings:
     environment: str | None = None
     config_file: Path | None = None
     raw_file: Mapping[str, Any] = field(default_factory=dict)
+    signal: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # OTEL_EXPORTER_DISCORD_* at resolve time
+
+    def lookup(self, name: str, parse: Callable[[Any], T], default: T, argument: Any = None) -> T:
+        """Resolve a feature's own setting with the same precedence and errors as the core ones.
+
+        Feature modules (routing, summaries, …) declare their settings here instead
+        of growing this module: ``settings.lookup("PRESET", parse_preset, "focused")``
+        reads ``OTEL_EXPORTER_DISCORD_<SIGNAL>_PRESET``, ``OTEL_EXPORTER_DISCORD_PRESET``,
+        then the file's ``preset`` key.
+        """
+        return _Resolver(self.signal, self.env, self.raw_file).get(name, argument, parse, default)
 
     @property
     def default_channel(self) -> Channel | None:
@@ -93,21 +105,21 @@ def default_state_dir() -> Path:
 # --- parsers: each takes the text and returns a value or raises ValueError ------------
 
 
-def _parse_float_positive(text: Any) -> float:
+def parse_float_positive(text: Any) -> float:
     value = float(text)
     if not value > 0 or value != value or value == float("inf"):
         raise ValueError(f"must be a positive number, got {text!r}")
     return value
 
 
-def _parse_int_positive(text: Any) -> int:
+def parse_int_positive(text: Any) -> int:
     value = int(str(text).strip())
     if value <= 0:
         raise ValueError(f"must be a positive whole number, got {text!r}")
     return value
 
 
-def _parse_bool(text: Any) -> bool:
+def parse_bool(text: Any) -> bool:
     if isinstance(text, bool):
         return text
     word = str(text).strip().lower()
@@ -317,16 +329,18 @@ def resolve(
     return Settings(
         channels=resolved_channels,
         allowed_hosts=hosts,
-        slow_query_ms=r.get("SLOW_QUERY_MS", slow_query_ms, _parse_float_positive, 500.0),
-        slow_request_ms=r.get("SLOW_REQUEST_MS", slow_request_ms, _parse_float_positive, 2000.0),
-        timeout=r.get("TIMEOUT", timeout, _parse_float_positive, 10.0),
-        queue_size=r.get("QUEUE_SIZE", queue_size, _parse_int_positive, 10_000),
+        slow_query_ms=r.get("SLOW_QUERY_MS", slow_query_ms, parse_float_positive, 500.0),
+        slow_request_ms=r.get("SLOW_REQUEST_MS", slow_request_ms, parse_float_positive, 2000.0),
+        timeout=r.get("TIMEOUT", timeout, parse_float_positive, 10.0),
+        queue_size=r.get("QUEUE_SIZE", queue_size, parse_int_positive, 10_000),
         trace_url=r.get("TRACE_URL", trace_url, _parse_trace_url, None),
         spool_dir=r.get("SPOOL_DIR", spool_dir, lambda v: Path(os.path.expanduser(str(v))), default_state_dir()),
         username=r.get("USERNAME", username, _parse_username, None),
         avatar_url=r.get("AVATAR_URL", avatar_url, _parse_url, None),
-        mask_pii=r.get("MASK_PII", mask_pii, _parse_bool, True),
+        mask_pii=r.get("MASK_PII", mask_pii, parse_bool, True),
         environment=r.get("ENVIRONMENT", environment, _parse_str, None),
         config_file=Path(file_path) if file_path else None,
         raw_file=file_data,
+        signal=signal,
+        env={k: v for k, v in environ.items() if k.startswith(_PREFIX)},
     )

@@ -1,0 +1,1 @@
+"""Subcommands of the ``otel-discord`` command (see ``otel_discord/cli.py``)."""

@@ -1,0 +1,67 @@
+"""What every Discord exporter shares: settings resolution that never breaks
+the app, one pipeline, idempotent shutdown and bounded flush.
+
+``opentelemetry-instrument`` builds exporters with no arguments, and a raise in
+``__init__`` silently disables *all* instrumentation. So a bad or missing
+setting logs one ERROR line naming the variable and turns the exporter into a
+no-op. Programmatic users who pass settings get the strict path: the same
+message as a ``ValueError`` (override with ``strict=``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from otel_discord._log import get_logger
+from otel_discord.config import ConfigError, Settings, resolve
+from otel_discord.pipeline import Pipeline
+from otel_discord.stats import guard
+
+_logger = get_logger(__name__)
+
+
+def build_settings(signal: str, kind: str, strict: bool | None, kwargs: dict[str, Any]) -> Settings | None:
+    """Resolve settings; on error raise (strict) or log one ERROR line and return None."""
+    explicit = {k: v for k, v in kwargs.items() if v is not None}
+    strict = bool(explicit) if strict is None else strict
+    try:
+        return resolve(signal, **explicit)
+    except ConfigError as exc:
+        if strict:
+            raise
+        _logger.error("the Discord %s exporter is disabled: %s", kind, exc)
+        return None
+
+
+class PipelineExporter:
+    """Shared lifecycle: settings → pipeline, idempotent shutdown, bounded flush."""
+
+    _pipeline: Pipeline | None
+    _shutdown_done: bool
+
+    def _start(self, settings: Settings | None) -> None:
+        self._pipeline = Pipeline(settings) if settings is not None else None
+        self._shutdown_done = False
+
+    @property
+    def settings(self) -> Settings | None:
+        return self._pipeline.settings if self._pipeline else None
+
+    @property
+    def enabled(self) -> bool:
+        return self._pipeline is not None and not self._shutdown_done
+
+    def _flush(self, timeout_millis: float) -> bool:
+        if not self.enabled:
+            return True
+        assert self._pipeline is not None
+        return self._pipeline.flush(timeout_millis / 1000)
+
+    def _close(self, timeout_millis: float) -> None:
+        if self._shutdown_done:
+            _logger.warning("exporter already shut down, ignoring call")
+            return
+        self._shutdown_done = True
+        if self._pipeline is not None:
+            with guard("shutdown"):
+                self._pipeline.release(timeout_millis / 1000)
