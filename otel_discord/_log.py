@@ -10,15 +10,44 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
+
+from otel_discord.webhook_url import redact
 
 ROOT_NAME = "otel_discord"
+
+
+class RedactFilter(logging.Filter):
+    """Masks webhook tokens in a record's message and traceback before it is formatted.
+
+    Defence in depth: our code never passes a token to a logger, but an exception
+    from a third-party library (requests puts the URL in its messages) might
+    carry one into a traceback.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad %-format; let the handler report it as usual
+            return True
+        record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
+        return True
+
+
+REDACT_FILTER = RedactFilter()
 
 
 def _configure_root() -> logging.Logger:
     root = logging.getLogger(ROOT_NAME)
     if not getattr(root, "_otel_discord_configured", False):
         root.propagate = False
+        # On the logger (not only the handler) so records reaching handlers that users
+        # or tests attach to "otel_discord" are masked too.
+        root.addFilter(REDACT_FILTER)
         handler = logging.StreamHandler(sys.stderr)
+        handler.addFilter(REDACT_FILTER)
         handler.setFormatter(logging.Formatter("otel-discord %(levelname)s: %(message)s"))
         root.addHandler(handler)
         if root.level == logging.NOTSET:

@@ -239,6 +239,9 @@ class TestWebhookClient:
             bad = client.execute(hook, {"embeds": [{"title": "t" * 300}]})
             assert bad.status == 400 and bad.discord_code == 50035
             assert "embeds.0.title" in (bad.error or "")
+            looked_up = client.info(hook)
+            assert looked_up.json["channel_id"] == info.channel_id
+            assert info.token not in repr(looked_up)  # Discord returns the token in the webhook object
             server.delete_webhook(info.id)
             gone = client.execute(hook, {"content": "x"})
             assert gone.status == 404 and gone.discord_code == 10015 and gone.webhook_gone

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 from otel_discord.render import limits
-from otel_discord.render.embed import RenderOptions, render_embed, valid_url
+from otel_discord.render.embed import RenderOptions, _enforce_budget, render_embed, valid_url
 from otel_discord.render.escape import ZWSP
 from otel_discord.render.limits import embed_size
 from otel_discord.render.mask import Masker
@@ -205,7 +205,21 @@ class TestUrls:
     def test_valid_url_accepts_ip_literals_and_encodes_unicode_paths(self) -> None:
         """IP hosts pass and non-ASCII paths are percent-encoded."""
         assert valid_url("http://10.0.0.5:8080/x") == "http://10.0.0.5:8080/x"
+        assert valid_url("http://[2001:db8::1]/x") == "http://[2001:db8::1]/x"
         assert valid_url("https://app.example.com/café") == "https://app.example.com/caf%C3%A9"
+        assert valid_url("https://exämple.com/") is None
+
+    def test_grafana_style_template_is_encoded(self) -> None:
+        """Quotes and braces in a trace URL template are percent-encoded, not sent raw."""
+        template = 'https://grafana.example.com/explore?left={"queries":[{"query":"{trace_id}"}]}'
+        embed = render_embed(error(trace_id=TRACE_ID), RenderOptions(trace_url=template))
+        assert embed["url"] == f"https://grafana.example.com/explore?left=%7B%22queries%22:[%7B%22query%22:%22{TRACE_ID}%22%7D]%7D"
+
+    def test_very_long_trace_link_falls_back_to_the_id(self) -> None:
+        """A trace link too long for a field value shows the plain id; the title still links."""
+        template = "https://grafana.example.com/explore?q=" + "x" * 1500 + "{trace_id}"
+        embed = render_embed(error(trace_id=TRACE_ID), RenderOptions(trace_url=template))
+        assert field(embed, "Trace") == f"`{TRACE_ID}`" and embed["url"].endswith(TRACE_ID)
 
 
 class TestLook:
@@ -276,3 +290,15 @@ class TestSafety:
         embed = render_embed(error(title="a\x00b\x1b[0m", description="x\ud800y", fields=(Field("\x07", "\x1b"),)))
         assert not re.search("[\x00-\x08\x1b\ud800-\udfff]", str(embed))
         str(embed).encode("utf-8")
+
+
+def test_last_resort_cut_drops_the_code_block_before_breaking_it() -> None:
+    """An embed over budget loses its code block whole, never its closing fence."""
+    embed = {
+        "title": "t",
+        "description": "message\n```py\n" + "x" * 4000 + "\n```",
+        "fields": [{"name": "n", "value": "v" * 1000, "inline": True}] * 3,
+    }
+    out = _enforce_budget(embed)
+    assert embed_size(out) <= limits.EMBED_BUDGET
+    assert out["description"] == "message" and len(out["fields"]) == 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from otel_discord.render.escape import ZWSP, clean, code_block, defang_mentions, escape_markdown
+from otel_discord.render.escape import ZWSP, clean, code_block, defang_mentions, escape_markdown, truncate_escaped
 
 # Discord's markdown treats "\x" as a literal x for any ASCII punctuation x.
 _UNESCAPE = re.compile(r"\\([^0-9A-Za-z\s])")
@@ -122,3 +122,19 @@ class TestCodeBlock:
         """Nothing to show means no empty fence."""
         assert code_block(" \n ", "py", 100) == ""
         assert code_block("x", "py", 10) == ""
+
+
+class TestTruncateEscaped:
+    def test_never_leaves_half_an_escape(self) -> None:
+        """A cut between a backslash and the character it escapes drops the backslash."""
+        text = escape_markdown("ab*cd")  # ab\*cd
+        assert truncate_escaped(text, 4) == "ab…"
+
+    def test_keeps_whole_escapes_and_literal_backslashes(self) -> None:
+        """An escaped backslash (two backslashes) right before the cut stays whole."""
+        text = escape_markdown("a\\bcdef")  # a, two backslashes, bcdef
+        assert truncate_escaped(text, 4) == "a\\\\…"
+
+    def test_short_text_unchanged(self) -> None:
+        """Text within the limit is returned as is."""
+        assert truncate_escaped("a\\*", 10) == "a\\*"

@@ -70,7 +70,8 @@ def notices(max_fields: int) -> st.SearchStrategy[Notice]:
 options = st.builds(
     RenderOptions,
     trace_url=st.sampled_from([None, "https://jaeger.example.com/trace/{trace_id}", "http://localhost:16686/trace/{trace_id}",
-                               "https://t.example/{trace_id}?q=(x)"]),
+                               "https://t.example/{trace_id}?q=(x)", "https://g.example/x?q=" + "y" * 1500 + "{trace_id}",
+                               'https://g.example/explore?left={"q":[{"query":"{trace_id}"}]}']),
     masker=st.builds(Masker, st.booleans(), st.sampled_from(["keep", "mask", "hash"])),
     footer=st.one_of(st.none(), texts),
     color=st.one_of(st.none(), st.integers(min_value=-5, max_value=0x1000005)),

@@ -36,17 +36,8 @@ from opentelemetry.sdk.metrics.export import MetricsData
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_discord._log import get_logger
-from otel_discord.bridge.decode import (
-    JSON,
-    PROTOBUF,
-    BodyTooLarge,
-    DecodeError,
-    UnsupportedMediaType,
-    decode_logs,
-    decode_metrics,
-    decode_traces,
-    media_type,
-)
+from otel_discord.bridge.decode import decode_logs, decode_metrics, decode_traces
+from otel_discord.bridge.wire import JSON, PROTOBUF, BodyTooLarge, DecodeError, UnsupportedMediaType, media_type
 
 __all__ = ["BridgeServer", "MAX_BODY_BYTES", "Sink", "make_app", "serve"]
 

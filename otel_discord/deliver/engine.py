@@ -3,8 +3,9 @@
 ``submit()`` runs on the SDK's export thread and only enqueues (no I/O, never
 blocks). A named daemon thread, started on the first submit and again in a
 forked child (gunicorn forks after the exporter is built), takes queued items
-channel by channel, packs up to 10 embeds into one message, waits for Discord's
-rate limits *before* sending, and decides what each answer means:
+channel by channel, packs up to 10 embeds into one message (a lone item lingers
+briefly for company), waits for Discord's rate limits *before* sending, and
+decides what each answer means:
 
 * 2xx: delivered.
 * 429: the rate limiter blocks that scope for ``retry_after``; the items stay.
@@ -358,10 +359,16 @@ class DeliveryEngine:
         if channel_key is None:
             wait = max(backoff, self._limiter.delay(hook_id, f"webhook:{hook_id}", now, INFO))
             if wait <= 0:
-                self._learn_channel(name, channel)
+                try:
+                    self._learn_channel(name, channel)
+                except Exception:  # a bug of ours: do without the lookup rather than loop on it
+                    _logger.error("internal error while looking up channel %r", name, exc_info=True)
+                    self._channel_keys[hook_id] = f"webhook:{hook_id}"
             return wait
         limited = max(self._limiter.delay(hook_id, channel_key, now), self._budget.delay(channel_key, now))
         head = self._queue.peek(name, limits.EMBEDS_PER_MESSAGE)
+        if not head:  # shutdown drained the queue meanwhile
+            return 0.0
         linger = 0.0
         if not self._flushing and len(head) < limits.EMBEDS_PER_MESSAGE:
             linger = head[0].queued_at + self._linger - now

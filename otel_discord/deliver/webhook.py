@@ -213,8 +213,16 @@ class WebhookClient:
         return self._request("PATCH", webhook.message_url(str(message_id)), params=params, json=payload)
 
     def info(self, webhook: WebhookURL) -> Outcome:
-        """GET the webhook object (``channel_id``, ``guild_id``, ``name``)."""
-        return self._request("GET", webhook.api_url)
+        """GET the webhook object (``channel_id``, ``guild_id``, ``name``), without its token.
+
+        Discord returns the token (and a ``url`` holding it) in this object; an
+        Outcome is a value that may end up in a log or a repr, so both go.
+        """
+        outcome = self._request("GET", webhook.api_url)
+        if isinstance(outcome.json, Mapping) and ("token" in outcome.json or "url" in outcome.json):
+            scrubbed = {key: value for key, value in outcome.json.items() if key not in ("token", "url")}
+            return Outcome(outcome.status, scrubbed, outcome.headers, outcome.error)
+        return outcome
 
     def close(self) -> None:
         with self._lock:

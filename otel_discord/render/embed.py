@@ -11,9 +11,9 @@ values are trimmed evenly, and whatever was cut says so.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
-import string
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Final
@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit
 from otel_discord._log import get_logger
 from otel_discord.notice import Field, Kind, Notice
 from otel_discord.render import limits
-from otel_discord.render.escape import clean, code_block, defang_mentions, escape_markdown
+from otel_discord.render.escape import clean, code_block, defang_mentions, escape_markdown, truncate_escaped
 from otel_discord.render.limits import embed_size, head_for, tail_lines_for, truncate
 from otel_discord.render.mask import Masker
 from otel_discord.render.style import color_for, title_prefix
@@ -38,8 +38,9 @@ EMPTY_NAME: Final = "\u200b"
 _CODE_LANGUAGE: Final = {Kind.SLOW_QUERY: "sql", Kind.ERROR: "py"}
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 _WHITESPACE = re.compile(r"\s+")
-# Everything printable in ASCII except space: quote() then only encodes non-ASCII.
-_URL_SAFE: Final = "".join(ch for ch in string.printable if not ch.isspace())
+# RFC 3986 reserved and unreserved characters (and "%"): quote() leaves these and
+# percent-encodes the rest (non-ASCII, quotes, braces, pipes, backslashes).
+_URL_SAFE: Final = "!#$%&'()*+,/:;=?@[]~"
 _LATEST_TIMESTAMP: Final = 253402300799.0  # 9999-12-31T23:59:59Z
 
 
@@ -108,7 +109,7 @@ def _title(notice: Notice, mask: Masker) -> str:
     body = escape_markdown(mask(_one_line(clean(head_for(notice.title, limits.TITLE)))))
     if not body:
         return prefix.rstrip(" ·")
-    return prefix + truncate(body, limits.TITLE - len(prefix))
+    return prefix + truncate_escaped(body, limits.TITLE - len(prefix))
 
 
 def _footer(notice: Notice, configured: str | None, mask: Masker) -> str:
@@ -125,8 +126,8 @@ def _field(item: Field, mask: Masker) -> tuple[str, str, bool]:
     name = escape_markdown(mask(_one_line(clean(head_for(str(item.name), limits.FIELD_NAME)))))
     value = escape_markdown(mask(clean(head_for(str(item.value), limits.FIELD_VALUE))).strip())
     return (
-        truncate(name, limits.FIELD_NAME) or EMPTY_NAME,
-        truncate(value, limits.FIELD_VALUE) or EMPTY_VALUE,
+        truncate_escaped(name, limits.FIELD_NAME) or EMPTY_NAME,
+        truncate_escaped(value, limits.FIELD_VALUE) or EMPTY_VALUE,
         bool(item.inline),
     )
 
@@ -145,7 +146,7 @@ def _fields(items: tuple[Field, ...], slots: int, mask: Masker) -> list[tuple[st
         length += len(lines[-1]) + 1
         if length > limits.FIELD_VALUE:
             break
-    return [*kept, (f"… {len(rest)} more", truncate("\n".join(lines), limits.FIELD_VALUE), False)]
+    return [*kept, (f"… {len(rest)} more", truncate_escaped("\n".join(lines), limits.FIELD_VALUE), False)]
 
 
 def _trace(raw: str | None, template: str | None) -> tuple[str | None, str | None]:
@@ -165,14 +166,14 @@ def _extra_fields(notice: Notice, trace_id: str | None, link: str | None) -> lis
     if notice.count > 1:
         extras.append(("Seen", _seen(notice), True))
     if trace_id:
-        if link:
-            # ( and ) would end the markdown link early.
-            target = link.replace("(", "%28").replace(")", "%29")
+        # ( and ) would end the markdown link early.
+        target = link.replace("(", "%28").replace(")", "%29") if link else ""
+        if link and len(target) + 14 <= limits.FIELD_VALUE:
             value = f"[{trace_id[:8]}…]({target})"
         elif _TRACE_ID.match(trace_id):
             value = f"`{trace_id}`"
         else:
-            value = truncate(escape_markdown(trace_id), 64) or EMPTY_VALUE
+            value = truncate_escaped(escape_markdown(trace_id), 64) or EMPTY_VALUE
         extras.append(("Trace", value, True))
     return extras
 
@@ -209,11 +210,11 @@ def valid_url(raw: str | None) -> str | None:
     if not raw:
         return None
     url = raw.strip()
-    if url != clean(url):  # control characters or lone surrogates: not a URL
+    # Whitespace, controls or lone surrogates: text around a URL, or not a URL at all.
+    if len(url) > limits.URL or url != clean(url) or any(ch.isspace() for ch in url):
         return None
-    if not url.isascii():
-        url = quote(url, safe=_URL_SAFE)
-    if len(url) > limits.URL or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+    url = quote(url, safe=_URL_SAFE)
+    if len(url) > limits.URL:
         return None
     try:
         parts = urlsplit(url)
@@ -221,13 +222,19 @@ def valid_url(raw: str | None) -> str | None:
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
         return None
-    if parts.scheme.lower() not in ("http", "https") or not host:
+    if parts.scheme.lower() not in ("http", "https") or not host or "%" in host:
+        return None  # "%" in the host: it was not ASCII (IDNA is not worth it here)
+    if "." not in host.strip(".") and not _is_ip(host):
         return None
-    if "." not in host.strip(".") and ":" not in host:
-        return None
-    if not raw.strip().split("//", 1)[-1].split("/", 1)[0].isascii():
-        return None  # an internationalised host would have been percent-encoded
     return url
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _url(raw: str | None, mask: Masker) -> str | None:
@@ -261,7 +268,7 @@ def _fit_fields(fields: list[tuple[str, str, bool]], budget: int, keep: int) -> 
 
 
 def _cut(text: str, cap: int, empty: str) -> str:
-    return truncate(text, cap) or empty
+    return truncate_escaped(text, cap) or empty
 
 
 def _water_level(sorted_lengths: list[int], budget: int) -> int:
@@ -281,33 +288,37 @@ def _description(text: str, code: str, language: str, budget: int, cut_before: i
     if budget <= 0:
         return ""
     if not code.strip():
-        return truncate(text, budget)
+        return truncate_escaped(text, budget)
     text_cap = budget
     if text:
         # Both long: the message gets at most a third, the stack trace the rest.
         full_block = len(code_block(code, language, 1 << 30, cut_before=cut_before))
         text_cap = max(budget - full_block - 1, min(len(text), budget // 3))
-    text_part = truncate(text, text_cap)
+    text_part = truncate_escaped(text, text_cap)
     block = code_block(code, language, budget - len(text_part) - (1 if text_part else 0), cut_before=cut_before)
     if not block:
-        return truncate(text, budget)
+        return truncate_escaped(text, budget)
     return f"{text_part}\n{block}" if text_part else block
 
 
 def _enforce_budget(embed: dict[str, Any]) -> dict[str, Any]:
-    """Last line of defence: the arithmetic above should make this a no-op."""
+    """Last line of defence: the arithmetic above should make this a no-op.
+
+    An embed over budget would be refused with a 400 and the alert lost, so if it
+    ever happens the code block goes first (cutting into it could leave it open),
+    then message text, then fields from the end.
+    """
     excess = embed_size(embed) - limits.EMBED_BUDGET
     if excess <= 0:
         return embed
-    _logger.warning("rendered embed was %d characters over budget; cutting its description", excess)
-    description = embed.get("description", "")
-    keep = max(0, len(description) - excess)
-    if keep:
-        embed["description"] = truncate(description, keep)
-    else:
-        embed.pop("description", None)
-    excess = embed_size(embed) - limits.EMBED_BUDGET
-    while excess > 0 and embed.get("fields"):
-        embed["fields"].pop(0)
-        excess = embed_size(embed) - limits.EMBED_BUDGET
+    _logger.warning("rendered embed was %d characters over budget; cutting it", excess)
+    text = embed.pop("description", "").split("```", 1)[0].strip()
+    keep = len(text) - max(0, embed_size(embed) + len(text) - limits.EMBED_BUDGET)
+    if keep > 0:
+        embed["description"] = truncate_escaped(text, keep)
+    fields = embed.get("fields") or []
+    while fields and embed_size(embed) > limits.EMBED_BUDGET:
+        fields.pop()
+    if not fields:
+        embed.pop("fields", None)
     return embed

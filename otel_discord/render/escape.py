@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from otel_discord.render.limits import truncate_lines_keep_tail
+from otel_discord.render.limits import ELLIPSIS, truncate, truncate_lines_keep_tail
 
 ZWSP: Final = "\u200b"
 
@@ -82,8 +82,8 @@ def escape_markdown(text: str) -> str:
         last = 0
         for match in _BARE_URL.finditer(text):
             parts.append(_escape_plain(text[last : match.start()]))
-            # A link ending in a masked-link bracket or emphasis could still be abused
-            # by what follows it, so only characters that cannot start markup remain raw.
+            # Backticks and pipes are not valid in a URL anyway; encoded (as browsers
+            # do) they cannot start a code span or spoiler that runs past the link.
             parts.append(match.group(0).replace("`", "%60").replace("|", "%7C"))
             last = match.end()
         parts.append(_escape_plain(text[last:]))
@@ -91,6 +91,17 @@ def escape_markdown(text: str) -> str:
     else:
         text = _escape_plain(text)
     return defang_mentions(text)
+
+
+def truncate_escaped(text: str, limit: int) -> str:
+    """``truncate`` for escaped text: never leaves a dangling backslash before the ellipsis."""
+    out = truncate(text, limit)
+    if out is text or not out.endswith(ELLIPSIS):
+        return out
+    body = out[: -len(ELLIPSIS)]
+    if (len(body) - len(body.rstrip("\\"))) % 2:
+        body = body[:-1]  # half an escape pair: drop the backslash
+    return body + ELLIPSIS
 
 
 def neutralize_backticks(text: str) -> str:
