@@ -146,7 +146,7 @@ def _parse_str(text: Any) -> str:
     return str(text)
 
 
-def _parse_username(text: Any) -> str:
+def parse_username(text: Any) -> str:
     name = str(text).strip()
     lowered = name.lower()
     if not 1 <= len(name) <= 80 or "discord" in lowered or "clyde" in lowered or lowered in ("everyone", "here"):
@@ -270,7 +270,7 @@ def _resolve_channels(
             channels[name] = Channel(
                 name=name,
                 webhook=_webhook(spec["webhook_url"], f"{where}.webhook_url", hosts),
-                username=_parse_username(spec["username"]) if spec.get("username") else None,
+                username=parse_username(spec["username"]) if spec.get("username") else None,
                 avatar_url=_parse_url(spec["avatar_url"]) if spec.get("avatar_url") else None,
                 footer=str(spec["footer"])[:2048] if spec.get("footer") else None,
                 color=int(str(color).lstrip("#"), 16) if isinstance(color, str) else color,
@@ -335,7 +335,7 @@ def resolve(
         queue_size=r.get("QUEUE_SIZE", queue_size, parse_int_positive, 10_000),
         trace_url=r.get("TRACE_URL", trace_url, _parse_trace_url, None),
         spool_dir=r.get("SPOOL_DIR", spool_dir, lambda v: Path(os.path.expanduser(str(v))), default_state_dir()),
-        username=r.get("USERNAME", username, _parse_username, None),
+        username=r.get("USERNAME", username, parse_username, None),
         avatar_url=r.get("AVATAR_URL", avatar_url, _parse_url, None),
         mask_pii=r.get("MASK_PII", mask_pii, parse_bool, True),
         environment=r.get("ENVIRONMENT", environment, _parse_str, None),

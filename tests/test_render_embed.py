@@ -102,6 +102,14 @@ class TestDescription:
         assert description.endswith('in step_1999\n    result = step_2000(invoice)\nValueError: kaboom\n```')
         assert len(description) <= limits.DESCRIPTION and embed_size(embed) <= limits.EMBED_BUDGET
 
+    def test_enormous_trace_counts_every_cut_line(self) -> None:
+        """Even a trace of 200,001 lines says exactly how many lines are not shown."""
+        code = traceback_text(100_000)
+        description = render_embed(error(code=code))["description"]
+        body = description[len("```py\n") : -len("\n```")].split("\n")
+        assert body[0] == f"… {code.count(chr(10)) + 1 - (len(body) - 1)} earlier lines cut"
+        assert body[-1] == "ValueError: kaboom"
+
     def test_huge_message_and_trace_share_the_space(self) -> None:
         """A giant message is cut so that the trace's innermost lines still show."""
         embed = render_embed(error(description="m" * 10_000, code=traceback_text(500)))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from otel_discord.render import limits
-from otel_discord.render.limits import embed_size, truncate, truncate_lines_keep_tail, truncate_tail
+from otel_discord.render.limits import embed_size, head_for, tail_lines_for, truncate, truncate_lines_keep_tail, truncate_tail
 
 
 class TestConstants:
@@ -98,3 +98,27 @@ class TestKeepTail:
         """Limits smaller than the note still hold."""
         for limit in range(0, 30):
             assert len(truncate_lines_keep_tail(self.TRACE, limit)) <= limit
+
+
+class TestRawCuts:
+    def test_head_for_bounds_work_on_huge_text(self) -> None:
+        """A 1 MB text is cut to a few times the limit, at a space when one is near."""
+        text = "word " * 200_000
+        head = head_for(text, 100)
+        assert text.startswith(head) and 300 <= len(head) <= 456 and not head.endswith("wor")
+
+    def test_head_for_leaves_short_text(self) -> None:
+        """Text that is already small comes back unchanged."""
+        assert head_for("short", 100) == "short"
+
+    def test_tail_lines_for_counts_dropped_lines(self) -> None:
+        """The kept tail starts at a line and the number of dropped lines is exact."""
+        lines = [f"line {i}" for i in range(100_000)]
+        tail, dropped = tail_lines_for("\n".join(lines), 100)
+        assert tail.split("\n") == lines[dropped:] and dropped > 99_000
+
+    def test_note_counts_lines_cut_by_the_caller(self) -> None:
+        """cut_before adds to the count in the note, even when the rest fits."""
+        assert truncate_lines_keep_tail("a\nb", 100, cut_before=7) == "… 7 earlier lines cut\na\nb"
+        out = truncate_lines_keep_tail("a\nb\nc", 25, cut_before=7)
+        assert out == "… 8 earlier lines cut\nb\nc"

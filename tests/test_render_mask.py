@@ -78,6 +78,12 @@ class TestIpModes:
         out = Masker(ip_mode="mask")("from 192.168.1.23 and 2001:db8:85a3::8a2e:370:7334 at 12:01:03")
         assert out == "from 192.168.1.*** and 2001:db8:85a3:0:**** at 12:01:03"
 
+    def test_mask_leaves_times_and_double_colons(self) -> None:
+        """Clock times, "::" in prose and amounts are not IP addresses."""
+        text = "at 12:01:03 :: total €1.234,56 :: done"
+        assert Masker(ip_mode="mask")(text) == text
+        assert Masker(ip_mode="hash")(text) == text
+
     def test_hash_is_stable_and_hides_the_address(self) -> None:
         """ip_mode=hash maps one address to one token that does not contain it."""
         masker = Masker(ip_mode="hash", salt=b"test")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from otel_discord.notice import Category, Kind, Notice, Severity
+from otel_discord.notice import Category, Field, Kind, Notice, Severity
 from otel_discord.render import limits
 from otel_discord.render.embed import render_embed
 from otel_discord.render.limits import embed_size
@@ -124,3 +124,16 @@ class TestBuildPayload:
         payload = build_payload([render_embed(notice)], content="<@&123456789012345678> critical",
                                 mention_roles=["123456789012345678"], username="otel alerts")
         assert validate_execute(payload) == []
+
+
+def test_mentions_in_text_are_defanged_and_cannot_ping() -> None:
+    """@everyone and <@&123> from an exception are defanged in the embed and the payload allows no pings."""
+    notice = Notice(kind=Kind.ERROR, severity=Severity.ERROR, category=Category.ERROR,
+                    title="@everyone down", description="ping <@&123> and @here",
+                    fields=(Field("who", "<@456>"),))
+    payload = build_payload(pack([render_embed(notice)])[0])
+    text = str(payload["embeds"])
+    for mention in ("@everyone", "@here", "<@&123>", "<@456>"):
+        assert mention not in text
+    assert payload["allowed_mentions"] == {"parse": []}
+    assert validate_execute(payload) == []

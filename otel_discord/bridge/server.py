@@ -98,6 +98,7 @@ class BridgeApp:
         missing = [m for m in ("export_spans", "export_logs", "export_metrics") if not hasattr(sink, m)]
         if missing:
             raise TypeError(f"sink {sink!r} lacks {', '.join(missing)}")
+        self._sink_health: Callable[[], Any] | None = getattr(sink, "health", None)
         self._retry_after = str(max(1, int(retry_after)))
         self._max_body = max_body_bytes
         self._routes: dict[str, _Route] = {
@@ -127,7 +128,7 @@ class BridgeApp:
         if path == "/health":
             if method not in ("GET", "HEAD"):
                 return _reply(start_response, "405 Method Not Allowed", b"", [("Allow", "GET")])
-            body = json.dumps({"status": "ok"}).encode()
+            body = json.dumps(self._health(), default=str).encode()
             return _reply(start_response, "200 OK", body, [("Content-Type", JSON)])
         route = self._routes.get(path)
         if route is None:
@@ -135,6 +136,17 @@ class BridgeApp:
         if method != "POST":
             return _reply(start_response, "405 Method Not Allowed", b"", [("Allow", "POST")])
         return self._export(route, environ, start_response)
+
+    def _health(self) -> dict[str, Any]:
+        # Always 200 while serving: a liveness probe must not restart the bridge because
+        # Discord is slow. "status" says more ("full" means the Collector is being told to retry).
+        report: dict[str, Any] = {"status": "ok"}
+        if callable(self._sink_health):
+            try:
+                report.update(self._sink_health())
+            except Exception:  # noqa: BLE001 - a health check must answer
+                _logger.debug("the sink's health() failed", exc_info=True)
+        return report
 
     def _export(
         self, route: _Route, environ: dict[str, Any], start_response: _StartResponse
@@ -300,5 +312,5 @@ def serve(
     thread = threading.Thread(target=server.run, name="otel-discord-bridge", daemon=True)
     thread.start()
     handle = BridgeServer(server, thread)
-    _logger.info("OTLP/HTTP bridge listening on %s", handle.url)
+    _logger.debug("OTLP/HTTP bridge listening on %s", handle.url)  # `otel-discord serve` says more
     return handle

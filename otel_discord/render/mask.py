@@ -60,7 +60,9 @@ _DUTCH_PHONE = re.compile(
 _IPV4 = re.compile(
     r"(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\w]|\.\d)"
 )
-_IPV6 = re.compile(r"(?<![\w:.])(?=[0-9A-Fa-f:]*:[0-9A-Fa-f]*:)[0-9A-Fa-f:]{2,39}(?![\w:])")
+# Two colons and a hex digit at least ("::" alone is punctuation in prose); the
+# candidate is then checked by ipaddress, which rejects times such as 12:01:03.
+_IPV6 = re.compile(r"(?<![\w:.])(?=[0-9A-Fa-f:]*:[0-9A-Fa-f]*:)(?=:*[0-9A-Fa-f])[0-9A-Fa-f:]{3,39}(?![\w:])")
 _SEPARATORS = re.compile(r"[ \-]")
 _DIGIT = re.compile(r"\d")
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from otel_discord._log import get_logger
+from otel_discord.config import parse_username
 from otel_discord.render import limits
 from otel_discord.render.embed import valid_url
 from otel_discord.render.escape import clean
@@ -22,7 +23,6 @@ SUPPRESS_EMBEDS: Final = 1 << 2
 SUPPRESS_NOTIFICATIONS: Final = 1 << 12
 #: Flags a webhook message with embeds may carry (IS_COMPONENTS_V2 forbids embeds).
 ALLOWED_FLAGS: Final = SUPPRESS_EMBEDS | SUPPRESS_NOTIFICATIONS
-_FORBIDDEN_NAMES: Final = ("discord", "clyde")
 
 
 def pack(
@@ -133,13 +133,9 @@ def _username(raw: str | None) -> str | None:
     """A webhook display name Discord accepts, or ``None`` to keep the webhook's own."""
     if not raw:
         return None
-    name = clean(raw).strip()
-    lowered = name.lower()
-    if (
-        not 1 <= len(name) <= limits.USERNAME
-        or any(word in lowered for word in _FORBIDDEN_NAMES)
-        or lowered in ("everyone", "here")
-    ):
-        _logger.warning("username %r is not allowed by Discord; using the webhook's own name", name[:80])
+    try:
+        # The same rule the config applies, so a name that passed there passes here.
+        return parse_username(clean(raw))
+    except ValueError:
+        _logger.warning("username %r is not allowed by Discord; using the webhook's own name", raw[:80])
         return None
-    return name

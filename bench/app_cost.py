@@ -1,0 +1,214 @@
+"""§1 Cost to the app: throughput and latency of a Flask + SQLAlchemy app under load, per configuration.
+
+Five copies of ``bench_app`` run side by side under waitress (a real WSGI server):
+plain (no OpenTelemetry) and under ``opentelemetry-instrument`` with
+``OTEL_TRACES_EXPORTER`` = ``none`` / ``otlp`` / ``discord`` / ``otlp,discord``
+(metrics and logs exporters ``none``). The load generator drives one at a time,
+mostly ``/ok`` with some ``/boom`` (errors → notices) and ``/slow`` (slow-query
+notices); the order of configurations rotates every repetition so drift on a
+shared, noisy machine hits all of them alike. Ratios are taken within a
+repetition (the runs closest in time), then summarized across repetitions.
+
+Besides requests/s (sensitive to whatever else the machine does), the app
+process's CPU time per request is reported: it counts every thread of the app,
+the SDK's batch thread and our delivery thread included.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Final
+
+import psutil
+import requests
+
+from benchlib import BENCH_DIR, LOOPBACK, Mode, child_env, free_port, metric, run_worker, venv_bin
+from otel_discord.testing import DiscordServer
+from otlp_sink import OTLPSink
+
+TITLE: Final = "1. Cost to the app (HTTP throughput)"
+#: configuration → OTEL_TRACES_EXPORTER (None: no OpenTelemetry at all)
+CONFIGS: Final = {
+    "no-otel": None,
+    "sdk-none": "none",
+    "otlp": "otlp",
+    "otel-discord": "discord",
+    "otlp+otel-discord": "otlp,discord",
+}
+BASELINE: Final = "sdk-none"
+TARGET_VS_SDK: Final = 0.97  # otel-discord costs ≤ 3 % throughput against the SDK without exporter
+SLOW_QUERY_MS: Final = "8"  # /slow's report query takes longer than this; /ok's lookups do not
+CONCURRENCY: Final = 4
+
+
+class _App:
+    """One waitress process serving bench_app in one configuration."""
+
+    def __init__(self, name: str, exporter: str | None, workdir: Path, base_env: dict[str, str]) -> None:
+        self.name = name
+        self.port = free_port()
+        self.base = f"http://{LOOPBACK}:{self.port}"
+        self.log_path = workdir / f"{name}.log"
+        self.spool = workdir / f"spool-{name}"
+        cmd = [venv_bin("waitress-serve"), f"--listen={LOOPBACK}:{self.port}", "--threads=4", "bench_app:app"]
+        env = dict(base_env)
+        env["BENCH_APP_DB"] = str(workdir / f"{name}.sqlite")
+        if exporter is not None:
+            cmd.insert(0, venv_bin("opentelemetry-instrument"))
+            env.update({
+                "OTEL_TRACES_EXPORTER": exporter,
+                "OTEL_EXPORTER_DISCORD_SPOOL_DIR": str(self.spool),
+            })
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(cmd, cwd=BENCH_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self.ps = psutil.Process(self.proc.pid)
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"app {self.name} exited: {self.log_path.read_text()[-1500:]}")
+            try:
+                if requests.get(f"{self.base}/ok", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"app {self.name} did not answer within {timeout} s")
+
+    def cpu(self) -> float:
+        times = self.ps.cpu_times()
+        return times.user + times.system
+
+    def dropped_notices(self) -> int:
+        path = self.spool / "dropped.jsonl"
+        try:
+            with open(path, "rb") as f:
+                return sum(1 for _ in f)
+        except OSError:
+            return 0
+
+    def stop(self) -> None:
+        # Killed, not shut down gracefully: a graceful exit would spend up to 30 s flushing
+        # the (rate-limited) queue, and nothing after the measurement matters here.
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+        self._log.close()
+
+
+def _load(app: _App, duration: float, seed: int) -> dict[str, Any]:
+    before = app.cpu()
+    result = run_worker("loadgen", [app.base, "--duration", str(duration), "--concurrency", str(CONCURRENCY),
+                                    "--seed", str(seed)], timeout=duration + 60)
+    result["cpu_s"] = app.cpu() - before
+    result["cpu_ms_per_request"] = 1000 * result["cpu_s"] / max(1, result["requests"])
+    return result
+
+
+def _order(rep: int) -> list[str]:
+    """Rotate, and reverse every other repetition: each configuration visits every slot."""
+    names = list(CONFIGS)
+    shift = rep % len(names)
+    names = names[shift:] + names[:shift]
+    return names[::-1] if rep % 2 else names
+
+
+def run(mode: Mode) -> dict[str, Any]:
+    reps = mode.pick(2, 6)
+    duration = mode.pick(1.5, 3.0)
+    warmup = mode.pick(0.5, 1.5)
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in CONFIGS}
+    with tempfile.TemporaryDirectory(prefix="bench-app-") as tmp, DiscordServer() as discord, OTLPSink() as sink:
+        workdir = Path(tmp)
+        hooks = {name: discord.create_webhook(f"s1-{name}") for name in CONFIGS if CONFIGS[name]}
+        apps: dict[str, _App] = {}
+        try:
+            for name, exporter in CONFIGS.items():
+                env = child_env({
+                    "PYTHONPATH": os.pathsep.join(p for p in (str(BENCH_DIR), os.environ.get("PYTHONPATH")) if p),
+                    "OTEL_SERVICE_NAME": "bench-app",
+                    "OTEL_METRICS_EXPORTER": "none",
+                    "OTEL_LOGS_EXPORTER": "none",
+                    "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{sink.endpoint}/v1/traces",
+                    "OTEL_EXPORTER_DISCORD_WEBHOOK_URL": hooks[name].url if name in hooks else "",
+                    "OTEL_EXPORTER_DISCORD_ALLOWED_HOSTS": discord.host_port,
+                    "OTEL_EXPORTER_DISCORD_SLOW_QUERY_MS": SLOW_QUERY_MS,
+                })
+                apps[name] = _App(name, exporter, workdir, env)
+            for app in apps.values():
+                app.wait_ready(90)
+            for i, app in enumerate(apps.values()):
+                _load(app, warmup, seed=900 + i)
+            for rep in range(reps):
+                for name in _order(rep):
+                    runs[name].append(_load(apps[name], duration, seed=rep + 1))
+            delivered = {name: len(discord.messages(f"s1-{name}")) for name in hooks}
+            dropped = {name: apps[name].dropped_notices() for name in hooks}
+        finally:
+            for app in apps.values():
+                app.stop()
+        server_stats = discord.stats()
+        sink_counts = sink.counts()
+    return _report(runs, reps, duration, delivered, dropped, server_stats, sink_counts)
+
+
+def _ratios(runs: dict[str, list[dict[str, Any]]], key: str, num: str, den: str) -> list[float]:
+    return [a[key] / b[key] for a, b in zip(runs[num], runs[den]) if b[key]]
+
+
+def _report(runs, reps, duration, delivered, dropped, server_stats, sink_counts) -> dict[str, Any]:
+    rows = []
+    for name in CONFIGS:
+        ratio = _ratios(runs, "rps", name, BASELINE)
+        rows.append(metric(f"throughput {name}", "req/s", [r["rps"] for r in runs[name]],
+                           ratio=f"×{_median(ratio):.3f} vs {BASELINE}" if ratio else None))
+    vs_sdk = _ratios(runs, "rps", "otel-discord", BASELINE)
+    rows.append(metric("otel-discord / sdk-none throughput", "ratio", vs_sdk, target=f"≥ {TARGET_VS_SDK}",
+                       passed=_median(vs_sdk) >= TARGET_VS_SDK))
+    vs_otlp = _ratios(runs, "rps", "otel-discord", "otlp")
+    rows.append(metric("otel-discord / otlp throughput", "ratio", vs_otlp, target="> 1 (cheaper than OTLP)",
+                       passed=_median(vs_otlp) > 1.0))
+    both = _ratios(runs, "rps", "otlp+otel-discord", "otlp")
+    rows.append(metric("otlp+otel-discord / otlp throughput", "ratio", both,
+                       note="what adding otel-discord to an OTLP setup costs"))
+    for name in CONFIGS:
+        cpu_ratio = _ratios(runs, "cpu_ms_per_request", name, BASELINE)
+        rows.append(metric(f"app CPU per request {name}", "ms", [r["cpu_ms_per_request"] for r in runs[name]],
+                           ratio=f"×{_median(cpu_ratio):.3f} vs {BASELINE}" if cpu_ratio else None))
+    for name in CONFIGS:
+        rows.append(metric(f"latency p50 / p99 {name}", "ms", [r["p50_ms"] for r in runs[name]],
+                           note=f"p99 median {_median([r['p99_ms'] for r in runs[name]]):.1f} ms"))
+    rate_limited = sum(server_stats["rate_limited"].values())
+    rows.append(metric("Discord 429 answers during the load", "count", rate_limited, target="0",
+                       passed=rate_limited == 0))
+    return {
+        "title": TITLE,
+        "config": {
+            "repetitions": reps, "seconds_per_run": duration, "concurrency": CONCURRENCY,
+            "mix": {"/ok": 90, "/boom": 5, "/slow": 5}, "server": "waitress, 4 threads",
+            "load_generator": "python threads + requests.Session (wrk not used)",
+            "slow_query_ms": float(SLOW_QUERY_MS), "configs": CONFIGS,
+        },
+        "metrics": rows,
+        "raw": {
+            "runs": runs,
+            "discord_messages": delivered,
+            "notices_dropped": dropped,
+            "discord_server": server_stats,
+            "otlp_sink": sink_counts,
+        },
+    }
+
+
+def _median(values: list[float]) -> float:
+    from statistics import median
+
+    return median(values) if values else float("nan")

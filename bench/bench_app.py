@@ -1,0 +1,77 @@
+"""The application under load: a small Flask + SQLAlchemy bookkeeping app that knows nothing about
+OpenTelemetry (``opentelemetry-instrument`` instruments it from outside, as a user's app would be).
+
+* ``/ok``: reads one invoice (the bulk of the traffic).
+* ``/boom``: converts an amount in application code and fails, a ``ValueError`` → an error notice.
+  ``?ref=...`` puts a marker in the message, so time-to-alert can match the message to its request.
+* ``/slow``: a report query that walks many rows (a slow-query notice when the threshold allows).
+
+Run: ``waitress-serve --listen=127.0.0.1:PORT bench_app:app`` with ``BENCH_APP_DB`` set to a SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, request
+from sqlalchemy import Column, Integer, Numeric, String, create_engine, select, text
+from sqlalchemy.orm import Session, declarative_base
+
+Base = declarative_base()
+
+
+class Invoice(Base):
+    __tablename__ = "invoices"
+    id = Column(Integer, primary_key=True)
+    number = Column(String(20), nullable=False)
+    customer = Column(String(80), nullable=False)
+    amount = Column(Numeric(12, 2), nullable=False)
+
+
+INVOICES = 500
+SLOW_ROWS = int(os.environ.get("BENCH_APP_SLOW_ROWS", "20000"))
+
+engine = create_engine(f"sqlite:///{os.environ.get('BENCH_APP_DB', ':memory:')}")
+Base.metadata.create_all(engine)
+with Session(engine) as setup:
+    if setup.scalar(select(Invoice.id).limit(1)) is None:
+        setup.add_all(
+            Invoice(id=i, number=f"INV-{250000 + i}", customer=f"Klant {i % 37}", amount=f"{(i * 37) % 9000}.50")
+            for i in range(1, INVOICES + 1)
+        )
+        setup.commit()
+
+app = Flask(__name__)
+
+
+def parse_amount(raw: str) -> float:
+    return float(raw.replace(",", "."))
+
+
+def vat_for(raw: str) -> float:
+    return round(parse_amount(raw) * 0.21, 2)
+
+
+@app.get("/ok")
+def ok() -> dict:
+    invoice_id = int(request.args.get("id", "1")) % INVOICES + 1
+    with Session(engine) as session:
+        invoice = session.get(Invoice, invoice_id)
+        return {"number": invoice.number, "amount": str(invoice.amount)}
+
+
+@app.get("/boom")
+def boom() -> str:
+    ref = request.args.get("ref", "")
+    vat_for(f"twelve euros {ref}".strip())  # raises ValueError inside application code
+    return "unreachable"
+
+
+@app.get("/slow")
+def slow() -> str:
+    with engine.connect() as conn:
+        count = conn.execute(
+            text("WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < :n) SELECT count(*) FROM c"),
+            {"n": SLOW_ROWS},
+        ).scalar()
+    return str(count)

@@ -1,0 +1,83 @@
+"""Amounts as people read them: ``€2,450.00`` (style ``en``) or ``€2.450,00`` (style ``nl``).
+
+Business events carry amounts as plain numbers (``invoice.amount: 2450.0``) next to
+a currency code (``invoice.currency: "EUR"``). The number is read through
+``Decimal(str(value))`` so a float such as ``0.1 + 0.2`` prints as ``€0.30``, not
+as the binary fraction behind it, and rounding is half-up as on an invoice.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Final
+
+DEFAULT_CURRENCY: Final = "EUR"
+DEFAULT_STYLE: Final = "en"
+#: style → (thousands separator, decimal separator)
+STYLES: Final[dict[str, tuple[str, str]]] = {"en": (",", "."), "nl": (".", ",")}
+SYMBOLS: Final[dict[str, str]] = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹"}
+# ISO 4217 minor units for the currencies that do not use two.
+_DECIMALS: Final[dict[str, int]] = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "BHD": 3, "KWD": 3}
+# Beyond this an "amount" is a mistake or an attack; printing 10**10000 digits helps nobody.
+_MAX_DIGITS: Final = 30
+
+
+def parse_style(value: Any) -> str:
+    """Read the ``AMOUNT_STYLE`` setting: ``en`` or ``nl``."""
+    style = str(value).strip().lower()
+    if style not in STYLES:
+        raise ValueError(f"must be one of {', '.join(STYLES)}, got {value!r}")
+    return style
+
+
+def to_decimal(value: Any) -> Decimal | None:
+    """``value`` as a finite ``Decimal``, or None when it is not a number (bools are not numbers)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if not isinstance(value, (int, float, Decimal, str)):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    if not number.is_finite() or number.adjusted() >= _MAX_DIGITS:
+        return None
+    return number
+
+
+def currency_code(value: Any) -> str:
+    """A three-letter currency code from an attribute, ``EUR`` when absent or odd."""
+    if isinstance(value, str):
+        code = value.strip().upper()
+        if len(code) == 3 and code.isalpha() and code.isascii():
+            return code
+    return DEFAULT_CURRENCY
+
+
+def format_money(amount: Any, currency: Any = DEFAULT_CURRENCY, style: str = DEFAULT_STYLE) -> str:
+    """``2450`` → ``€2,450.00`` (en) or ``€2.450,00`` (nl); a non-number is returned as text.
+
+    Negative amounts put the sign first (``-€25.00``); currencies without a symbol
+    show their code (``CHF 1,250.00``).
+    """
+    number = to_decimal(amount)
+    if number is None:
+        return str(amount)
+    code = currency_code(currency)
+    thousands, point = STYLES.get(style, STYLES[DEFAULT_STYLE])
+    places = _DECIMALS.get(code, 2)
+    quantum = Decimal(1).scaleb(-places)
+    rounded = number.quantize(quantum, rounding=ROUND_HALF_UP)
+    whole, _, fraction = f"{abs(rounded):f}".partition(".")
+    groups = []
+    while len(whole) > 3:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    groups.insert(0, whole)
+    digits = thousands.join(groups) + (point + fraction if places else "")
+    symbol = SYMBOLS.get(code)
+    text = f"{symbol}{digits}" if symbol else f"{code} {digits}"
+    return f"-{text}" if rounded < 0 else text
