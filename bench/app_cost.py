@@ -16,22 +16,16 @@ the SDK's batch thread and our delivery thread included.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Final
 
-import psutil
-import requests
-
-from benchlib import BENCH_DIR, LOOPBACK, Mode, child_env, free_port, metric, run_worker, venv_bin
+from app_server import AppServer
+from benchlib import Mode, metric, run_worker
 from otel_discord.testing import DiscordServer
 from otlp_sink import OTLPSink
 
-TITLE: Final = "1. Cost to the app (HTTP throughput)"
+TITLE: Final = "1. Cost to the app"
 #: configuration → OTEL_TRACES_EXPORTER (None: no OpenTelemetry at all)
 CONFIGS: Final = {
     "no-otel": None,
@@ -46,64 +40,7 @@ SLOW_QUERY_MS: Final = "8"  # /slow's report query takes longer than this; /ok's
 CONCURRENCY: Final = 4
 
 
-class _App:
-    """One waitress process serving bench_app in one configuration."""
-
-    def __init__(self, name: str, exporter: str | None, workdir: Path, base_env: dict[str, str]) -> None:
-        self.name = name
-        self.port = free_port()
-        self.base = f"http://{LOOPBACK}:{self.port}"
-        self.log_path = workdir / f"{name}.log"
-        self.spool = workdir / f"spool-{name}"
-        cmd = [venv_bin("waitress-serve"), f"--listen={LOOPBACK}:{self.port}", "--threads=4", "bench_app:app"]
-        env = dict(base_env)
-        env["BENCH_APP_DB"] = str(workdir / f"{name}.sqlite")
-        if exporter is not None:
-            cmd.insert(0, venv_bin("opentelemetry-instrument"))
-            env.update({
-                "OTEL_TRACES_EXPORTER": exporter,
-                "OTEL_EXPORTER_DISCORD_SPOOL_DIR": str(self.spool),
-            })
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, cwd=BENCH_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-        self.ps = psutil.Process(self.proc.pid)
-
-    def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"app {self.name} exited: {self.log_path.read_text()[-1500:]}")
-            try:
-                if requests.get(f"{self.base}/ok", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"app {self.name} did not answer within {timeout} s")
-
-    def cpu(self) -> float:
-        times = self.ps.cpu_times()
-        return times.user + times.system
-
-    def dropped_notices(self) -> int:
-        path = self.spool / "dropped.jsonl"
-        try:
-            with open(path, "rb") as f:
-                return sum(1 for _ in f)
-        except OSError:
-            return 0
-
-    def stop(self) -> None:
-        # Killed, not shut down gracefully: a graceful exit would spend up to 30 s flushing
-        # the (rate-limited) queue, and nothing after the measurement matters here.
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
-        self._log.close()
-
-
-def _load(app: _App, duration: float, seed: int) -> dict[str, Any]:
+def _load(app: AppServer, duration: float, seed: int) -> dict[str, Any]:
     before = app.cpu()
     result = run_worker("loadgen", [app.base, "--duration", str(duration), "--concurrency", str(CONCURRENCY),
                                     "--seed", str(seed)], timeout=duration + 60)
@@ -128,21 +65,18 @@ def run(mode: Mode) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-app-") as tmp, DiscordServer() as discord, OTLPSink() as sink:
         workdir = Path(tmp)
         hooks = {name: discord.create_webhook(f"s1-{name}") for name in CONFIGS if CONFIGS[name]}
-        apps: dict[str, _App] = {}
+        apps: dict[str, AppServer] = {}
         try:
             for name, exporter in CONFIGS.items():
-                env = child_env({
-                    "PYTHONPATH": os.pathsep.join(p for p in (str(BENCH_DIR), os.environ.get("PYTHONPATH")) if p),
-                    "OTEL_SERVICE_NAME": "bench-app",
-                    "OTEL_METRICS_EXPORTER": "none",
-                    "OTEL_LOGS_EXPORTER": "none",
+                otel = None if exporter is None else {
+                    "OTEL_TRACES_EXPORTER": exporter,
                     "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
                     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{sink.endpoint}/v1/traces",
                     "OTEL_EXPORTER_DISCORD_WEBHOOK_URL": hooks[name].url if name in hooks else "",
                     "OTEL_EXPORTER_DISCORD_ALLOWED_HOSTS": discord.host_port,
                     "OTEL_EXPORTER_DISCORD_SLOW_QUERY_MS": SLOW_QUERY_MS,
-                })
-                apps[name] = _App(name, exporter, workdir, env)
+                }
+                apps[name] = AppServer(name, workdir, otel)
             for app in apps.values():
                 app.wait_ready(90)
             for i, app in enumerate(apps.values()):

@@ -103,6 +103,16 @@ def na_metric(name: str, note: str, target: str | None = None) -> dict[str, Any]
     return metric(name, "", None, target=target, passed=None, note=note)
 
 
+def letters_route(i: int) -> str:
+    """A route per index that digit-normalising fingerprints cannot merge: /reports/bba, /reports/bbb, ..."""
+    letters = ""
+    i += 26 * 26
+    while i:
+        i, r = divmod(i, 26)
+        letters = "abcdefghijklmnopqrstuvwxyz"[r] + letters
+    return f"/reports/{letters}"
+
+
 # --------------------------------------------------------------------------- processes
 
 

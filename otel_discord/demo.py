@@ -59,6 +59,7 @@ DEMO_ENV: Final = {
 #: cash-flow report and (with the log exporter) the high-value invoice #250090.
 TRACE_MARKERS: Final = ("ValueError", "Slow query")
 LOG_MARKERS: Final = ("250090",)
+WEBHOOK_NAME: Final = "Ozark Finances"  # what the preview's webhooks are called, as a user would name them
 QUIET_S: Final = 2.0  # no new message for this long after the markers arrived: delivery is done
 
 
@@ -81,9 +82,18 @@ class DemoResult:
     missing: list[str] = field(default_factory=list)  # markers that never arrived
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)  # progress must show at once, also when piped
+
+
 def has_exporter(signal_name: str) -> bool:
     """Whether a ``discord`` exporter for ``signal_name`` (traces, logs, metrics) is installed."""
     return any(ep.name == "discord" for ep in entry_points(group=f"opentelemetry_{signal_name}_exporter"))
+
+
+def demo_channels() -> list[str]:
+    """The preview's channels: ``default`` and those of the focused routing preset."""
+    return [DEFAULT_CHANNEL, *preset_channels().get("focused", ())]
 
 
 def _free_port() -> int:
@@ -115,7 +125,8 @@ def example_config(preview: Preview, directory: Path, out: Callable[[str], None]
     """The repository's focused-preset config with its webhooks pointed at ``preview``.
 
     The file names its webhooks with ``${VARIABLES}``; a copy with the preview's URLs put
-    in their place goes to ``directory``. ``None`` when the repository has no such file.
+    in their place (and without ``schedules``, so the demo shows its alerts at any hour)
+    goes to ``directory``. ``None`` when the repository has no such file.
     """
     if not source.is_file():
         return None
@@ -130,6 +141,8 @@ def example_config(preview: Preview, directory: Path, out: Callable[[str], None]
     for name, spec in channels.items():
         url = preview.add_channel(str(name).strip().lower().replace("_", "-")).url
         channels[name] = {**spec, "webhook_url": url} if isinstance(spec, dict) else url
+    if data.pop("schedules", None) is not None:
+        out("    (the example's schedules are left out: quiet hours would hold the demo's alerts until morning)")
     target = directory / "otel-discord.yaml"
     target.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return target
@@ -182,7 +195,7 @@ class Demo:
     """One run of the demo; ``run()`` does steps 1-3, ``serve_until_interrupted`` step 4."""
 
     def __init__(self, options: DemoOptions, *, preview: Preview | None = None,
-                 out: Callable[[str], None] = print, environ: Mapping[str, str] | None = None) -> None:
+                 out: Callable[[str], None] = _say, environ: Mapping[str, str] | None = None) -> None:
         self.options = options
         self.out = out
         self.environ = dict(os.environ if environ is None else environ)
@@ -195,12 +208,12 @@ class Demo:
 
     # ------------------------------------------------------------------ setup
     def _start_preview(self) -> Preview:
-        channels = [DEFAULT_CHANNEL, *preset_channels()["focused"]]
+        channels = demo_channels()
         try:
-            return Preview.start(channels, port=self.options.port)
+            return Preview.start(channels, port=self.options.port, webhook_name=WEBHOOK_NAME)
         except OSError:
-            self.out(f"  port {self.options.port} is busy; the preview takes a free one")
-            return Preview.start(channels, port=0)
+            self.out(f"    port {self.options.port} is busy; the preview takes a free one")
+            return Preview.start(channels, port=0, webhook_name=WEBHOOK_NAME)
 
     def _app_env(self) -> dict[str, str]:
         env = dict(self.environ)
@@ -261,16 +274,15 @@ class Demo:
         extra = f" + {', '.join(self.options.also)}" if self.options.also else ""
         out(f"==> starting the Ozark Finances example app; exporting {', '.join(signals)} to discord{extra}")
         self._start_app()
+        if not self._wait_for_app():
+            out(_tail(self.workdir / "app.log"))
+            return DemoResult(False, self.preview.url if self.preview else None, self.app_url, None)
         drive = _load_drive()
         out("==> driving a scripted bookkeeping session")
         try:
             summary = drive.drive(self.app_url, out=lambda line: out("    " + line),
                                   wait_s=self.options.app_timeout)
-        except (RuntimeError, OSError) as exc:
-            out(f"    the app did not come up: {exc}")
-            out(_tail(self.workdir / "app.log"))
-            return DemoResult(False, self.preview.url if self.preview else None, self.app_url, None)
-        except requests.RequestException as exc:  # the app died mid-session
+        except (RuntimeError, OSError, requests.RequestException) as exc:  # the app died mid-session
             out(f"    the session failed: {exc}")
             out(_tail(self.workdir / "app.log"))
             return DemoResult(False, self.preview.url if self.preview else None, self.app_url, None)
@@ -280,6 +292,23 @@ class Demo:
                             self.app_url, self.preview.summary() if self.preview else None, summary, missing)
         self._report(result)
         return result
+
+    def _wait_for_app(self) -> bool:
+        """Until the app answers /healthz; False (said why) if it exits or takes too long."""
+        assert self.app is not None
+        deadline = time.monotonic() + self.options.app_timeout
+        while time.monotonic() < deadline:
+            if self.app.poll() is not None:
+                self.out(f"    the app exited with status {self.app.returncode} before it answered")
+                return False
+            try:
+                if requests.get(f"{self.app_url}/healthz", timeout=2).ok:
+                    return True
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        self.out(f"    the app did not answer within {self.options.app_timeout:.0f} s")
+        return False
 
     def _wait_for_delivery(self, markers: Sequence[str]) -> list[str]:
         self.out("==> waiting for the alerts to be delivered")
@@ -321,6 +350,10 @@ class Demo:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m otel_discord.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--exit", action="store_true", help="stop after the summary instead of waiting for Ctrl-C")
@@ -330,6 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help=f"port of the local preview (default {DEFAULT_PORT}; a free one if it is busy)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for delivery")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the app cleanly too, like Ctrl-C
     demo = Demo(DemoOptions(exit=args.exit, also=tuple(args.also), port=args.port, delivery_timeout=args.timeout))
     try:
         result = demo.run()

@@ -1,71 +1,285 @@
-"""The shared back half of every exporter: route → render → deliver.
+"""The shared back half of every exporter: audit → route → filter → hold/digest → render → deliver.
 
 Detect is signal-specific and lives in the exporters; everything after a
 ``Notice`` exists is the same for traces, logs and metrics, so it lives here
 once. It runs on the SDK's export thread and only enqueues: the network is the
-delivery engine's business.
+delivery engine's business. For each notice:
+
+1. a business event is appended to the local audit log (``audit.py``), unfiltered;
+2. the router picks its channel(s) and mentions (``route/``, ``presets.py``);
+3. filters drop what the configuration does not want (``filters/``), except in an
+   audit channel;
+4. the digester posts it, or holds it outside the channel's schedule or over its
+   rate cap and later folds what waited into one digest (``digest.py``);
+5. it is rendered with the channel's options and the privacy settings, and
+   enqueued with its mention in ``content`` and exactly those ids allowed.
 """
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+from zoneinfo import ZoneInfo
 
-from otel_discord.config import Settings
+from otel_discord import audit
+from otel_discord.config import Settings, parse_bool
 from otel_discord.deliver.engine import DeliveryEngine, Outgoing, get_engine
-from otel_discord.notice import Notice, Severity
+from otel_discord.digest import DEFAULT_RATE_CAP, TICK_INTERVAL, Digester, RateWindow, Ticker, parse_rate_cap
+from otel_discord.filters import FilterChain
+from otel_discord.group import DEFAULT_WINDOW as DEFAULT_GROUP_WINDOW
+from otel_discord.notice import Kind, Notice, Severity
 from otel_discord.render.embed import RenderOptions, render_embed
 from otel_discord.render.limits import embed_size
-from otel_discord.render.mask import Masker
+from otel_discord.render.mask import IP_MODES, Masker
 from otel_discord.route import Router
+from otel_discord.route.match import check_keys, config_error, mapping
+from otel_discord.route.mentions import Mention
+from otel_discord.route.store import HoldingStore, LazyStore
+from otel_discord.schedule import Schedules, load_schedules, timezone_of
+from otel_discord.stats import guard
 
 # Discord's SUPPRESS_NOTIFICATIONS flag: the message is kept, the phone stays quiet.
 SUPPRESS_NOTIFICATIONS = 1 << 12
+DEFAULT_IP_MODE: Final = "mask"
+_ENV_PREFIX: Final = "OTEL_EXPORTER_DISCORD_"
 
 _users_lock = threading.Lock()
 _users: dict[int, int] = {}  # id(engine) → exporters using it
+_windows_lock = threading.Lock()
+_windows: dict[tuple[str, int, float], RateWindow] = {}  # (spool dir, cap, group window) → rate window
+
+
+def _reset_after_fork() -> None:
+    global _users_lock, _windows_lock
+    _users_lock, _windows_lock = threading.Lock(), threading.Lock()
+    for window in _windows.values():
+        window.reset_lock()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def parse_ip_mode(value: Any) -> str:
+    """Read ``MASK_IP`` / ``privacy.ip``: keep, mask (last IPv4 octet) or hash."""
+    mode = str(value).strip().lower()
+    if mode not in IP_MODES:
+        raise ValueError(f"must be one of {', '.join(IP_MODES)}, got {value!r}")
+    return mode
+
+
+def _env_has(settings: Settings, name: str) -> bool:
+    keys = [f"{_ENV_PREFIX}{name}"]
+    if settings.signal:
+        keys.append(f"{_ENV_PREFIX}{settings.signal.upper()}_{name}")
+    return any(str(settings.env.get(key) or "").strip() for key in keys)
+
+
+def masker_for(settings: Settings) -> Masker:
+    """Masking from ``privacy:`` (``mask_pii``, ``ip: keep|mask|hash``); on by default.
+
+    ``MASK_PII`` from the environment, an argument or the file's top level wins over
+    ``privacy.mask_pii``; ``MASK_IP`` over ``privacy.ip``.
+    """
+    privacy = mapping(settings.raw_file.get("privacy"), "privacy")
+    check_keys(privacy, ("mask_pii", "ip"), "privacy")
+    mask_pii = settings.mask_pii
+    if "mask_pii" in privacy and not _env_has(settings, "MASK_PII") and "mask_pii" not in settings.raw_file:
+        try:
+            from_privacy = parse_bool(privacy["mask_pii"])
+        except ValueError as exc:
+            raise config_error("privacy.mask_pii", str(exc)) from None
+        # settings.mask_pii differs from its default only when an argument set it: that wins.
+        mask_pii = from_privacy if settings.mask_pii else settings.mask_pii
+    ip_default = DEFAULT_IP_MODE
+    if privacy.get("ip") is not None:
+        try:
+            ip_default = parse_ip_mode(privacy["ip"])
+        except ValueError as exc:
+            raise config_error("privacy.ip", str(exc)) from None
+    return Masker(enabled=mask_pii, ip_mode=settings.lookup("MASK_IP", parse_ip_mode, ip_default))
+
+
+@dataclass(frozen=True)
+class Stages:
+    """Everything the configuration says about routing, read and checked once."""
+
+    router: Router
+    filters: FilterChain
+    schedules: Schedules
+    rate_cap: int
+    tz: ZoneInfo
+    masker: Masker
+
+    def describe(self) -> dict[str, Any]:
+        """The effective routing configuration (no tokens), for ``otel-discord doctor``."""
+        return {
+            "preset": self.router.preset.name if self.router.preset else "none",
+            "routes": self.router.describe(),
+            "mentions": self.router.mentions.describe(),
+            "filters": self.filters.describe(),
+            "schedules": self.schedules.describe(),
+            "rate_cap": f"{self.rate_cap} per channel per minute" if self.rate_cap else "off",
+            "timezone": self.tz.key,
+            "privacy": {"mask_pii": self.masker.enabled, "ip": self.masker.ip_mode},
+        }
+
+
+def build_stages(settings: Settings) -> Stages:
+    """Read routes, preset, mentions, filters, schedules, rate cap and privacy; ConfigError names the key."""
+    return Stages(
+        router=Router(settings),
+        filters=FilterChain.from_settings(settings),
+        schedules=load_schedules(settings),
+        rate_cap=settings.lookup("RATE_CAP", parse_rate_cap, DEFAULT_RATE_CAP),
+        tz=timezone_of(settings),
+        masker=masker_for(settings),
+    )
+
+
+def validate(settings: Settings) -> None:
+    """Raise ``ConfigError`` if the routing configuration is bad (exporters call this while resolving)."""
+    build_stages(settings)
+
+
+def _rate_window(settings: Settings, cap: int, engine: DeliveryEngine) -> RateWindow:
+    """The process's rate window for this spool directory: every exporter counts into the same one."""
+    options = getattr(engine, "options", None)
+    group_window = float(getattr(options, "group_window", DEFAULT_GROUP_WINDOW))
+    key = (str(settings.spool_dir), cap, group_window)
+    with _windows_lock:
+        window = _windows.get(key)
+        if window is None:
+            window = _windows[key] = RateWindow(cap, group_window=group_window)
+        return window
 
 
 class Pipeline:
-    """Route, render and enqueue notices for one exporter."""
+    """Audit, route, filter, hold, render and enqueue notices for one exporter."""
 
-    def __init__(self, settings: Settings, *, engine: DeliveryEngine | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        engine: DeliveryEngine | None = None,
+        store: HoldingStore | None = None,
+        tick_interval: float = TICK_INTERVAL,
+    ) -> None:
         self.settings = settings
+        self.stages = build_stages(settings)
         self.engine = engine or get_engine(settings)
         self.engine.update_channels(settings.channels)
-        self._router = Router(settings)
-        masker = Masker(enabled=settings.mask_pii)
+        self.audit = audit.AuditLog(settings.spool_dir / audit.FILE_NAME)
+        self.store = store if store is not None else LazyStore(settings.spool_dir)
+        window = _rate_window(settings, self.stages.rate_cap, self.engine)
+        self.digester = Digester(self.store, self.stages.schedules, window, self.stages.tz)
+        self._tick_interval = tick_interval
+        self._ticker: Ticker | None = None  # our own, only if the engine has no every()
+        self._ticking = False
+        masker = self.stages.masker
         self._options = {
-            name: RenderOptions(
-                trace_url=settings.trace_url, masker=masker, footer=channel.footer, color=channel.color
-            )
+            name: RenderOptions(trace_url=settings.trace_url, masker=masker, footer=channel.footer, color=channel.color)
             for name, channel in settings.channels.items()
         }
         self._default_options = RenderOptions(trace_url=settings.trace_url, masker=masker)
         with _users_lock:
             _users[id(self.engine)] = _users.get(id(self.engine), 0) + 1
         self._released = False
+        if self.digester.holding:  # a previous run left notices waiting
+            self._ensure_ticking()
 
-    def submit(self, notices: Iterable[Notice]) -> int:
-        """Route, render and enqueue; return how many messages were accepted by the engine."""
+    def submit(self, notices: Iterable[Notice], now: float | None = None) -> int:
+        """Route, filter, hold or render and enqueue; return how many messages the engine accepted."""
+        now = time.time() if now is None else now
+        router, filters = self.stages.router, self.stages.filters
         accepted = 0
         for notice in notices:
-            for routed in self._router(notice):
-                channel = routed.channel or ""
-                embed = render_embed(routed, self._options.get(channel, self._default_options))
-                flags = SUPPRESS_NOTIFICATIONS if routed.severity < Severity.WARNING else 0
-                item = Outgoing(channel=channel, embed=embed, notice=routed, size=embed_size(embed), flags=flags)
-                accepted += self.engine.submit(item)
+            with guard("routing a notice"):
+                if notice.kind is Kind.EVENT:
+                    self.audit.record(notice)
+                for routed in router(notice):
+                    channel = routed.channel or ""
+                    if channel in router.audit_channels:
+                        accepted += self._enqueue(routed)  # unfiltered, never held or digested
+                        continue
+                    reason = filters(routed, channel)
+                    if reason:
+                        self.engine.stats.incr(f"filtered.{reason}")
+                        continue
+                    admitted = self.digester.admit(routed, now)
+                    if not any(item is routed for item in admitted):
+                        self.engine.stats.incr("held")
+                    for item in admitted:
+                        accepted += self._enqueue(item)
+        if self.digester.holding:
+            self._ensure_ticking()
         return accepted
+
+    def _ensure_ticking(self) -> None:
+        """Have ``tick`` called every few seconds: by the engine's timer, else by a ticker of ours."""
+        if self._ticking:
+            if self._ticker is not None:
+                self._ticker.ensure()  # a forked child needs its own thread
+            return
+        self._ticking = True
+        every = getattr(self.engine, "every", None)
+        if callable(every):
+            every(self._tick_interval, self._timer)
+        else:
+            self._ticker = Ticker(self._tick_interval, self.tick)
+            self._ticker.ensure()
+
+    def _timer(self, now: float) -> None:
+        if not self._released:
+            self.tick(now)
+
+    def tick(self, now: float | None = None, *, final: bool = False) -> int:
+        """Post the digests that are due (the ticker calls this); return how many were enqueued."""
+        now = time.time() if now is None else now
+        return sum(self._enqueue(digest) for digest in self.digester.due(now, final=final))
+
+    def deliver(self, notice: Notice, channel: str) -> bool:
+        """Render and enqueue ``notice`` to ``channel`` directly (no routing, filters or holding)."""
+        return bool(self._enqueue(notice.replace(channel=channel)))
+
+    def _enqueue(self, notice: Notice) -> int:
+        channel = notice.channel or ""
+        embed = render_embed(notice, self._options.get(channel, self._default_options))
+        mention = Mention.parse_text(notice.mention)
+        loud = (
+            notice.severity >= Severity.WARNING
+            or bool(mention)
+            or self.stages.filters.amount.is_high_value(notice)
+        )
+        item = Outgoing(
+            channel=channel,
+            embed=embed,
+            notice=notice,
+            size=embed_size(embed),
+            content=mention.text or None,
+            flags=0 if loud else SUPPRESS_NOTIFICATIONS,
+            mention_roles=mention.roles,
+            mention_users=mention.users,
+        )
+        if notice.kind is Kind.DIGEST:
+            self.engine.stats.incr("digests")
+        return int(self.engine.submit(item))
 
     def flush(self, timeout: float) -> bool:
         return self.engine.flush(timeout)
 
     def release(self, timeout: float) -> None:
-        """Flush; stop the shared engine only when its last exporter lets go."""
+        """Post what may go now, then flush; stop the shared engine only when its last exporter lets go."""
         if self._released:
             return
         self._released = True
+        if self._ticker is not None:
+            self._ticker.stop()
+        with guard("posting digests at shutdown"):
+            self.tick(final=True)
         with _users_lock:
             remaining = _users.get(id(self.engine), 1) - 1
             _users[id(self.engine)] = remaining
@@ -73,3 +287,6 @@ class Pipeline:
             self.engine.shutdown(timeout)
         else:
             self.engine.flush(timeout)
+
+    def describe(self) -> Mapping[str, Any]:
+        return self.stages.describe()

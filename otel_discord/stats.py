@@ -11,14 +11,12 @@ from __future__ import annotations
 import enum
 import logging
 import threading
-import traceback
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Final
 
-from otel_discord._log import get_logger
-from otel_discord.webhook_url import redact
+from otel_discord._log import REDACT_FILTER, get_logger
 
 
 class DropReason(str, enum.Enum):
@@ -32,6 +30,9 @@ class DropReason(str, enum.Enum):
     UNKNOWN_CHANNEL = "unknown_channel"  # routed to a channel no exporter configured
     ENGINE_STOPPED = "engine_stopped"  # submitted after shutdown
     INTERNAL_ERROR = "internal_error"  # a bug of ours, logged with its traceback
+    SPOOL_EXPIRED = "spool_expired"  # waited longer than SPOOL_MAX_AGE for Discord
+    SPOOL_FULL = "spool_full"  # the oldest, beyond SPOOL_MAX_ROWS waiting
+    SPOOL_UNREADABLE = "spool_unreadable"  # a spool row that no longer decodes (damaged or foreign)
 
 
 DROP_REASONS: Final = frozenset(reason.value for reason in DropReason)
@@ -46,35 +47,23 @@ DROP_LABELS: Final[Mapping[str, str]] = {
     DropReason.UNKNOWN_CHANNEL.value: "unknown channel",
     DropReason.ENGINE_STOPPED.value: "exporter stopped",
     DropReason.INTERNAL_ERROR.value: "internal error",
+    DropReason.SPOOL_EXPIRED.value: "too old",
+    DropReason.SPOOL_FULL.value: "spool full",
+    DropReason.SPOOL_UNREADABLE.value: "unreadable spool row",
 }
 
 _DROP_PREFIX: Final = "dropped."
 
 
-class _RedactFilter(logging.Filter):
-    """Masks webhook tokens in a record's message and traceback before any handler formats it.
-
-    Defence in depth: our code never passes a token to a logger, but an exception
-    from a third-party library (requests puts the URL in its messages) might
-    carry one into a traceback.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a bad %-format; let the handler report it as usual
-            return True
-        record.msg, record.args = redact(message), None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
-        return True
-
-
-REDACT_FILTER: Final = _RedactFilter()
 
 
 def redacting_logger(name: str) -> logging.Logger:
-    """``get_logger(name)`` with webhook tokens masked in everything it logs."""
+    """``get_logger(name)`` with webhook tokens masked in everything it logs.
+
+    The ``otel_discord`` logger and its handler carry ``_log.REDACT_FILTER``
+    already; a logger's filters only see records logged on that very logger, so
+    the child gets it too, for handlers attached anywhere in the tree.
+    """
     logger = get_logger(name)
     logger.addFilter(REDACT_FILTER)  # addFilter ignores a filter already present
     return logger

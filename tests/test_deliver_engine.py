@@ -6,14 +6,16 @@ import dataclasses
 import json
 import logging
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
 import requests
 
 from otel_discord.config import resolve
-from otel_discord.deliver.engine import THREAD_NAME, DeliveryEngine, Outgoing, get_engine
+from otel_discord.deliver.engine import SPOOL_THREAD_NAME, THREAD_NAME, DeliveryEngine, Outgoing, get_engine
 from otel_discord.deliver.retry import RetryPolicy
 from otel_discord.notice import Category, Kind, Notice, Severity
 from otel_discord.testing import DiscordServer
@@ -197,37 +199,47 @@ def test_ip_ban_backs_off_instead_of_hammering(discord_server, make_engine):
 # ------------------------------------------------------------------ lifecycle
 
 
-def test_flush_and_shutdown_are_bounded_while_discord_is_down(discord_server, make_engine):
-    """Nothing holds the caller past its timeout; what is left goes to the fallback log."""
+def spool_rows(spool_dir) -> int:
+    """Notices waiting in the spool file, read the way any other process would."""
+    with sqlite3.connect(spool_dir / "spool.sqlite3") as db:
+        return db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+
+
+def test_flush_and_shutdown_are_bounded_and_leftovers_wait_in_the_spool(discord_server, make_engine, tmp_path):
+    """Nothing holds the caller past its timeout; what Discord did not get stays on disk
+    (not in the fallback log) and the next start delivers it, in order, exactly once."""
     hook = discord_server.create_webhook("alerts")
     engine = make_engine(discord_server, hook.url)
     discord_server.set_down(True)
     for i in range(3):
         engine.submit(item(i))
-    clock = __import__("time").monotonic
+    clock = time.monotonic
     start = clock()
     assert engine.flush(0.3) is False
     assert clock() - start < 3
     start = clock()
     engine.shutdown(0.3)
     assert clock() - start < 3
-    records = fallback_records(engine)
-    assert [r["title"] for r in records] == ["notice 0", "notice 1", "notice 2"]
-    assert {r["reason"] for r in records} == {"shutdown_timeout"}
-    assert engine.stats.snapshot()["dropped.shutdown_timeout"] == 3
+    assert fallback_records(engine) == []
+    assert spool_rows(tmp_path) == 3
+    discord_server.set_down(False)
+    restarted = make_engine(discord_server, hook.url)
+    assert restarted.flush(10)
+    assert titles(discord_server.messages("alerts")) == ["notice 0", "notice 1", "notice 2"]
+    assert spool_rows(tmp_path) == 0
 
 
-def test_shutdown_is_bounded_while_discord_is_slow(discord_server, make_engine):
-    """A server taking 30 s per answer: shutdown(0.5) still returns promptly."""
+def test_shutdown_is_bounded_while_discord_is_slow(discord_server, make_engine, tmp_path):
+    """A server taking 30 s per answer: shutdown(0.5) still returns promptly, the notice still spooled."""
     hook = discord_server.create_webhook("alerts")
     engine = make_engine(discord_server, hook.url)
     discord_server.set_latency(30)
     engine.submit(item(0))
-    clock = __import__("time").monotonic
-    start = clock()
+    start = time.monotonic()
     engine.shutdown(0.5)
-    assert clock() - start < 5  # the HTTP timeout is 10 s: waiting for it would fail this
-    assert [r["reason"] for r in fallback_records(engine)] == ["shutdown_timeout"]
+    assert time.monotonic() - start < 5  # the HTTP timeout is 10 s: waiting for it would fail this
+    assert fallback_records(engine) == []
+    assert spool_rows(tmp_path) == 1
 
 
 def test_second_shutdown_warns_and_later_submits_are_counted(discord_server, make_engine):
@@ -247,12 +259,15 @@ def test_second_shutdown_warns_and_later_submits_are_counted(discord_server, mak
     assert engine.stats.snapshot()["dropped.engine_stopped"] == 1
 
 
-def test_worker_is_a_named_daemon_started_on_first_submit(discord_server, make_engine):
+def test_threads_are_named_daemons_started_with_the_engine(discord_server, make_engine):
+    """Both threads run from construction (a restarted app replays its spool without a new notice)
+    and never keep the process alive."""
     hook = discord_server.create_webhook("alerts")
     engine = make_engine(discord_server, hook.url)
-    assert not any(t.name == THREAD_NAME and t is engine._thread for t in threading.enumerate())
+    threads = {t.name: t for t in threading.enumerate() if t in (engine._thread, engine._housekeeper)}
+    assert set(threads) == {THREAD_NAME, SPOOL_THREAD_NAME}
+    assert all(t.daemon for t in threads.values())
     engine.submit(item(0))
-    assert engine._thread is not None and engine._thread.daemon and engine._thread.name == THREAD_NAME
     assert engine.flush(10)
 
 
@@ -278,22 +293,24 @@ def test_get_engine_is_shared_and_renewed_after_shutdown(discord_server, tmp_pat
         renewed.shutdown(1)
 
 
-def test_forked_child_gets_its_own_worker_and_delivers(discord_server, make_engine):
-    """gunicorn forks after the exporter is built: the child's engine starts a fresh thread and delivers."""
+def test_forked_child_gets_its_own_threads_and_its_notices_are_delivered(discord_server, make_engine):
+    """gunicorn forks after the exporter is built: the child spools through fresh threads, the parent
+    (holding the send lease) delivers the child's notice, and the child's flush sees it delivered."""
     hook = discord_server.create_webhook("alerts")
     engine = make_engine(discord_server, hook.url)
     engine.submit(item("parent"))
-    assert engine.flush(10)
-    parent_thread = engine._thread
+    assert engine.flush(10) and engine.is_leader
+    parent_threads = (engine._thread, engine._housekeeper)
     pid = os.fork()
     if pid == 0:  # the child: never return into pytest
         code = 1
         try:
             accepted = engine.submit(item("child"))
             delivered = engine.flush(10)
-            fresh = engine._thread is not None and engine._thread.is_alive() and engine._thread is not parent_thread
-            own_counts = engine.stats.snapshot().get("sent_messages") == 1
-            code = 0 if (accepted and delivered and fresh and own_counts) else 2
+            fresh = all(t is not None and t.is_alive() and t not in parent_threads
+                        for t in (engine._thread, engine._housekeeper))
+            sent_by_parent = not engine.is_leader and engine.stats.snapshot().get("sent_messages", 0) == 0
+            code = 0 if (accepted and delivered and fresh and sent_by_parent) else 2
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import Iterator
 
@@ -210,15 +211,21 @@ def test_unknown_channel_is_dropped_and_logged(discord_server, make_engine, logs
 # ------------------------------------------------------------------ overflow
 
 
-def test_queue_overflow_is_counted_reported_and_written(discord_server, make_engine):
-    """A full queue drops new notices: submit says False, the next message says how many, the log keeps them."""
+def test_queue_overflow_is_counted_reported_and_written(discord_server, make_engine, tmp_path):
+    """While another process holds the spool, the bounded inbox fills: submit says False, the next
+    message says how many were dropped, the fallback log keeps them."""
     hook = discord_server.create_webhook("alerts")
     engine = make_engine(discord_server, hook.url, queue_size=5)
-    discord_server.set_down(True)  # nothing leaves the queue meanwhile
-    accepted = [engine.submit(item(i)) for i in range(8)]
+    assert wait_until(lambda: engine.is_leader)  # the spool file exists and is ours
+    blocker = sqlite3.connect(tmp_path / "spool.sqlite3", timeout=0, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # a writer that does not let go (for longer than the busy timeout)
+    try:
+        accepted = [engine.submit(item(i)) for i in range(8)]
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
     assert accepted == [True] * 5 + [False] * 3
     assert engine.stats.snapshot()["dropped.queue_overflow"] == 3
-    discord_server.set_down(False)
     assert engine.flush(10)
     (message,) = discord_server.messages("alerts")
     assert message.content == "⚠️ 3 notices dropped (queue full)"

@@ -55,10 +55,15 @@ class TestTitle:
         """An error reads "🚨 🔴 ERROR · ValueError: kaboom"."""
         assert render_embed(error())["title"] == "🚨 🔴 ERROR · ValueError: kaboom"
 
-    def test_business_event_title(self) -> None:
-        """A successful invoice reads "📄 ✅ INVOICE · …"."""
-        notice = error(kind=Kind.EVENT, severity=Severity.SUCCESS, category=Category.INVOICE, title="Invoice #250089 created")
-        assert render_embed(notice)["title"] == "📄 ✅ INVOICE · Invoice \\#250089 created"
+    def test_business_event_title_is_the_templates_own(self) -> None:
+        """A business event's template brings its own emoji, so no second prefix is added."""
+        notice = error(kind=Kind.EVENT, severity=Severity.SUCCESS, category=Category.INVOICE, title="🟢 INVOICE_CREATED")
+        assert render_embed(notice)["title"] == "🟢 INVOICE\\_CREATED"
+
+    def test_untitled_business_event_falls_back_to_the_prefix(self) -> None:
+        """A business event without title still says what it is about."""
+        notice = error(kind=Kind.EVENT, severity=Severity.SUCCESS, category=Category.INVOICE, title="")
+        assert render_embed(notice)["title"] == "📄 ✅ INVOICE"
 
     def test_title_is_one_line_and_fits(self) -> None:
         """Newlines collapse to spaces and a long title is cut to 256 with an ellipsis."""

@@ -6,11 +6,14 @@
 implementation whether telemetry arrives in-process or through a Collector.
 
 What the sink adds is back-pressure. An in-process exporter must never block the app, so
-a full delivery queue drops and counts. Behind a Collector there is a better answer:
+a full delivery backlog drops and counts. Behind a Collector there is a better answer:
 refuse the batch (the server turns ``False`` into 503 + Retry-After) and let the
-Collector's persistent queue hold it until Discord catches up. The sink refuses at
-``FULL_RATIO`` of the engine's capacity rather than at 100 %, because a batch accepted
-just below the limit may add many notices at once; the headroom absorbs it.
+Collector's persistent queue hold it until Discord catches up. "Full" is measured against
+where the engine would start losing notices: the spool's row limit (``SPOOL_MAX_ROWS``)
+when it spools to disk, else its in-memory queue (``QUEUE_SIZE``), and the in-memory inbox
+a burst fills before it reaches the spool. The sink refuses at ``FULL_RATIO`` rather than
+at 100 %, because a batch accepted just below the limit may add many notices at once; the
+headroom absorbs it.
 
 Signals whose exporter this installation lacks are accepted and ignored (with one
 warning): refusing them would make the Collector retry data that can never succeed.
@@ -19,7 +22,6 @@ warning): refusing them would make the Collector retry data that can never succe
 from __future__ import annotations
 
 import inspect
-import math
 import threading
 import time
 from collections import Counter
@@ -37,7 +39,7 @@ __all__ = ["FULL_RATIO", "PipelineSink", "SIGNAL_EXPORTERS"]
 
 _logger = get_logger(__name__)
 
-#: Refuse new batches once the delivery queue is this full (see the module docstring).
+#: Refuse new batches once the delivery backlog is this full (see the module docstring).
 FULL_RATIO: Final = 0.9
 
 #: signal → (module, class) of its exporter; imported lazily, as the entry points are.
@@ -77,6 +79,29 @@ def _data_points(metrics_data: MetricsData) -> int:
         for scope_metrics in resource_metrics.scope_metrics
         for metric in scope_metrics.metrics
     )
+
+
+def _backlog_capacity(engine: Any) -> int:
+    """How many undelivered notices ``engine`` keeps before it starts dropping the oldest."""
+    options = getattr(engine, "options", None)
+    if getattr(engine, "durable", False) and options is not None:
+        return max(1, int(options.spool_max_rows))  # the spool trims its oldest rows beyond this
+    return max(1, int(engine.settings.queue_size))  # memory only: the queue is all there is
+
+
+def _fill(engine: Any) -> float:
+    """How full ``engine`` is (1.0 = the next notice may be dropped), by its tightest limit.
+
+    Undelivered notices count against the backlog capacity. A durable engine also has a
+    bounded in-memory inbox (``queue_size``) that a burst may fill before it is moved to the
+    spool (within a second); what is pending beyond the spool's own count is in that inbox.
+    """
+    pending = engine.pending()
+    fill = pending / _backlog_capacity(engine)
+    if getattr(engine, "durable", False) and hasattr(engine, "spool_depth"):
+        inbox = max(0, pending - engine.spool_depth())
+        fill = max(fill, inbox / max(1, int(engine.settings.queue_size)))
+    return fill
 
 
 def _accepts(method: Callable[..., Any], name: str) -> bool:
@@ -183,18 +208,14 @@ class PipelineSink:
         return list(engines.values())
 
     def is_full(self) -> bool:
-        """True when a delivery queue holds at least ``full_ratio`` of its capacity."""
-        for engine in self._engines():
-            capacity = engine.settings.queue_size
-            if engine.pending() >= max(1, math.floor(capacity * self._full_ratio)):
-                return True
-        return False
+        """True when a delivery engine holds at least ``full_ratio`` of what it can keep."""
+        return any(_fill(engine) >= self._full_ratio for engine in self._engines())
 
     def health(self) -> dict[str, Any]:
         """Numbers for ``/health``: queue use, delivered and dropped notices, batches by signal."""
         engines = self._engines()
         pending = sum(engine.pending() for engine in engines)
-        capacity = sum(engine.settings.queue_size for engine in engines)
+        capacity = sum(_backlog_capacity(engine) for engine in engines)
         stats = [engine.stats.snapshot() for engine in engines]
         with self._lock:
             counts = dict(self._counts)

@@ -40,17 +40,23 @@ def channel_names(channels: str, preset: str | None) -> list[str]:
     return list(dict.fromkeys(names or [DEFAULT_CHANNEL]))
 
 
-def describe(preview: Preview) -> list[str]:
+def describe(preview: Preview, preset: str | None = None) -> list[str]:
     """What the command prints: the page, each webhook, and the lines to export."""
     width = max(len(name) for name in preview.webhooks) + 1
     lines = [f"otel-discord preview: open {preview.url} in a browser", "", "webhooks (one per channel):"]
     lines += [f"  #{name:<{width}} {hook.url}" for name, hook in preview.webhooks.items()]
     lines += ["", "point otel-discord at them (shell):"]
     lines += [f"  export {key}={value}" for key, value in preview.env().items()]
+    if preset:
+        lines.append(f"  export OTEL_EXPORTER_DISCORD_PRESET={preset}")
     return lines
 
 
-def run(args: argparse.Namespace, *, out: Callable[[str], None] = print,
+def _say(line: str) -> None:
+    print(line, flush=True)  # the URLs must show at once, also when piped
+
+
+def run(args: argparse.Namespace, *, out: Callable[[str], None] = _say,
         wait: Callable[[], None] | None = None) -> int:
     """Serve until Ctrl-C (or until ``wait`` returns, for tests); print a summary at the end."""
     try:
@@ -65,7 +71,7 @@ def run(args: argparse.Namespace, *, out: Callable[[str], None] = print,
             "choose another port with --port (0 = any free port)")
         return 1
     try:
-        for line in describe(preview):
+        for line in describe(preview, args.preset):
             out(line)
         out("")
         out("Ctrl-C to stop.")

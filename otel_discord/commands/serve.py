@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -32,6 +33,8 @@ DEFAULT_PORT: Final = 4319  # next to the Collector's 4317 (gRPC) and 4318 (HTTP
 DEFAULT_THREADS: Final = 4
 DEFAULT_SHUTDOWN_TIMEOUT: Final = 10.0
 DEFAULT_RETRY_AFTER: Final = 5
+#: The bridge's own service name (its "started"/"stopped" notices) unless OTEL_SERVICE_NAME says otherwise.
+SERVICE_NAME: Final = "otel-discord-bridge"
 # Of the shutdown time, at most this goes to letting requests in progress finish; the
 # rest is for delivering to Discord, which is what the time is really for.
 _MAX_DRAIN: Final = 5.0
@@ -73,6 +76,9 @@ def _positive_float(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     logging.getLogger(ROOT_NAME).setLevel(args.log_level.upper())
+    # The metric exporter announces its own process by the SDK resource's service.name, which
+    # would read "unknown_service:python" here; the apps' names come with their telemetry.
+    os.environ.setdefault("OTEL_SERVICE_NAME", SERVICE_NAME)
     try:
         from otel_discord.bridge.server import serve
         from otel_discord.bridge.sink import PipelineSink

@@ -7,7 +7,8 @@ notices on disk). See docs/ARCHITECTURE.md for the contracts.
 
 from __future__ import annotations
 
-from otel_discord.deliver.engine import DeliveryEngine, Outgoing, get_engine
+from otel_discord.deliver.engine import DeliveryEngine, get_engine
+from otel_discord.deliver.queue import Outgoing
 from otel_discord.deliver.fallback import FallbackLog
 from otel_discord.deliver.ratelimit import ChannelBudget, RateLimiter
 from otel_discord.deliver.retry import RetryPolicy

@@ -1,20 +1,21 @@
-"""The delivery engine: one queue and one worker thread per process, shared by all exporters.
+"""The delivery engine: one per process, shared by all exporters; never loses an alert quietly.
 
-``submit()`` runs on the SDK's export thread and only enqueues (no I/O, never
-blocks). A named daemon thread, started on the first submit and again in a
-forked child (gunicorn forks after the exporter is built), takes queued items
-channel by channel, packs up to 10 embeds into one message (a lone item lingers
-briefly for company), waits for Discord's rate limits *before* sending, and
-decides what each answer means:
+``submit()`` runs on the SDK's export thread: it puts the item in a bounded
+in-memory inbox (O(1), no I/O, repeats of a group folded) and returns. Two
+named daemon threads do the rest (started with the engine, and again in a
+forked child on its first use: gunicorn forks after the exporter is built):
 
-* 2xx: delivered.
-* 429: the rate limiter blocks that scope for ``retry_after``; the items stay.
-* 400/413: Discord rejected the message. Several embeds are resent one by one
-  so only the bad one is dropped (reason ``invalid_payload``).
-* 401/404 (Unknown Webhook, Invalid Webhook Token): the webhook is disabled for
-  the life of the process; its channel's notices go to the fallback log.
-* 5xx, timeouts, refused connections: exponential backoff, retried while the
-  engine runs.
+* housekeeping (``otel-discord-spool``): within moments moves the inbox into
+  the durable SQLite spool (``spool.py``; memory-only if the spool cannot be
+  used), renews the send lease, trims the spool by age and size, runs the
+  timers of ``every()`` and reloads a changed configuration (``reload.py``).
+  It never waits for Discord, so a notice is on disk within a second even
+  while a request hangs.
+* delivery (``otel-discord-delivery``): in the process holding the lease, the
+  sender (``sender.py``) delivers the spool in order, groups repeats by
+  editing their message, and waits for Discord's limits before every request.
+  The other processes of the application only spool (``shared_limits.py``
+  explains why).
 
 Everything finally dropped is counted in ``stats``, reported in the next
 message's content and written to the fallback log (``fallback.py``).
@@ -22,133 +23,59 @@ message's content and written to the fallback log (``fallback.py``).
 
 from __future__ import annotations
 
-import json
 import os
+import secrets
+import socket
 import threading
 import time
 import weakref
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
+from otel_discord import reload, selftelemetry
 from otel_discord.config import Channel, Settings
+from otel_discord.deliver import codec
 from otel_discord.deliver.fallback import FILE_NAME, FallbackLog
-from otel_discord.deliver.ratelimit import INFO, ChannelBudget, RateLimiter
+from otel_discord.deliver.options import DeliveryOptions
+from otel_discord.deliver.queue import Entry, MemoryQueue, Outgoing
 from otel_discord.deliver.retry import RetryPolicy
-from otel_discord.deliver.webhook import Outcome, WebhookClient
-from otel_discord.notice import Notice
-from otel_discord.render import limits
-from otel_discord.render.payload import build_payload, pack
-from otel_discord.stats import DropReason, Stats, format_drops, guard, redacting_logger
+from otel_discord.deliver.sender import Sender
+from otel_discord.deliver.shared_limits import LEASE_RENEW, LEASE_TTL
+from otel_discord.deliver.spool import FILE_NAME as SPOOL_FILE
+from otel_discord.deliver.spool import Pending, Spool, SpoolBusy, SpoolUnavailable, default_scope
+from otel_discord.deliver.webhook import WebhookClient
+from otel_discord.group import GroupPolicy, group_key
+from otel_discord.stats import DropReason, Stats, guard, redacting_logger
+
+__all__ = ["LINGER", "THREAD_NAME", "DeliveryEngine", "Outgoing", "get_engine"]
 
 _logger = redacting_logger(__name__)
 
 THREAD_NAME: Final = "otel-discord-delivery"
+SPOOL_THREAD_NAME: Final = "otel-discord-spool"
 #: How long a lone item waits for company before it is sent. The SDK hands over spans
 #: in batches, so the notices of one export arrive together; waiting this long lets them
 #: share a message (fewer requests, less rate limiting) and no person notices the delay.
 #: A full message (10 embeds) or a flush sends at once.
 LINGER: Final = 0.25
+TICK: Final = 0.25  # housekeeping and lease-holder polling, idle
+_FLUSH_TICK: Final = 0.02
 _ERROR_PAUSE: Final = 1.0  # after an internal error, so a persistent bug cannot spin the CPU
-_UNEXPECTED_4XX_ATTEMPTS: Final = 3  # e.g. 403 Missing Permissions: maybe fixed by a human, soon
+_TRIM_EVERY: Final = 5.0
+_COUNT_EVERY: Final = 1.0
+_JOIN_GRACE: Final = 0.1
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One rendered embed on its way to a channel (a name from ``Settings.channels``)."""
-
-    channel: str
-    embed: dict[str, Any]
-    notice: Notice
-    size: int = 0  # render.limits.embed_size(embed)
-    content: str | None = None
-    flags: int = 0
-    mention_roles: tuple[str, ...] = ()
-    mention_users: tuple[str, ...] = ()
-
-    def pack_key(self) -> tuple[Any, ...]:
-        """Items may share one message only if everything outside the embed is equal."""
-        return (self.content, self.flags, self.mention_roles, self.mention_users)
-
-
-class _Entry:
-    __slots__ = ("seq", "item", "queued_at", "solo")
-
-    def __init__(self, seq: int, item: Outgoing, queued_at: float) -> None:
-        self.seq = seq
-        self.item = item
-        self.queued_at = queued_at
-        self.solo = False  # Discord rejected a message holding it: resend it alone
-
-
-class _MemoryQueue:
-    """Bounded FIFO lanes, one per channel.
-
-    The engine uses nothing but ``put``, ``channels``, ``peek``, ``remove`` and
-    ``drain``, so a durable SQLite spool (enqueue, claim, ack) can replace it.
-    Items stay queued until ``remove``: the bound covers what is in flight too.
-    """
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._lock = threading.Lock()
-        self._lanes: dict[str, deque[_Entry]] = {}
-        self._size = 0
-        self._seq = 0
-
-    def __len__(self) -> int:
-        return self._size
-
-    def put(self, item: Outgoing, now: float) -> bool:
-        with self._lock:
-            if self._size >= self.maxsize:
-                return False
-            self._seq += 1
-            self._lanes.setdefault(item.channel, deque()).append(_Entry(self._seq, item, now))
-            self._size += 1
-            return True
-
-    def channels(self) -> list[str]:
-        with self._lock:
-            return [name for name, lane in self._lanes.items() if lane]
-
-    def peek(self, channel: str, n: int | None = None) -> list[_Entry]:
-        with self._lock:
-            lane = self._lanes.get(channel) or ()
-            return list(lane) if n is None else [entry for _, entry in zip(range(n), lane)]
-
-    def remove(self, entries: Iterable[_Entry]) -> list[_Entry]:
-        """Remove ``entries``; return those that were still queued (``drain`` may have taken them)."""
-        wanted = {entry.seq: entry for entry in entries}
-        removed: list[_Entry] = []
-        with self._lock:
-            for channel in {entry.item.channel for entry in wanted.values()}:
-                lane = self._lanes.get(channel)
-                if not lane:
-                    continue
-                while lane and lane[0].seq in wanted:  # the usual case: a batch is a prefix
-                    removed.append(lane.popleft())
-                if any(entry.seq in wanted for entry in lane):
-                    kept = deque()
-                    for entry in lane:
-                        (removed if entry.seq in wanted else kept).append(entry)
-                    self._lanes[channel] = kept
-                if not self._lanes[channel]:
-                    del self._lanes[channel]
-            self._size -= len(removed)
-        return removed
-
-    def drain(self) -> list[_Entry]:
-        with self._lock:
-            entries = [entry for lane in self._lanes.values() for entry in lane]
-            self._lanes.clear()
-            self._size = 0
-            return entries
+@dataclass
+class _Timer:
+    interval: float
+    callback: Callable[[float], None]
+    due: float
 
 
 class DeliveryEngine:
-    """Delivers ``Outgoing`` items to Discord from a background thread; see the module docstring."""
+    """Delivers ``Outgoing`` items to Discord from background threads; see the module docstring."""
 
     def __init__(
         self,
@@ -156,46 +83,73 @@ class DeliveryEngine:
         *,
         client: WebhookClient | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
         channel_budget: tuple[int, float] = (30, 60.0),
         retry: RetryPolicy | None = None,
         fallback: FallbackLog | None = None,
         linger: float = LINGER,
+        options: DeliveryOptions | None = None,
+        spool_pages: int | None = None,
     ) -> None:
         self.settings = settings
-        self._linger = linger
+        self.options = options or DeliveryOptions.from_settings(settings)
         self.stats = Stats()
         self.fallback = fallback or FallbackLog(settings.spool_dir / FILE_NAME, stats=self.stats)
         self._client = client or WebhookClient(timeout=settings.timeout)
-        self._clock = clock
-        self._retry_template = retry or RetryPolicy()
+        self._clock, self._wall = clock, wall
         self._channels: dict[str, Channel] = dict(settings.channels)
-        # Worker-only state, kept across a fork: what Discord told us still holds.
-        self._limiter = RateLimiter()
-        self._budget = ChannelBudget(*channel_budget)
-        self._channel_keys: dict[str, str] = {}  # webhook id → "channel:<id>"
-        self._disabled: dict[str, str] = {}  # webhook id → why
+        self._spool_path = settings.spool_dir / SPOOL_FILE if self.options.spool else None
+        self._spool_pages = spool_pages  # caps the spool file (tests: a full disk)
+        self._scope = default_scope(settings.config_file)
+        self._timers: list[_Timer] = []
         self._closed = False
+        self._reloader = reload.Reloader(self.options.reload_interval)
+        self._reloader.track(settings)
+        self.sender = Sender(
+            client=self._client, stats=self.stats, fallback=self.fallback, retry=retry or RetryPolicy(),
+            options=self.options, policy=GroupPolicy(self.options.group_window, self.options.group_edit_interval),
+            clock=clock, wall=wall, linger=linger, channel_budget=channel_budget, writer="",
+            channels=lambda: self._channels, settings=lambda: self.settings, flushing=lambda: self._flushing > 0,
+            on_unknown_channel=self.reload_now, on_delivered=selftelemetry.record_latency,
+        )
         self._init_process_state()
         child_hook = weakref.WeakMethod(self._after_fork)
         os.register_at_fork(after_in_child=lambda: (m := child_hook()) is not None and m())
+        selftelemetry.watch(self)
+        reload.install_sighup(self._reloader)
+        self._ensure_threads()
 
     def _init_process_state(self) -> None:
-        """Everything that must not cross a fork: queue, thread, events, locks, backoffs."""
+        """Everything that must not cross a fork: inbox, spool connection, threads, events, locks."""
         self._pid = os.getpid()
-        self._queue = _MemoryQueue(self.settings.queue_size)
+        self._writer = f"{socket.gethostname()}:{self._pid}:{secrets.token_hex(4)}"  # also the lease holder
+        self.sender.book.writer = self._writer
+        self._inbox = MemoryQueue(self.settings.queue_size)
+        self._spool: Spool | None = None
+        self._memory_only = False
         self._lock = threading.Lock()  # lifecycle, thread start, channel updates
         self._stop = threading.Event()
-        self._wake = threading.Event()  # new work, flush or shutdown: stop waiting
-        self._idle = threading.Condition()  # notified after every worker step (flush waits on it)
+        self._wake = threading.Event()  # the sender: new rows, flush, shutdown, lease won
+        self._tick = threading.Event()  # housekeeping: new items, flush, shutdown
+        self._idle = threading.Condition()  # notified after every step of either thread
         self._thread: threading.Thread | None = None
-        self._retry: dict[str, RetryPolicy] = {}
-        self._not_before: dict[str, float] = {}
-        self._turn = 0
-        self._flushing = 0  # callers inside flush(): send without lingering
-        self._warned_channels: set[str] = set()
+        self._housekeeper: threading.Thread | None = None
+        self._flushing = 0  # callers inside flush(): no lingering, edits at once
+        self._leader = False
+        self._leader_until = 0.0
+        self._term = self._sender_term = 0
+        self._next_lease = self._next_trim = self._next_count = 0.0
+        self._own_rows = self._depth = self._edits = 0
+        self._unseen_folds = False  # folded into a live group; the sender has not counted the edit yet
+        self._counted = False  # the spool and the lease were looked at once
+        self.sender.reset(None)
+        now = self._clock()
+        for timer in self._timers:
+            timer.due = now + timer.interval
 
     def _after_fork(self) -> None:
-        # The parent delivers what it queued; the child starts empty, with its own counters.
+        # The parent delivers what it queued; the child starts empty, with its own counters,
+        # and starts its threads on first use.
         self.stats.reset()
         self._init_process_state()
 
@@ -204,29 +158,50 @@ class DeliveryEngine:
             self._after_fork()
 
     def __repr__(self) -> str:
-        return f"DeliveryEngine(channels={sorted(self._channels)}, pending={self.pending()}, closed={self._closed})"
+        return (f"DeliveryEngine(channels={sorted(self._channels)}, pending={self.pending()}, "
+                f"leader={self.is_leader}, spool={self._spool!r}, closed={self._closed})")
 
     # ------------------------------------------------------------------ public API
     @property
     def closed(self) -> bool:
         return self._closed
 
+    @property
+    def is_leader(self) -> bool:
+        """Whether this process sends for the application (holds the spool's lease)."""
+        return self._leader and self._clock() < self._leader_until
+
+    @property
+    def durable(self) -> bool:
+        """Whether notices are spooled on disk (False: memory only, lost if the process stops)."""
+        return self._spool is not None and self._spool.durable
+
     def pending(self) -> int:
-        """Items queued or in flight, plus dropped notices not yet written to the fallback log."""
-        return len(self._queue) + self.fallback.pending()
+        """Notices not yet delivered: this process's (in memory or spooled); for the lease holder,
+        every notice of the application in the spool and the edits it owes; plus dropped
+        notices not yet written to the fallback log. At least 1 until the spool was first read."""
+        if self.is_leader:
+            spooled = self._depth + self._edits + self._unseen_folds
+        else:
+            spooled = self._own_rows + (not self._counted)
+        return len(self._inbox) + spooled + self.fallback.pending()
+
+    def spool_depth(self) -> int:
+        """Notices of this application waiting in the spool (as last counted)."""
+        return self._depth
 
     def submit(self, item: Outgoing) -> bool:
-        """Queue ``item``; never blocks, no I/O. False when dropped (full queue or after shutdown)."""
+        """Queue ``item``; never blocks, no I/O. False when dropped (full inbox or after shutdown)."""
         self._ensure_process()
         if self._closed:
             self.stats.record_drop(DropReason.ENGINE_STOPPED)
             return False
-        accepted = self._queue.put(item, self._clock())
+        accepted = self._inbox.put(item, self._clock(), self._wall(), group_key(item.notice, item.channel))
         if not accepted:
             self.stats.record_drop(DropReason.QUEUE_OVERFLOW)
             self.fallback.defer(item.notice, DropReason.QUEUE_OVERFLOW.value)
-        self._ensure_worker()
-        self._wake.set()
+        self._ensure_threads()
+        self._tick.set()
         return accepted
 
     def update_channels(self, channels: Mapping[str, Channel]) -> None:
@@ -236,35 +211,45 @@ class DeliveryEngine:
             for name, channel in channels.items():
                 old = merged.get(name)
                 if old is not None and old.webhook != channel.webhook:
-                    _logger.warning(
-                        "channel %r is configured with two webhooks (%s and %s); using the latter",
-                        name, old.webhook, channel.webhook,
-                    )
+                    _logger.warning("channel %r is configured with two webhooks (%s and %s); using the latter",
+                                    name, old.webhook, channel.webhook)
                 merged[name] = channel
-            self._channels = merged  # one assignment: the worker reads either dict whole
+            self._channels = merged  # one assignment: the sender reads either dict whole
+
+    def track(self, settings: Settings, resolver: reload.Resolver | None = None) -> None:
+        """Reload ``settings``' channels when their configuration changes (see ``reload.py``)."""
+        self._reloader.track(settings, resolver)
+
+    def reload_now(self) -> bool:
+        """Check the configuration at once (any thread); True if channels changed."""
+        return self._apply(self._reloader.check(self._clock(), force=True))
+
+    def every(self, interval: float, callback: Callable[[float], None]) -> None:
+        """Call ``callback(now)`` every ``interval`` seconds on the engine's housekeeping thread.
+
+        ``now`` is unix seconds. Exceptions are logged and swallowed. Callbacks run in
+        every process whose engine runs (each gunicorn worker too): check ``is_leader``
+        to act once per application. They must be quick: they share the thread that
+        writes the spool.
+        """
+        if not interval > 0:
+            _logger.error("every(): interval must be above zero, got %r; callback ignored", interval)
+            return
+        with self._lock:
+            self._timers.append(_Timer(float(interval), callback, self._clock() + interval))
+        self._ensure_threads()
+        self._tick.set()
 
     def flush(self, timeout: float) -> bool:
-        """Wait at most ``timeout`` seconds for the queue to empty; True if it did."""
-        self._ensure_process()
-        deadline = time.monotonic() + max(0.0, timeout)
-        if self.pending() == 0:
-            return True
-        self._ensure_worker()
-        with self._idle:
-            self._flushing += 1
-            self._wake.set()
-            try:
-                while self.pending() > 0:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        return False
-                    self._idle.wait(remaining)
-            finally:
-                self._flushing -= 1
-        return True
+        """Wait at most ``timeout`` seconds until this process's notices are delivered; True if they were."""
+        return self._wait(lambda: self.pending() == 0, timeout, deliver=True)
 
     def shutdown(self, timeout: float = 5.0) -> None:
-        """Flush within ``timeout``, stop the worker, and write what is left to the fallback log."""
+        """Deliver within ``timeout`` (the lease holder) or at least spool (the others), then stop.
+
+        What is spooled stays for the next lease holder or the next start; what
+        only memory held goes to the fallback log.
+        """
         self._ensure_process()
         with self._lock:
             if self._closed:
@@ -272,289 +257,282 @@ class DeliveryEngine:
                 return
             self._closed = True
         deadline = time.monotonic() + max(0.0, timeout)
-        self.flush(timeout)
+        if self.is_leader or not self.durable:
+            self.flush(timeout)
+        else:
+            self._wait(lambda: len(self._inbox) == 0, timeout, deliver=False)
         self._stop.set()
         self._wake.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(max(0.0, deadline - time.monotonic()))
-        leftover = self._queue.drain()
-        if leftover:
-            self.stats.record_drop(DropReason.SHUTDOWN_TIMEOUT, len(leftover))
-            self.fallback.write([entry.item.notice for entry in leftover], DropReason.SHUTDOWN_TIMEOUT.value)
-            _logger.warning(
-                "%d notice(s) not delivered to Discord within %.1f s of shutdown; written to %s",
-                len(leftover), timeout, self.fallback.path,
-            )
+        self._tick.set()
+        for thread in (self._thread, self._housekeeper):
+            if thread is not None and thread is not threading.current_thread():
+                # A thread between two steps stops at once; one inside a request is left to the process.
+                thread.join(max(_JOIN_GRACE, deadline - time.monotonic()))
+        alive = any(t is not None and t.is_alive() for t in (self._thread, self._housekeeper))
+        self._leftovers(timeout, alive)
         self.fallback.write_deferred()
-        if thread is None or not thread.is_alive():
-            self._client.close()  # else the worker is still inside a request; the process ends it
+        if not alive:  # else a thread is still inside a request; the process ends it
+            self._client.close()
+            if self._spool is not None:
+                self._spool.close()
 
-    # ------------------------------------------------------------------ worker
-    def _ensure_worker(self) -> None:
-        thread = self._thread
-        if thread is not None and thread.is_alive():
+    # ------------------------------------------------------------------ lifecycle helpers
+    def _wait(self, done: Callable[[], bool], timeout: float, *, deliver: bool) -> bool:
+        self._ensure_process()
+        deadline = time.monotonic() + max(0.0, timeout)
+        if done():
+            return True
+        self._ensure_threads()
+        with self._idle:
+            self._flushing += deliver
+            self._wake.set()
+            self._tick.set()
+            try:
+                while not done():
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    self._idle.wait(min(remaining, 0.05))
+            finally:
+                self._flushing -= deliver
+        return True
+
+    def _leftovers(self, timeout: float, alive: bool) -> None:
+        spool = self._spool
+        if spool is not None and self._leader and not alive:
+            with guard("releasing the send lease"):
+                try:
+                    spool.release(self._writer)  # another process takes over at once
+                except (SpoolBusy, SpoolUnavailable):
+                    pass  # it expires on its own
+        lost = [entry.item.notice for entry in self._inbox.take_all()]
+        self._inbox.settle()
+        if spool is not None and not spool.durable and not alive:
+            with guard("reading the memory spool"):
+                lost += [codec.decode(row.body).notice for row in spool.load(0, 1_000_000)]
+        if lost:
+            self.stats.record_drop(DropReason.SHUTDOWN_TIMEOUT, len(lost))
+            self.fallback.write(lost, DropReason.SHUTDOWN_TIMEOUT.value)
+            _logger.warning("%d notice(s) not delivered to Discord within %.1f s of shutdown; written to %s",
+                            len(lost), timeout, self.fallback.path)
+        elif self._own_rows and spool is not None and spool.durable:
+            _logger.info("%d notice(s) wait in the spool at %s; delivered by the next process to start",
+                         self._own_rows, spool.path)
+
+    def _ensure_threads(self) -> None:
+        if all(t is not None and t.is_alive() for t in (self._thread, self._housekeeper)):
             return
         with self._lock:
-            if self._stop.is_set() or (self._thread is not None and self._thread.is_alive()):
+            if self._stop.is_set():
                 return
-            thread = threading.Thread(target=self._run, name=THREAD_NAME, daemon=True)
-            try:
-                thread.start()
-            except RuntimeError:  # "can't create new thread at interpreter shutdown"
-                _logger.debug("cannot start the delivery thread (interpreter shutting down)")
-                return
-            self._thread = thread
+            for attr, target, name in (("_housekeeper", self._housekeep_loop, SPOOL_THREAD_NAME),
+                                       ("_thread", self._run, THREAD_NAME)):
+                current = getattr(self, attr)
+                if current is not None and current.is_alive():
+                    continue
+                thread = threading.Thread(target=target, name=name, daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:  # "can't create new thread at interpreter shutdown"
+                    _logger.debug("cannot start %s (interpreter shutting down)", name)
+                    return
+                setattr(self, attr, thread)
 
+    def _notify(self) -> None:
+        with self._idle:
+            self._idle.notify_all()
+
+    # ------------------------------------------------------------------ delivery thread
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.clear()  # before looking at the queue, so a submit from now on wakes us
+            self._wake.clear()  # before looking at the spool, so a change from now on wakes us
             wait: float | None = _ERROR_PAUSE
-            with guard("delivering notices to Discord"):
+            try:
                 wait = self._step()
-            with self._idle:
-                self._idle.notify_all()
+            except SpoolBusy:
+                wait = TICK
+            except SpoolUnavailable as exc:
+                if self._stop.is_set():
+                    break
+                self._degrade(exc)
+                wait = 0.0
+            except Exception:
+                _logger.error("internal error while delivering notices to Discord (otel-discord keeps running)",
+                              exc_info=True)
+            self._notify()
             if self._stop.is_set():
                 break
             if wait is None:
-                self._wake.wait()
+                self._wake.wait(TICK if self.is_leader else None)
             elif wait > 0:
-                self._wake.wait(wait)
+                self._wake.wait(min(wait, TICK))  # other processes' rows need us to look again soon
 
     def _step(self) -> float | None:
-        """Act on one channel (one request at most). Returns seconds until there may be more
-        to do (0 = at once), or None when idle."""
         if self.fallback.pending():
             self.fallback.write_deferred()
-        names = self._queue.channels()
-        if not names:
+        spool = self._spool
+        if spool is None or not self.is_leader:
+            if self.sender.spool is not None:
+                self.sender.reset(None)
             return None
-        now = self._clock()
-        soonest: float | None = None
-        for i in range(len(names)):  # round robin: one busy channel cannot starve the others
-            name = names[(self._turn + i) % len(names)]
-            wait = self._serve(name, now)
-            if wait <= 0:
-                self._turn = self._turn + i + 1
-                return 0.0
-            soonest = wait if soonest is None else min(soonest, wait)
-        return soonest
-
-    def _serve(self, name: str, now: float) -> float:
-        """Send, learn or drop for channel ``name`` and return 0, or return how long it must wait."""
-        channel = self._channels.get(name)
-        if channel is None:
-            if name not in self._warned_channels:
-                self._warned_channels.add(name)
-                _logger.warning("notices routed to unknown channel %r are dropped (configured: %s)",
-                                name, ", ".join(sorted(self._channels)) or "none")
-            self._drop(self._queue.peek(name), DropReason.UNKNOWN_CHANNEL)
-            return 0.0
-        hook_id = channel.webhook.webhook_id
-        if hook_id in self._disabled:
-            self._drop(self._queue.peek(name), DropReason.WEBHOOK_DISABLED)
-            return 0.0
-        backoff = self._not_before.get(name, now) - now
-        channel_key = self._channel_keys.get(hook_id)
-        if channel_key is None:
-            wait = max(backoff, self._limiter.delay(hook_id, f"webhook:{hook_id}", now, INFO))
-            if wait <= 0:
-                try:
-                    self._learn_channel(name, channel)
-                except Exception:  # a bug of ours: do without the lookup rather than loop on it
-                    _logger.error("internal error while looking up channel %r", name, exc_info=True)
-                    self._channel_keys[hook_id] = f"webhook:{hook_id}"
-            return wait
-        limited = max(self._limiter.delay(hook_id, channel_key, now), self._budget.delay(channel_key, now))
-        head = self._queue.peek(name, limits.EMBEDS_PER_MESSAGE)
-        if not head:  # shutdown drained the queue meanwhile
-            return 0.0
-        linger = 0.0
-        if not self._flushing and len(head) < limits.EMBEDS_PER_MESSAGE:
-            linger = head[0].queued_at + self._linger - now
-        wait = max(backoff, limited, linger)
-        if wait <= 0:
-            try:
-                self._send(name, channel, channel_key, head)
-            except Exception:  # a bug of ours must not retry the same item forever
-                _logger.error("internal error while sending to channel %r; dropping the notice at its head",
-                              name, exc_info=True)
-                self._drop(head[:1], DropReason.INTERNAL_ERROR)
-        elif limited >= wait:
-            self.stats.incr("rate_limit_waits")
+        if self.sender.spool is not spool or self._sender_term != self._term:
+            self.sender.reset(spool)
+            self._sender_term = self._term
+        self._unseen_folds = False  # cleared before the step reads the spool: later folds set it again
+        wait = self.sender.step()
+        self._edits = len(self.sender.book)
+        if wait == 0 and self._depth:
+            self._tick.set()  # recount what is still waiting
         return wait
 
-    def _learn_channel(self, name: str, channel: Channel) -> None:
-        """GET the webhook once for its ``channel_id``: webhooks of one channel share its budget."""
-        hook_id = channel.webhook.webhook_id
-        outcome = self._client.info(channel.webhook)
-        self.stats.incr("info_requests")
-        self._limiter.on_response(hook_id, f"webhook:{hook_id}", outcome, self._clock(), INFO)
-        channel_id = outcome.json.get("channel_id") if outcome.ok and isinstance(outcome.json, Mapping) else None
-        if isinstance(channel_id, str) and channel_id.isdigit():
-            self._channel_keys[hook_id] = f"channel:{channel_id}"
-            self._recovered(name)
-        elif outcome.webhook_gone:
-            self._disable(name, channel, outcome)
-        elif outcome.status == 429:
-            self._rate_limited(name, outcome)
-        elif outcome.status is None or outcome.status >= 500:
-            self._back_off(name, outcome)
-        else:
-            # A proxy that relays sends but not GET: treat the webhook as its own channel.
-            _logger.info("channel %r: cannot look up the webhook's channel (%s)", name, outcome.describe())
-            self._channel_keys[hook_id] = f"webhook:{hook_id}"
-
-    # ------------------------------------------------------------------ sending
-    @staticmethod
-    def _batch(head: list[_Entry]) -> tuple[list[_Entry], list[dict[str, Any]]]:
-        """The first entries of a lane that fit one message, and their packed embeds."""
-        first = head[0]
-        if first.solo:
-            return [first], [dict(first.item.embed)]
-        key = first.item.pack_key()
-        candidates = [first]
-        for entry in head[1:]:
-            if entry.solo or entry.item.pack_key() != key:
+    # ------------------------------------------------------------------ housekeeping thread
+    def _housekeep_loop(self) -> None:
+        while not self._stop.is_set():
+            self._tick.clear()
+            wait = _ERROR_PAUSE
+            with guard("keeping the delivery spool"):
+                wait = self._housekeep()
+            self._notify()
+            if self._stop.is_set():
                 break
-            candidates.append(entry)
-        groups = pack([entry.item.embed for entry in candidates])
-        embeds = groups[0] if groups else [dict(first.item.embed)]
-        # pack keeps order and never splits an embed, so its first group is a prefix.
-        return candidates[: len(embeds)], embeds
+            self._tick.wait(_FLUSH_TICK if self._flushing else wait)
 
-    def _content(self, base: str | None) -> tuple[str | None, dict[str, int]]:
-        """The item's content, led by the note of drops not reported yet (if it fits)."""
-        counts = self.stats.peek_unreported_drops()
-        note = format_drops(counts)
-        if not note:
-            return base, {}
-        combined = f"{note}\n{base}" if base else note
-        if len(combined) > limits.CONTENT:
-            return base, {}
-        return combined, counts
-
-    def _send(self, name: str, channel: Channel, channel_key: str, head: list[_Entry]) -> None:
-        entries, embeds = self._batch(head)
-        item = entries[0].item
-        content, reported = self._content(item.content)
+    def _housekeep(self) -> float:
+        now, wall = self._clock(), self._wall()
         try:
-            payload = build_payload(
-                embeds,
-                content=content,
-                username=channel.username or self.settings.username,
-                avatar_url=channel.avatar_url or self.settings.avatar_url,
-                flags=item.flags,
-                mention_roles=item.mention_roles,
-                mention_users=item.mention_users,
-            )
-            json.dumps(payload, allow_nan=False)  # an embed holding a non-JSON value could never be sent
-        except (TypeError, ValueError) as exc:  # an embed no message can hold; Discord would say 400
-            self._rejected(name, entries, Outcome(None, error=f"not sendable: {exc}"))
-            return
-        hook_id = channel.webhook.webhook_id
-        outcome = self._client.execute(channel.webhook, payload)
-        now = self._clock()
-        self._limiter.on_response(hook_id, channel_key, outcome, now)
-        if outcome.status is not None and outcome.status != 429:
-            self._budget.record(channel_key, now)  # whether the channel counted it is unknown: assume so
-        self._handle(name, channel, entries, outcome, reported)
+            if self._spool is None:
+                self._open_spool()
+            if self._spool is not None:
+                self._persist(wall)
+                self._keep(now, wall)
+        except SpoolBusy:
+            pass  # another process holds the file; the inbox keeps its items until the next tick
+        except SpoolUnavailable as exc:
+            self._degrade(exc)
+        wait = TICK
+        for timer in list(self._timers):
+            if now >= timer.due:
+                timer.due = now + timer.interval  # missed runs are skipped, not caught up
+                with guard(f"running the timer {getattr(timer.callback, '__qualname__', timer.callback)!r}"):
+                    timer.callback(self._wall())
+            wait = min(wait, max(0.0, timer.due - now))
+        self._apply(self._reloader.check(now))
+        if self.fallback.pending():
+            self.fallback.write_deferred()
+        return wait
 
-    def _handle(
-        self, name: str, channel: Channel, entries: list[_Entry], outcome: Outcome, reported: dict[str, int]
-    ) -> None:
-        status = outcome.status
-        if outcome.ok:
-            self._queue.remove(entries)
-            self.stats.incr("sent_messages")
-            self.stats.incr("sent_embeds", len(entries))
-            if reported:
-                self.stats.mark_reported(reported)
-            self._recovered(name)
-        elif status == 429:
-            self._rate_limited(name, outcome)
-        elif outcome.webhook_gone:
-            self._disable(name, channel, outcome)
-        elif status in (400, 413):
-            self.stats.incr(f"http_{status}")
-            self._rejected(name, entries, outcome)
-        elif status is None or status >= 500 or status == 408:
-            self._back_off(name, outcome)
-        else:
-            policy = self._back_off(name, outcome)
-            if policy.attempt >= _UNEXPECTED_4XX_ATTEMPTS:
-                _logger.error("channel %r: Discord keeps answering %s; dropping %d notice(s)",
-                              name, outcome.describe(), len(entries))
-                self._drop(entries, DropReason.RETRIES_EXHAUSTED)
-                self._recovered(name)
+    def _open_spool(self) -> None:
+        if self._spool_path is not None and not self._memory_only:
+            try:
+                self._spool = Spool(self._spool_path, self._scope, max_pages=self._spool_pages).open()
+                return
+            except SpoolUnavailable as exc:
+                self._degrade(exc)
+                return
+        self._spool = Spool(None, self._scope).open()
+        self._memory_only = True
 
-    def _rate_limited(self, name: str, outcome: Outcome) -> None:
-        """The limiter already blocks the right scope; only count and tell."""
-        self.stats.incr("http_429")
-        if outcome.is_ban:
-            self.stats.incr("bans")
-            _logger.warning(
-                "Discord is blocking this IP (429 without rate-limit headers, a Cloudflare ban); "
-                "pausing all deliveries for %.0f s", self._limiter.blocked_globally_until() - self._clock(),
-            )
-        else:  # expected now and then: other processes share the webhook and the channel
-            _logger.debug("channel %r: rate limited (%s scope), waiting %.2f s",
-                          name, outcome.scope or "user", outcome.retry_after or 0.0)
-
-    def _rejected(self, name: str, entries: list[_Entry], outcome: Outcome) -> None:
-        """400/413: find the embed Discord refuses by resending a packed message one embed at a time."""
-        if len(entries) > 1:
-            _logger.warning(
-                "channel %r: Discord rejected a message of %d embeds (%s); resending them one by one",
-                name, len(entries), outcome.describe(),
-            )
-            for entry in entries:
-                entry.solo = True
-            return
-        notice = entries[0].item.notice
-        _logger.warning(
-            "channel %r: Discord rejected the notice %r (%s); written to %s",
-            name, notice.title[:100], outcome.describe(), self.fallback.path,
-        )
-        self._drop(entries, DropReason.INVALID_PAYLOAD)
-
-    def _disable(self, name: str, channel: Channel, outcome: Outcome) -> None:
-        hook_id = channel.webhook.webhook_id
-        if hook_id not in self._disabled:
-            self._disabled[hook_id] = outcome.describe()
-            self.stats.incr("webhooks_disabled")
+    def _degrade(self, exc: BaseException) -> None:
+        """The spool file cannot be used: deliver from memory for the rest of the process."""
+        with self._lock:
+            if self._memory_only or self._stop.is_set():
+                return
+            self._memory_only = True
             _logger.error(
-                "channel %r: Discord no longer accepts webhook %s (%s). Notices for it are written to %s "
-                "until the configuration is fixed and the application restarted.",
-                name, channel.webhook.masked, outcome.describe(), self.fallback.path,
+                "cannot use the delivery spool %s (%s); delivering from memory only: notices waiting for "
+                "Discord are lost if the process stops, and processes no longer share Discord's rate limits",
+                self._spool_path, exc,
             )
-        self._drop(self._queue.peek(name), DropReason.WEBHOOK_DISABLED)
+            self._spool = Spool(None, self._scope).open()
+            self._next_lease = 0.0
+            self._wake.set()
 
-    def _back_off(self, name: str, outcome: Outcome) -> RetryPolicy:
-        policy = self._retry.get(name, self._retry_template).increment()
-        self._retry[name] = policy
-        delay = max(policy.backoff(), outcome.retry_after or 0.0)
-        self._not_before[name] = self._clock() + delay
-        self.stats.incr("retries")
-        self.stats.incr("transport_errors" if outcome.status is None else f"http_{outcome.status}")
-        if policy.attempt == 1:
-            _logger.warning("channel %r: delivery failed (%s); retrying with backoff", name, outcome.describe())
-        else:
-            _logger.debug("channel %r: attempt %d failed (%s); next in %.1f s",
-                          name, policy.attempt, outcome.describe(), delay)
-        return policy
+    def _persist(self, wall: float) -> None:
+        """Move the inbox into the spool (one transaction)."""
+        assert self._spool is not None
+        entries = self._inbox.take_all()
+        if not entries:
+            return
+        items: list[Pending] = []
+        for entry in entries:
+            try:
+                items.append(self._pending(entry))
+            except (TypeError, ValueError) as exc:  # a non-JSON value: no message could ever carry it
+                _logger.warning("channel %r: notice %r cannot be encoded (%s); written to %s", entry.item.channel,
+                                entry.item.notice.title[:100], exc, self.fallback.path)
+                self.stats.record_drop(DropReason.INVALID_PAYLOAD)
+                self.fallback.write([entry.item.notice], DropReason.INVALID_PAYLOAD.value)
+        try:
+            created, grouped = self._spool.persist(items, writer=self._writer, policy=self.sender.book.policy,
+                                                   now=wall)
+        except BaseException:
+            self._inbox.give_back(entries)
+            raise
+        self.sender.poke()  # before the flags below: a sender that clears them then sees the poke
+        self._own_rows += len(created)
+        self._depth += len(created)
+        self._unseen_folds = self._unseen_folds or grouped > 0  # an edit is owed: flush waits for it
+        self._inbox.settle()
+        self._wake.set()
 
-    def _recovered(self, name: str) -> None:
-        policy = self._retry.pop(name, None)
-        self._not_before.pop(name, None)
-        if policy is not None and policy.attempt > 0:
-            _logger.info("channel %r: delivering again after %d failed attempt(s)", name, policy.attempt)
+    def _pending(self, entry: Entry) -> Pending:
+        item, notice = entry.item, entry.item.notice
+        channel = self._channels.get(item.channel)
+        return Pending(item.channel, entry.group, channel.webhook.webhook_id if channel else None, entry.wall,
+                       notice.count, notice.first_seen if notice.first_seen is not None else notice.timestamp,
+                       notice.timestamp, codec.encode(item))
 
-    def _drop(self, entries: list[_Entry], reason: DropReason) -> None:
-        removed = self._queue.remove(entries)
-        if removed:
-            self.stats.record_drop(reason, len(removed))
-            self.fallback.write([entry.item.notice for entry in removed], reason.value)
+    def _keep(self, now: float, wall: float) -> None:
+        """Lease, trimming and counts: at their own pace."""
+        spool = self._spool
+        assert spool is not None
+        if wall >= self._next_lease:
+            held, fresh = spool.acquire(self._writer, wall, LEASE_TTL)
+            if held != self._leader or fresh:
+                self._term += 1
+                self._wake.set()
+            self._leader = held
+            self._leader_until = now + LEASE_TTL - 2 * LEASE_RENEW if held else 0.0
+            self._next_lease = wall + LEASE_RENEW
+        if self._leader and wall >= self._next_trim:
+            self._next_trim = wall + _TRIM_EVERY
+            self._trim(spool, wall)
+        if self._own_rows or self._depth or self._flushing or wall >= self._next_count:
+            self._next_count = wall + _COUNT_EVERY
+            self._own_rows = spool.count(self._writer)
+            self._depth = spool.count()
+            self._counted = True
+
+    def _trim(self, spool: Spool, wall: float) -> None:
+        options = self.options
+        for row, reason in spool.trim(wall, options.spool_max_age, options.spool_max_rows):
+            self.stats.record_drop(reason)
+            try:
+                notice = codec.decode(row.body).notice.replace(count=row.count)
+            except (ValueError, TypeError, KeyError):
+                continue
+            self.fallback.write([notice], reason)
+        if self.sender.shared is not None and self.sender.spool is spool:
+            self.sender.shared.prune(wall)
+        spool.prune_groups(wall - options.group_window)
+
+    def _apply(self, changes: Sequence[reload.Change]) -> bool:
+        if not changes:
+            return False
+        with self._lock:
+            merged = dict(self._channels)
+            for old, new in changes:
+                for name in old.channels.keys() - new.channels.keys():
+                    merged.pop(name, None)
+                merged.update(new.channels)
+            changed = sorted(name for name in merged.keys() | self._channels.keys()
+                             if merged.get(name) != self._channels.get(name))
+            self._channels = merged
+        _logger.warning("configuration reloaded; channels changed: %s",
+                        ", ".join(f"{name} → {merged[name].webhook}" if name in merged else f"{name} (removed)"
+                                  for name in changed))
+        self._wake.set()
+        return True
 
 
 _engine_lock = threading.Lock()
@@ -572,8 +550,9 @@ os.register_at_fork(after_in_child=_reset_module_lock)
 def get_engine(settings: Settings) -> DeliveryEngine:
     """The process's engine (created on first use; a new one after shutdown).
 
-    A forked child keeps the object but not its state: queue, thread and HTTP
-    session are renewed in the child, so it delivers on its own.
+    A forked child keeps the object but not its state: inbox, spool connection,
+    threads and HTTP session are renewed in the child, so it works on its own.
+    Each caller's settings are watched for configuration changes.
     """
     global _engine
     with _engine_lock:
@@ -582,4 +561,5 @@ def get_engine(settings: Settings) -> DeliveryEngine:
             engine = _engine = DeliveryEngine(settings)
         else:
             engine.update_channels(settings.channels)
+            engine.track(settings)
         return engine

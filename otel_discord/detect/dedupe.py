@@ -53,9 +53,14 @@ def short_type(exc_type: str | None) -> str:
     return (exc_type or "").strip().rsplit(".", 1)[-1]
 
 
-def error_fingerprint(exc_type: str, location: str, where: str) -> str:
-    """The grouping key of an error: the same parts, hashed the same way, as the span detector's."""
-    return hashlib.sha1("\x1f".join((exc_type, location, where)).encode("utf-8", "replace"), usedforsecurity=False).hexdigest()
+def fingerprint(*parts: str) -> str:
+    """A grouping key hashed exactly as the span detector hashes its own.
+
+    For errors the parts are (exception type, ``file:function`` of the first
+    application frame, route or name), so the same bug reported by a span and by a
+    log record groups together.
+    """
+    return hashlib.sha1("\x1f".join(parts).encode("utf-8", "replace"), usedforsecurity=False).hexdigest()
 
 
 @dataclass(slots=True)
@@ -70,8 +75,10 @@ class ExceptionRegistry:
     """Decides which report of an exception is delivered; see the module docstring. Thread-safe."""
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic, remembered: int = REMEMBERED,
-                 max_held: int = MAX_HELD) -> None:
+                 max_held: int = MAX_HELD, background: bool = True) -> None:
+        """``background=False`` leaves releases to ``due``/``take_held`` (tests step the clock themselves)."""
         self._clock = clock
+        self._background = background
         self._remembered = remembered
         self._max_held = max_held
         self._span_detectors: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -153,10 +160,9 @@ class ExceptionRegistry:
                 return None
             if hold > 0 and sampled and self.expecting_spans:
                 self._held[key] = _Held(now + hold, notice, deliver, owner)
-                overflow = len(self._held) > self._max_held
-                if overflow:
-                    oldest = min(self._held.values(), key=lambda h: h.deadline)
-                    oldest.deadline = 0.0
+                waiting = [held for held in self._held.values() if held.deadline > 0]
+                for held in waiting[: max(0, len(waiting) - self._max_held)]:  # the oldest go now
+                    held.deadline = 0.0
                 self._ensure_thread()
                 self._cond.notify_all()
                 return None
@@ -205,6 +211,8 @@ class ExceptionRegistry:
 
     def _ensure_thread(self) -> None:
         # Called with the lock held.
+        if not self._background:
+            return
         if self._pid != os.getpid():
             self._init_process_state()
         if self._thread is not None and self._thread.is_alive():

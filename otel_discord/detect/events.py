@@ -30,7 +30,7 @@ from otel_discord.detect.money import DEFAULT_STYLE, parse_style, to_decimal
 from otel_discord.detect.sql import short_db_name
 from otel_discord.detect.stack import app_traceback, describe_frame, first_app_frame, parse_frames
 from otel_discord.detect.suspicious import Finding, SuspiciousActivity
-from otel_discord.detect.templates import HIGH_VALUE_NOTE, HIGH_VALUE_TITLE, Templates
+from otel_discord.detect.templates import BUILT_IN, HIGH_VALUE_NOTE, HIGH_VALUE_TITLE, Templates
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 
 if TYPE_CHECKING:
@@ -214,12 +214,10 @@ class EventDetector:
             severity = Severity.SUCCESS
         values: dict[str, Any] = {**attributes, "body": event.body, "severity": severity.name.lower()}
         high_value = self._is_high_value(event.name, attributes)
-        if high_value:
+        if high_value:  # the pipeline makes it notify whatever its level (filters/amount.py)
             entity = event.name.split(".", 1)[0]
             values["high_value.threshold"] = float(options.high_value_amount)
             values["high_value.currency"] = attributes.get(f"{entity}.currency")
-            severity = max(severity, Severity.WARNING)
-            attributes = {**attributes, "event.high_value": True}
         template, title_overridden = options.templates.template(event.name, severity.name)
         title, description, field_pairs = template.render(values, style)
         if high_value:
@@ -264,8 +262,10 @@ class EventDetector:
     def _is_high_value(self, event_name: str, attributes: Mapping[str, Any]) -> bool:
         if event_name not in HIGH_VALUE_EVENTS and not event_name.startswith("payment."):
             return False
+        threshold = self.options.high_value_amount
         amount = to_decimal(attributes.get(f"{event_name.split('.', 1)[0]}.amount"))
-        return amount is not None and amount >= self.options.high_value_amount
+        # As filters/amount.py: 0 turns it off, and a credit note of -€6,000 is high value too.
+        return amount is not None and threshold > 0 and abs(amount) >= threshold
 
     def _finding(self, event: Occurrence, finding: Finding) -> Notice:
         derived = Occurrence(
@@ -339,7 +339,7 @@ class SpanExtras:
             if event.name == sc.EXCEPTION_EVENT:
                 continue
             name = event_name_of(None, attributes)
-            if name is None and event.name in self._known_names():
+            if name is None and event.name in BUILT_IN:
                 name = event.name
             if name is None:
                 continue
@@ -351,12 +351,6 @@ class SpanExtras:
                 trace_id=trace_id, span_id=span_id, signal="traces", **_origin(span, self._environment),
             )))
         return found
-
-    @staticmethod
-    def _known_names() -> frozenset[str]:
-        from otel_discord.detect.templates import BUILT_IN
-
-        return frozenset(BUILT_IN)
 
     @staticmethod
     def _collect_ddl(span: ReadableSpan, changes: dict[str | None, list[Any]]) -> None:

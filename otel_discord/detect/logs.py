@@ -17,7 +17,6 @@ reach the logging bridge (``_log.py``), and this makes sure of it.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -26,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from otel_discord._log import ROOT_NAME, get_logger
 from otel_discord.detect import semconv as sc
-from otel_discord.detect.dedupe import ExceptionRegistry, error_fingerprint, registry, short_type
+from otel_discord.detect.dedupe import ExceptionRegistry, fingerprint, registry, short_type
 from otel_discord.detect.events import EventDetector, Occurrence, event_name_of, severity_of
 from otel_discord.detect.sql import scrub_db_error
 from otel_discord.detect.stack import app_traceback, describe_frame, display_path, first_app_frame, parse_frames
@@ -75,7 +74,10 @@ class LogOptions:
     hold_s: float = DEFAULT_HOLD_MS / 1000
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, log_min_level: Any = None, log_error_hold_ms: Any = None) -> LogOptions:
+    def from_settings(
+        cls, settings: Settings, *, log_min_level: Any = None, log_error_hold_ms: Any = None
+    ) -> LogOptions:
+        """Resolve ``LOG_MIN_LEVEL`` and ``LOG_ERROR_HOLD_MS`` (argument → env → file → default)."""
         return cls(
             min_level=settings.lookup("LOG_MIN_LEVEL", parse_min_level, DEFAULT_MIN_LEVEL, log_min_level),
             hold_s=settings.lookup("LOG_ERROR_HOLD_MS", _non_negative_ms, DEFAULT_HOLD_MS, log_error_hold_ms) / 1000,
@@ -128,10 +130,6 @@ def _hex(value: Any, width: int) -> str | None:
     return format(value, f"0{width}x") if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-def _fingerprint(*parts: str) -> str:
-    return hashlib.sha1("\x1f".join(parts).encode("utf-8", "replace"), usedforsecurity=False).hexdigest()
-
-
 class LogDetector:
     """Turn a batch of log records into notices. Thread-safe, never raises, bounded state.
 
@@ -149,7 +147,6 @@ class LogDetector:
         deliver: Callable[[Notice], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._min_level = options.min_level
         # Compared as OTel severity numbers so the hot loop needs no conversion: WARNING → 13.
         self._min_number = _OTEL_NUMBER[options.min_level] if options.min_level is not None else 99
         self._hold = options.hold_s if deliver is not None else 0.0
@@ -160,10 +157,9 @@ class LogDetector:
         self._owner: Hashable = id(self)
         self._clock = clock
 
-    @property
-    def owner(self) -> Hashable:
-        """This detector's key for ``ExceptionRegistry.take_held``."""
-        return self._owner
+    def take_held(self) -> list[tuple[Callable[[Notice], None], Notice]]:
+        """Remove and return this detector's notices still waiting for their span (flush, shutdown)."""
+        return self._registry.take_held(self._owner)
 
     def __call__(self, records: Sequence[ReadableLogRecord], now: float) -> list[Notice]:
         """Notices for ``records``; ``now`` (unix seconds) stands in for a missing timestamp."""
@@ -266,7 +262,7 @@ class LogDetector:
             code=scrub_db_error(app_traceback(exception.stacktrace)) or None,
             code_language="py",
             details=details,
-            fingerprint=error_fingerprint(exception.type, location, route or scope),
+            fingerprint=fingerprint(exception.type, location, route or scope),  # as the span detector
             values=values,
         )
 
@@ -290,7 +286,7 @@ class LogDetector:
             description=rest.strip()[:_MAX_DESCRIPTION],
             fields=tuple(fields),
             details={**attributes, LOGGER_ATTRIBUTE: scope},
-            fingerprint=_fingerprint(scope, severity.name, shape),
+            fingerprint=fingerprint(scope, severity.name, shape),
             values=values,
         )
 

@@ -1,4 +1,4 @@
-"""Amounts as people read them: ``€2,450.00`` (style ``en``) or ``€2.450,00`` (style ``nl``).
+"""Amounts and other numbers as people read them: ``€2,450.00`` (style ``en``) or ``€2.450,00`` (``nl``).
 
 Business events carry amounts as plain numbers (``invoice.amount: 2450.0``) next to
 a currency code (``invoice.currency: "EUR"``). The number is read through
@@ -81,3 +81,58 @@ def format_money(amount: Any, currency: Any = DEFAULT_CURRENCY, style: str = DEF
     symbol = SYMBOLS.get(code)
     text = f"{symbol}{digits}" if symbol else f"{code} {digits}"
     return f"-{text}" if rounded < 0 else text
+
+
+# --- other numbers in templates: None when the value is not a number ----------------------
+
+
+def _as_float(value: Any) -> float | None:
+    number = to_decimal(value)
+    return float(number) if number is not None else None
+
+
+def format_count(value: Any, style: str = DEFAULT_STYLE) -> str | None:
+    """``12345`` → ``12,345`` (en) or ``12.345`` (nl); fractions keep two decimals."""
+    number = _as_float(value)
+    if number is None:
+        return None
+    text = f"{number:,.0f}" if number.is_integer() else f"{number:,.2f}"
+    return text.translate(str.maketrans(",.", ".,")) if style == "nl" else text
+
+
+def format_ms(value: Any, style: str = DEFAULT_STYLE) -> str | None:
+    """``1234.5`` → ``1,235 ms``; below 10 ms three significant digits (``3.25 ms``)."""
+    number = _as_float(value)
+    if number is None:
+        return None
+    return f"{format_count(round(number), style)} ms" if number >= 10 else f"{number:.3g} ms"
+
+
+def format_seconds(value: Any, style: str = DEFAULT_STYLE) -> str | None:
+    """A duration: ``45 s``, ``32 min``, ``2 h 5 min``."""
+    number = _as_float(value)
+    if number is None:
+        return None
+    seconds = round(abs(number))
+    if seconds < 120:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 120:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def format_bytes(value: Any, style: str = DEFAULT_STYLE) -> str | None:
+    """``12345`` → ``12.1 KiB`` (binary units, as file managers on Linux show them)."""
+    number = _as_float(value)
+    if number is None:
+        return None
+    if abs(number) < 1024:
+        return f"{number:.0f} B"
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        number /= 1024
+        if abs(number) < 1024 or unit == "TiB":
+            break
+    text = f"{number:.1f} {unit}"
+    return text.replace(".", ",") if style == "nl" else text

@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry.trace import SpanKind, StatusCode
 
+from otel_discord import observe
 from otel_discord._log import get_logger
+from otel_discord.detect import dedupe
 from otel_discord.detect import semconv as sc
 from otel_discord.detect.sql import normalize_sql, scrub_db_error, short_db_name, sql_operation
 from otel_discord.detect.stack import app_traceback, describe_frame, display_path, first_app_frame, parse_frames
@@ -174,20 +176,29 @@ class SpanDetector:
         self._reported = _Bounded(REMEMBERED_TRACES)  # trace id → None
         self._routes = _Bounded(REMEMBERED_TRACES)  # trace id → (method, route) of its server span
         self._lock = threading.Lock()
+        # One alert when a log record and a span report the same exception (dedupe.py).
+        self._exceptions = dedupe.registry()
+        self._exceptions.expect_spans(self)
+        from otel_discord.detect.events import span_extras  # not at the top: a cycle through detect/__init__
+
+        self._extras = span_extras(settings)  # business events on span events, schema changes
 
     def __call__(self, spans: Sequence[ReadableSpan]) -> list[Notice]:
         try:
             with self._lock:
-                return self._detect(spans)
+                notices = self._detect(spans)
+            self._exceptions.spans_exported(spans)
         except Exception:  # a bug here must not cost the application its export
             _logger.warning("span detection failed for a batch", exc_info=True)
-            return []
+            notices = []
+        return notices + self._extras(spans) if self._extras is not None else notices
 
     def _detect(self, spans: Sequence[ReadableSpan]) -> list[Notice]:
         failed: list[ReadableSpan] = []
         servers: list[tuple[ReadableSpan, int, bool]] = []
         slow_clients: list[tuple[ReadableSpan, int]] = []
         slow_query_ns = self._slow_query_ns
+        db_queries = db_slow = 0
         for span in spans:
             try:
                 end, start = span.end_time, span.start_time
@@ -204,10 +215,19 @@ class SpanDetector:
                     continue
                 if is_error:
                     failed.append(span)
-                if kind is SpanKind.CLIENT and duration >= slow_query_ns:
-                    slow_clients.append((span, duration))
+                if kind is SpanKind.CLIENT:
+                    # Summaries count queries (SQLAlchemy has no such metric); "connect" is not one.
+                    if span.name != "connect" and sc.db_system(span.attributes or {}):
+                        db_queries += 1
+                        db_slow += duration >= slow_query_ns
+                    if duration >= slow_query_ns:
+                        slow_clients.append((span, duration))
             except Exception:
                 _logger.debug("skipping a malformed span", exc_info=True)
+        if db_queries:
+            observe.count("db.queries", db_queries)
+            if db_slow:
+                observe.count("db.slow_queries", db_slow)
         if not (failed or servers or slow_clients):
             return []
 
@@ -279,6 +299,8 @@ class SpanDetector:
             if notice is not None:
                 if notice.trace_id is not None:
                     self._reported.put(key)
+                    if not self._exceptions.span_error(notice.trace_id, notice.attributes.get(sc.EXCEPTION_TYPE)):
+                        continue  # a log record already reported (or explains) it
                 notices.append(notice)
         return notices
 

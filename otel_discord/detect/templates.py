@@ -25,7 +25,7 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from otel_discord.config import ConfigError
-from otel_discord.detect.money import format_money
+from otel_discord.detect.money import format_bytes, format_count, format_money, format_ms, format_seconds
 
 MISSING: Final = "?"
 SEPARATOR: Final = " - "
@@ -50,65 +50,14 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
-def _as_float(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number == number and abs(number) != float("inf") else None
-
-
-def _count(value: Any, style: str) -> str:
-    number = _as_float(value)
-    if number is None:
-        return _plain(value)
-    text = f"{number:,.0f}" if number.is_integer() else f"{number:,.2f}"
-    return text.translate(str.maketrans(",.", ".,")) if style == "nl" else text
-
-
-def _ms(value: Any, style: str) -> str:
-    number = _as_float(value)
-    if number is None:
-        return _plain(value)
-    return f"{_count(round(number), style)} ms" if number >= 10 else f"{number:.3g} ms"
-
-
-def _seconds(value: Any, style: str) -> str:
-    number = _as_float(value)
-    if number is None:
-        return _plain(value)
-    seconds = round(abs(number))
-    if seconds < 120:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 120:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-
-
-def _bytes(value: Any, style: str) -> str:
-    number = _as_float(value)
-    if number is None:
-        return _plain(value)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(number) < 1024 or unit == "GiB":
-            return f"{number:.0f} {unit}" if unit == "B" else f"{number:.1f} {unit}"
-        number /= 1024
-    return _plain(value)  # pragma: no cover - the loop always returns
-
-
-_SPECS: Final[dict[str, Callable[[Any, str], str]]] = {
-    "count": _count,
-    "ms": _ms,
-    "seconds": _seconds,
-    "bytes": _bytes,
-    "upper": lambda value, style: _plain(value).upper(),
-    "lower": lambda value, style: _plain(value).lower(),
+_NUMBERS: Final[dict[str, Callable[[Any, str], str | None]]] = {
+    "count": format_count,
+    "ms": format_ms,
+    "seconds": format_seconds,
+    "bytes": format_bytes,
 }
-SPECS: Final = ("money", *_SPECS)
+_TEXTS: Final[dict[str, Callable[[str], str]]] = {"upper": str.upper, "lower": str.lower}
+SPECS: Final = ("money", *_NUMBERS, *_TEXTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +114,11 @@ def format_value(key: str, value: Any, spec: str, values: Mapping[str, Any], sty
     if spec == "money":
         prefix = key.rsplit(".", 1)[0] if "." in key else key
         return format_money(value, values.get(f"{prefix}.currency"), style)
-    formatter = _SPECS.get(spec)
-    return formatter(value, style) if formatter else _plain(value)
+    if spec in _NUMBERS:
+        return _NUMBERS[spec](value, style) or _plain(value)
+    if spec in _TEXTS:
+        return _TEXTS[spec](_plain(value))
+    return _plain(value)
 
 
 # --- templates ---------------------------------------------------------------------------
@@ -426,7 +378,8 @@ class Templates:
     @classmethod
     def from_config(cls, raw_file: Mapping[str, Any]) -> Templates:
         """Read ``templates:`` and ``links:`` from the parsed config file; ``ConfigError`` on mistakes."""
-        overrides = {str(name): _parse_override(str(name), spec) for name, spec in _section(raw_file, "templates").items()}
+        sections = _section(raw_file, "templates").items()
+        overrides = {str(name): _parse_override(str(name), spec) for name, spec in sections}
         links = {}
         for name, url in _section(raw_file, "links").items():
             where = f"config file links.{name}"

@@ -127,9 +127,6 @@ class DiscordLogExporter(PipelineExporter, LogRecordExporter):
             self._pipeline.submit([notice])
 
     def _release_held(self) -> None:
-        if self._detector is None:
-            return
-        from otel_discord.detect.dedupe import registry
-
-        for deliver, notice in registry().take_held(self._detector.owner):
-            deliver(notice)
+        if self._detector is not None:
+            for deliver, notice in self._detector.take_held():
+                deliver(notice)

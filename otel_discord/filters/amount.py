@@ -3,9 +3,11 @@
 * Below ``MIN_AMOUNT`` (default €1,000) a finance event is not posted, except to
   an audit channel and except warnings and worse (an overdue €200 invoice still
   matters).
-* At or above ``HIGH_VALUE_AMOUNT`` (default €5,000) it is a high-value
+* At or above ``HIGH_VALUE_AMOUNT`` (default €5,000, either sign) an
+  ``invoice.created``/``.updated``/``.paid`` or ``payment.*`` event is a high-value
   transaction: it skips the level filters and notifies even at INFO level. The
-  log detector reads the same setting to render it as HIGH_VALUE_TRANSACTION.
+  log detector (``detect/events.py``) applies the same rule to the same setting
+  and renders it as HIGH_VALUE_TRANSACTION.
 
 Config (top-level keys, or ``OTEL_EXPORTER_DISCORD_MIN_AMOUNT`` …)::
 
@@ -15,7 +17,8 @@ Config (top-level keys, or ``OTEL_EXPORTER_DISCORD_MIN_AMOUNT`` …)::
       amount:
         categories: [invoice, payment, btw]   # which categories are finance events
 
-The amount is the event's ``*.amount`` attribute (``invoice.amount``, ``btw.amount``).
+The amount is the event's ``<entity>.amount`` attribute (``invoice.amount`` of
+``invoice.paid``), else its first ``*.amount`` attribute.
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from decimal import Decimal
 from typing import Any, Final
 
 from otel_discord.config import Settings
-from otel_discord.notice import Category, Notice, Severity
+from otel_discord.notice import Category, Kind, Notice, Severity
 from otel_discord.route.match import as_list, check_keys, mapping, parse_category, to_number
 
 DEFAULT_MIN_AMOUNT: Final = Decimal(1000)
 DEFAULT_HIGH_VALUE_AMOUNT: Final = Decimal(5000)
 DEFAULT_CATEGORIES: Final = frozenset({Category.INVOICE, Category.PAYMENT, Category.BTW})
+#: The same events as detect/events.py's HIGH_VALUE_EVENTS (plus ``payment.*``): keep them equal.
+HIGH_VALUE_EVENTS: Final = frozenset({"invoice.created", "invoice.updated", "invoice.paid"})
 
 
 def parse_amount(value: Any) -> Decimal:
@@ -41,8 +46,13 @@ def parse_amount(value: Any) -> Decimal:
     return number
 
 
-def amount_of(attributes: Mapping[str, Any]) -> Decimal | None:
-    """The first ``amount`` / ``*.amount`` attribute that is a number."""
+def amount_of(attributes: Mapping[str, Any], event_name: str | None = None) -> Decimal | None:
+    """The event's ``<entity>.amount`` (``invoice.amount`` of ``invoice.paid``), else the first
+    ``amount`` / ``*.amount`` attribute that is a number."""
+    if event_name:
+        own = to_number(attributes.get(f"{event_name.split('.', 1)[0]}.amount"))
+        if own is not None:
+            return own
     for key, value in attributes.items():
         if key == "amount" or key.endswith(".amount"):
             number = to_number(value)
@@ -65,10 +75,13 @@ class AmountFilter:
     def _amount(self, notice: Notice) -> Decimal | None:
         if notice.category not in self.categories or not notice.event_name:
             return None
-        return amount_of(notice.attributes)
+        return amount_of(notice.attributes, notice.event_name)
 
     def is_high_value(self, notice: Notice) -> bool:
-        amount = self._amount(notice)
+        name = (notice.event_name or "").lower()
+        if notice.kind is not Kind.EVENT or not (name in HIGH_VALUE_EVENTS or name.startswith("payment.")):
+            return False
+        amount = amount_of(notice.attributes, name)
         return amount is not None and self.high_value > 0 and abs(amount) >= self.high_value
 
     def __call__(self, notice: Notice, channel: str) -> str | None:

@@ -105,10 +105,12 @@ def _one_line(text: str) -> str:
 
 
 def _title(notice: Notice, mask: Masker) -> str:
-    prefix = title_prefix(notice.category, notice.severity)
+    # Business-event templates bring their own emoji ("🟢 INVOICE_CREATED"), so a
+    # second category/severity prefix would only repeat it.
+    prefix = "" if notice.kind is Kind.EVENT else title_prefix(notice.category, notice.severity)
     body = escape_markdown(mask(_one_line(clean(head_for(notice.title, limits.TITLE)))))
     if not body:
-        return prefix.rstrip(" ·")
+        return (prefix or title_prefix(notice.category, notice.severity)).rstrip(" ·")
     return prefix + truncate_escaped(body, limits.TITLE - len(prefix))
 
 

@@ -255,3 +255,42 @@ def open_store(spool_dir: Path) -> HoldingStore:
     except (sqlite3.Error, OSError) as exc:
         _logger.warning("cannot use %s for held notices (%s); holding them in memory", spool_dir / FILE_NAME, exc)
         return MemoryStore()
+
+
+class LazyStore:
+    """Opens the SQLite store on the first ``put``, or at once if a previous run left the file.
+
+    Most processes never hold a notice; they should not create a database for nothing.
+    """
+
+    def __init__(self, spool_dir: Path) -> None:
+        self.spool_dir = spool_dir
+        self._lock = threading.Lock()
+        self._store: HoldingStore | None = None
+        if (spool_dir / FILE_NAME).exists():
+            self._open()
+
+    def __repr__(self) -> str:
+        return f"LazyStore({str(self.spool_dir / FILE_NAME)!r}, open={self._store is not None})"
+
+    def _open(self) -> HoldingStore:
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.spool_dir)
+            return self._store
+
+    @property
+    def durable(self) -> bool:
+        return bool(getattr(self._store, "durable", True))
+
+    def put(self, channel: str, reason: str, notice: Notice, now: float) -> bool:
+        return self._open().put(channel, reason, notice, now)
+
+    def channels(self) -> list[str]:
+        return self._store.channels() if self._store is not None else []
+
+    def take(self, channel: str) -> tuple[list[Held], int]:
+        return self._store.take(channel) if self._store is not None else ([], 0)
+
+    def count(self, channel: str | None = None) -> int:
+        return self._store.count(channel) if self._store is not None else 0

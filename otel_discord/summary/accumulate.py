@@ -136,11 +136,11 @@ class Accumulator:
         }
         self._last = {}
 
-    def changes(self, data: MetricsData) -> Batch:
+    def changes(self, data: MetricsData | None) -> Batch:
         """Everything that changed in ``data`` since the previous call."""
         batch = Batch([], {}, {})
         newest = 0
-        for resource_metrics in data.resource_metrics or ():
+        for resource_metrics in getattr(data, "resource_metrics", None) or ():
             identity = resource_identity(resource_metrics.resource)
             key = (identity.service, identity.instance)
             batch.identities[key] = identity

@@ -127,8 +127,10 @@ def route_label(attributes: Mapping[str, Any]) -> str:
 def _status(attributes: Mapping[str, Any]) -> int | None:
     for key in ("http.response.status_code", "http.status_code"):
         value = attributes.get(key)
+        if value is None:
+            continue
         try:
-            return int(value) if value is not None else None
+            return int(value)
         except (TypeError, ValueError):
             continue
     return None

@@ -124,7 +124,9 @@ class Schedule:
     def label(self, tick: float) -> str:
         """How the period reads in a title: ``Tue 14 Oct``, ``week 41``, ``September 2025``, ``2025-Q3``."""
         start, end = self.period(tick)
-        last = datetime.fromtimestamp(end - 1.0, self.tz)
+        # The middle of the period names it: daily@06:00 covers mostly yesterday, weekly@mon
+        # 09:00 mostly last week.
+        last = datetime.fromtimestamp((start + end) / 2, self.tz)
         if self.kind == "every":
             first = datetime.fromtimestamp(start, self.tz)
             return f"{first:%H:%M}–{datetime.fromtimestamp(end, self.tz):%H:%M}"

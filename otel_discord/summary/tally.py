@@ -38,9 +38,9 @@ class Hist:
         uppers = [round(float(b) * scale, 6) for b in bounds] + [math.inf]
         added = 0.0
         for upper, n in zip(uppers, counts):
-            if n:
-                self.buckets[upper] = self.buckets.get(upper, 0.0) + n
-                added += n
+            # Empty buckets are kept too: each upper bound is the next bucket's lower bound.
+            self.buckets[upper] = self.buckets.get(upper, 0.0) + n
+            added += n
         self.count += added
         self.total += float(total) * scale
 

@@ -48,6 +48,7 @@ _PRESET_CHANNELS: Final[dict[str, tuple[str, ...]]] = {
 _SUPPRESS_NOTIFICATIONS: Final = 1 << 12
 _MAX_DEPTH: Final = 8  # nesting of emphasis: deeper input is shown as text
 _MAX_REJECTIONS: Final = 20  # the newest are shown; older ones are only counted
+_MAX_MESSAGES: Final = 200  # per channel: a preview left running all day stays quick
 
 
 
@@ -152,8 +153,12 @@ def render_inline(text: str, depth: int = 0) -> str:
     return "".join(out)
 
 
-def _render_lines(text: str) -> str:
-    """Block rules line by line (quotes, headers, subtext, bullets); other lines stay inline."""
+def _render_lines(text: str, quotes: bool = True) -> str:
+    """Block rules line by line (quotes, headers, subtext, bullets); other lines stay inline.
+
+    Discord does not nest quotes, so inside one ``>`` is text (and hostile input cannot
+    recurse deeply).
+    """
     parts: list[str] = []
     paragraph: list[str] = []
     quote: list[str] = []
@@ -163,13 +168,13 @@ def _render_lines(text: str) -> str:
             parts.append(f'<span class="md-p">{render_inline(chr(10).join(paragraph))}</span>')
         paragraph.clear()
         if quote:
-            parts.append(f'<blockquote class="md-quote">{_render_lines(chr(10).join(quote))}</blockquote>')
+            parts.append(f'<blockquote class="md-quote">{_render_lines(chr(10).join(quote), False)}</blockquote>')
             quote.clear()
 
     lines = text.split("\n")
     for index, line in enumerate(lines):
         block = _BLOCK.match(line)
-        if block is None:
+        if block is None or (block.group(1) and not quotes):
             if quote:
                 flush()
             paragraph.append(line)
@@ -228,7 +233,7 @@ def _hex(color: Any) -> str | None:
 
 def _when(iso_text: Any) -> str:
     try:
-        moment = datetime.fromisoformat(str(iso_text)).astimezone()
+        moment = datetime.fromisoformat(str(iso_text).replace("Z", "+00:00")).astimezone()
     except ValueError:
         return ""
     return moment.strftime("%Y-%m-%d %H:%M:%S")
@@ -290,7 +295,8 @@ def render_embed(embed: dict[str, Any], files: dict[str, str]) -> str:
     if embed.get("title"):
         title = render_inline(str(embed["title"]))
         url = str(embed.get("url") or "")
-        parts.append(f'<div class="embed-title">{_link(url, title) if url.startswith(("http://", "https://")) else title}</div>')
+        linked = _link(url, title) if url.startswith(("http://", "https://")) else title
+        parts.append(f'<div class="embed-title">{linked}</div>')
     if embed.get("description"):
         parts.append(f'<div class="embed-description md">{render_markdown(str(embed["description"]))}</div>')
     fields = [f for f in embed.get("fields") or [] if isinstance(f, dict)]
@@ -328,10 +334,12 @@ def render_message(message: dict[str, Any]) -> str:
     pings += ["@everyone"] if message.get("mention_everyone") else []
     badges = []
     if silent:
-        badges.append('<span class="badge silent" title="SUPPRESS_NOTIFICATIONS: nobody\'s phone buzzes">🔕 silent</span>')
+        badges.append('<span class="badge silent" title="SUPPRESS_NOTIFICATIONS: no phone buzzes">🔕 silent</span>')
     if pings:
         badges.append(f'<span class="badge pings" title="who is notified">🔔 {html.escape(", ".join(pings))}</span>')
-    body = [f'<div class="msg-content md">{render_markdown(str(message["content"]))}</div>'
+    # Discord writes "(edited)" after the text, or after the embeds when there is none.
+    marker = f'<span class="edited" title="{html.escape(_when(edited))}">(edited)</span>' if edited else ""
+    body = [f'<div class="msg-content md">{render_markdown(str(message["content"]))}{marker}</div>'
             if message.get("content") else ""]
     body += [render_embed(e, files) for e in message.get("embeds") or [] if isinstance(e, dict)]
     for attachment in message.get("attachments") or []:
@@ -342,8 +350,8 @@ def render_message(message: dict[str, Any]) -> str:
             body.append(f'<img class="msg-attachment" src="{url}" alt="{html.escape(attachment["filename"])}">')
         else:
             body.append(f'<a class="msg-file" href="{url}">📎 {html.escape(attachment["filename"])}</a>')
-    if edited:
-        body.append(f'<span class="edited" title="{html.escape(_when(edited))}">(edited)</span>')
+    if marker and not message.get("content"):
+        body.append(marker)
     raw = html.escape(json.dumps(message, indent=2, ensure_ascii=False))
     return (f'<article class="msg" data-id="{html.escape(str(message["id"]))}" '
             f'data-version="{html.escape(_version(message), quote=True)}">'
@@ -413,9 +421,9 @@ class Preview:
 
     @classmethod
     def start(cls, channels: Sequence[str] = (DEFAULT_CHANNEL,), *, host: str = "127.0.0.1",
-              port: int = DEFAULT_PORT, **server_options: Any) -> Preview:
+              port: int = DEFAULT_PORT, webhook_name: str = "Captain Hook", **server_options: Any) -> Preview:
         """Start a server (Discord's real rate limits by default) with one webhook per channel."""
-        preview = cls(DiscordServer(host, port, **server_options).start())
+        preview = cls(DiscordServer(host, port, **server_options).start(), webhook_name=webhook_name)
         for channel in dict.fromkeys(channels):
             preview.add_channel(channel)
         return preview
@@ -462,20 +470,23 @@ class Preview:
         if since is not None and since == revision:
             return {"revision": revision}
         server = self.server
-        channels: dict[str, list[dict[str, Any]]] = {name: [] for name in server.channels()}
+        channels: dict[str, list[str]] = {name: [] for name in server.channels()}
         for message in server.messages():
-            as_json = server.message_json(message.id)
-            channels.setdefault(message.channel, []).append(
-                {"id": message.id, "version": _version(as_json), "html": render_message(as_json), "json": as_json})
+            channels.setdefault(message.channel, []).append(message.id)
         rejected = server.rejected()
         stats = server.stats()
         return {
             "revision": revision,
-            "channels": [{"name": name, "messages": items} for name, items in channels.items()],
+            "channels": [{"name": name, "total": len(ids), "messages": [self._entry(i) for i in ids[-_MAX_MESSAGES:]]}
+                         for name, ids in channels.items()],
             "stats": stats,
             "rejected": [{"method": r.method, "path": r.path, "status": r.status, "error": r.error,
                           "payload": r.payload} for r in rejected[-_MAX_REJECTIONS:][::-1]],
         }
+
+    def _entry(self, message_id: str) -> dict[str, Any]:
+        as_json = self.server.message_json(message_id)
+        return {"id": message_id, "version": _version(as_json), "html": render_message(as_json), "json": as_json}
 
     def page(self) -> str:
         """The whole page, already filled with the current state (the script keeps it live)."""

@@ -59,6 +59,8 @@ function renderChannels(channels) {
     }
     for (const gone of existing.values()) gone.remove(); // deleted messages
     section.classList.toggle("empty", channel.messages.length === 0);
+    const older = channel.total - channel.messages.length;
+    section.querySelector("h2").title = older > 0 ? `the last ${channel.messages.length} of ${channel.total} messages` : "";
     if (atBottom || firstLoad) list.scrollTop = list.scrollHeight;
   }
 }
@@ -107,7 +109,7 @@ function renderRejections(rejected, total) {
 
 function apply(state) {
   renderChannels(state.channels);
-  const count = state.channels.reduce((n, c) => n + c.messages.length, 0);
+  const count = state.channels.reduce((n, c) => n + c.total, 0);
   renderStats(state.stats, count);
   renderRejections(state.rejected, state.stats.rejected);
   document.body.dataset.revision = String(state.revision);

@@ -1,0 +1,152 @@
+"""The engine's side of grouping (``group.py`` decides, this applies): folds, group starts and edits.
+
+The fingerprint → message map lives in the spool (``groups`` table), so every
+process of the application folds its repeats into the same group and a new
+sender, after a restart or a takeover, keeps editing the same message. Keys
+include the webhook id: after a reload replaced a channel's webhook, its groups
+continue in a fresh message through the new one (their unwritten count is
+posted anew; nothing is lost).
+
+Edits replace the message's one embed (a grouped notice is always alone in its
+message) and always carry ``allowed_mentions`` with nothing allowed: an edit
+must never ping anyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from otel_discord.deliver import codec
+from otel_discord.deliver.queue import Entry, Outgoing
+from otel_discord.deliver.spool import Spool
+from otel_discord.group import Group, GroupPolicy, with_seen
+
+NO_MENTIONS: Final = {"parse": []}
+
+
+@dataclass(frozen=True, slots=True)
+class EditJob:
+    """One PATCH to make: the group as read, and its first occurrence."""
+
+    channel: str
+    webhook: str
+    key: str
+    group: Group
+    item: Outgoing
+
+
+class GroupBook:
+    """Dirty groups of the spool, refreshed by the sender, and the writes that follow each answer."""
+
+    def __init__(self, policy: GroupPolicy, writer: str) -> None:
+        self.policy = policy
+        self.writer = writer
+        self.spool: Spool | None = None
+        self._dirty: dict[tuple[str, str, str], tuple[Group, str]] = {}
+        self._stale = False
+
+    def reset(self, spool: Spool | None) -> None:
+        self.spool = spool
+        self._dirty = {}
+        self._stale = spool is not None
+
+    def refresh(self) -> None:
+        """Read the dirty groups again (another process, or a fold of ours, changed them)."""
+        assert self.spool is not None
+        self._dirty = {(c, w, k): (g, body) for c, w, k, g, body in self.spool.dirty_groups()}
+        self._stale = False
+
+    def invalidate(self) -> None:
+        """Something in the spool changed: read the groups again before using them."""
+        self._stale = self.spool is not None
+
+    def _current(self) -> dict[tuple[str, str, str], tuple[Group, str]]:
+        if self._stale:
+            self.refresh()
+        return self._dirty
+
+    def __len__(self) -> int:
+        return len(self._current())
+
+    def channels(self) -> set[str]:
+        return {channel for channel, _, _ in self._current()}
+
+    # ------------------------------------------------------------------ folding and starting
+    def fold(self, entry: Entry, webhook: str, now: float) -> bool:
+        """Fold a waiting row into its group's live message (no request); False: post it."""
+        assert self.spool is not None and entry.group is not None and entry.row_id is not None
+        folded = self.spool.fold_row(entry.row_id, entry.item.channel, webhook, entry.group, self.policy, now)
+        self._stale = self._stale or folded
+        return folded
+
+    def started(self, entry: Entry, webhook: str, answer: Any, now: float) -> bool:
+        """The first occurrence was posted: remember its message (False if Discord sent no id)."""
+        assert self.spool is not None and entry.group is not None and entry.row_id is not None
+        message_id = answer.get("id") if isinstance(answer, Mapping) else None
+        if not isinstance(message_id, str) or not message_id.isdigit():
+            return False
+        notice = entry.item.notice
+        group = self.policy.started(message_id, notice.count, notice.first_seen, notice.timestamp, now)
+        self.spool.posted(entry.row_id, entry.item.channel, webhook, entry.group, group, codec.encode(entry.item))
+        return True
+
+    # ------------------------------------------------------------------ edits
+    def next_edit(self, channel: str, webhook: str, now: float, *, flushing: bool) -> EditJob | float | None:
+        """The edit due now in ``channel``, else seconds until one is (None: nothing to edit).
+
+        Groups of a webhook the channel no longer uses are reposted through the new one.
+        """
+        assert self.spool is not None
+        soonest: float | None = None
+        for (name, hook, key), (group, body) in list(self._current().items()):
+            if name != channel:
+                continue
+            if hook != webhook:
+                self._repost(name, hook, key, group, body, now, group.count - group.written, None)
+                return 0.0
+            wait = self.policy.edit_delay(group, now, flushing=flushing)
+            if wait is None:
+                continue
+            if wait <= 0:
+                return EditJob(name, hook, key, group, codec.decode(body))
+            soonest = wait if soonest is None else min(soonest, wait)
+        return soonest
+
+    @staticmethod
+    def payload(job: EditJob) -> dict[str, Any]:
+        group = job.group
+        embed = with_seen(job.item.embed, group.count, group.first_seen, group.last_seen)
+        return {"embeds": [embed], "allowed_mentions": dict(NO_MENTIONS)}
+
+    def edited(self, job: EditJob, now: float) -> None:
+        """The message shows ``job.group.count`` now (or we gave up on showing it)."""
+        assert self.spool is not None
+        self.spool.mark_written(job.channel, job.webhook, job.key, job.group.count, now)
+        self._dirty.pop((job.channel, job.webhook, job.key), None)
+
+    def message_gone(self, job: EditJob, now: float) -> None:
+        """404 Unknown Message: someone deleted it. Post the group's count in a new message."""
+        group = job.group
+        self._repost(job.channel, job.webhook, job.key, group, codec.encode(job.item), now, group.count,
+                     group.first_seen)
+
+    def _repost(self, channel: str, webhook: str, key: str, group: Group, body: str, now: float, count: int,
+                first_seen: float | None) -> None:
+        assert self.spool is not None
+        if count > 0:
+            self.spool.repost(channel, webhook, key, writer=self.writer, now=now, count=count,
+                              first_seen=first_seen, last_seen=group.last_seen, body=body)
+        else:
+            self.spool.forget_group(channel, webhook, key)
+        self._dirty.pop((channel, webhook, key), None)
+
+    def forget_channel(self, channel: str) -> int:
+        """Drop the pending edits of a channel that cannot be delivered to; how many were dropped."""
+        assert self.spool is not None
+        gone = [(c, w, k) for c, w, k in self._dirty if c == channel]
+        for c, w, k in gone:
+            self.spool.forget_group(c, w, k)
+            self._dirty.pop((c, w, k), None)
+        return len(gone)

@@ -1,0 +1,82 @@
+"""The delivery engine's own settings (spool, grouping, replay, reload), read through ``Settings.lookup``.
+
+Same precedence as every setting: ``OTEL_EXPORTER_DISCORD_<SIGNAL>_<NAME>`` →
+``OTEL_EXPORTER_DISCORD_<NAME>`` → the config file's ``<name>`` key → default.
+The engine is built inside an exporter's constructor, where a raise would
+disable all instrumentation: a bad value logs one ERROR naming the setting and
+the default is used.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from otel_discord._log import get_logger
+from otel_discord.config import ConfigError, Settings, parse_bool, parse_int_positive
+from otel_discord.group import DEFAULT_EDIT_INTERVAL, DEFAULT_WINDOW
+
+_logger = get_logger(__name__)
+
+T = TypeVar("T")
+
+_UNITS: Final = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$")
+
+
+def parse_duration(text: Any) -> float:
+    """Seconds from ``300``, ``"300"``, ``"5m"``, ``"5 min"``, ``"2h"``, ``"500ms"``, ``"1d"``."""
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
+        value = float(text)
+    else:
+        match = _DURATION.match(str(text).lower())
+        if match is None or match.group(2) not in ("", *_UNITS):
+            raise ValueError(f"must be a duration such as 30s, 5m or 2h, got {text!r}")
+        value = float(match.group(1)) * _UNITS.get(match.group(2), 1.0)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"must be a duration of zero or more, got {text!r}")
+    return value
+
+
+def parse_positive_duration(text: Any) -> float:
+    value = parse_duration(text)
+    if value <= 0:
+        raise ValueError(f"must be a duration above zero, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class DeliveryOptions:
+    """Resolved settings of the spool, grouping, replay and reload (see docs/readme/reliability.md)."""
+
+    spool: bool = True  # SPOOL: false keeps everything in memory (lost on restart)
+    spool_max_age: float = 86400.0  # SPOOL_MAX_AGE
+    spool_max_rows: int = 10_000  # SPOOL_MAX_ROWS
+    replay_collapse_after: float = 300.0  # REPLAY_COLLAPSE_AFTER
+    group_window: float = DEFAULT_WINDOW  # GROUP_WINDOW
+    group_edit_interval: float = DEFAULT_EDIT_INTERVAL  # GROUP_EDIT_INTERVAL
+    reload_interval: float = 5.0  # RELOAD_INTERVAL: 0 turns file/environment polling off
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeliveryOptions:
+        defaults = cls()
+
+        def get(name: str, parse: Callable[[Any], T], default: T) -> T:
+            try:
+                return settings.lookup(name, parse, default)
+            except ConfigError as exc:
+                _logger.error("ignoring an invalid setting, using %r instead: %s", default, exc)
+                return default
+
+        return cls(
+            spool=get("SPOOL", parse_bool, defaults.spool),
+            spool_max_age=get("SPOOL_MAX_AGE", parse_positive_duration, defaults.spool_max_age),
+            spool_max_rows=get("SPOOL_MAX_ROWS", parse_int_positive, defaults.spool_max_rows),
+            replay_collapse_after=get("REPLAY_COLLAPSE_AFTER", parse_positive_duration,
+                                      defaults.replay_collapse_after),
+            group_window=get("GROUP_WINDOW", parse_positive_duration, defaults.group_window),
+            group_edit_interval=get("GROUP_EDIT_INTERVAL", parse_duration, defaults.group_edit_interval),
+            reload_interval=get("RELOAD_INTERVAL", parse_duration, defaults.reload_interval),
+        )

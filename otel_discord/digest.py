@@ -1,0 +1,307 @@
+"""Hold or post: schedules and the per-channel rate cap, and the digest that folds what waited.
+
+``Digester.admit(notice, now)`` decides for one routed notice:
+
+* CRITICAL: posted at once, always.
+* the channel's schedule is closed: held (reason ``schedule``);
+* the channel already had ``RATE_CAP`` notices in the last minute: held (``rate``);
+* otherwise posted, after a digest of anything the channel held before.
+
+``Digester.due(now)`` (called by a ticker every few seconds) turns everything a
+channel holds into ONE digest notice once the channel is open and under its cap.
+Nothing is dropped: a held notice waits in the store (SQLite, so a restart loses
+nothing) until a digest carries it. Every function that reads a clock takes ``now``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from otel_discord._log import get_logger
+from otel_discord.filters.amount import amount_of
+from otel_discord.group import DEFAULT_WINDOW as DEFAULT_GROUP_WINDOW
+from otel_discord.notice import Category, Field, Kind, Notice, Severity
+from otel_discord.render.style import CATEGORY_EMOJI, SEVERITY_EMOJI
+from otel_discord.route.mentions import Mention
+from otel_discord.route.store import Held, HoldingStore
+from otel_discord.schedule import Schedules
+from otel_discord.stats import guard
+
+_logger = get_logger(__name__)
+
+DEFAULT_RATE_CAP: Final = 10  # notices per channel per minute
+RATE_PERIOD: Final = 60.0
+TICK_INTERVAL: Final = 10.0  # how soon after a window opens its digest goes out
+_MAX_LINES: Final = 30
+_MAX_GROUPS: Final = 1000
+_LINES_BUDGET: Final = 3500  # characters of the digest's list (Discord allows 4096 in a description)
+
+
+def parse_rate_cap(value: Any) -> int:
+    """Read ``RATE_CAP``: notices per channel per minute, 0 = no cap."""
+    number = int(str(value).strip())
+    if number < 0:
+        raise ValueError(f"must be 0 (no cap) or more, got {value!r}")
+    return number
+
+
+class RateWindow:
+    """How many messages each channel got in the last ``period`` seconds.
+
+    A repeat of a grouped problem (same fingerprint, same channel, within the
+    engine's group window) becomes an edit of the message already posted, not a
+    new message: it neither counts nor waits.
+    """
+
+    def __init__(self, cap: int, period: float = RATE_PERIOD, group_window: float = DEFAULT_GROUP_WINDOW) -> None:
+        self.cap = cap
+        self.period = period
+        self.group_window = group_window
+        self._lock = threading.Lock()
+        self._sent: dict[str, deque[float]] = {}
+        self._groups: dict[tuple[str, str], float] = {}  # (channel, fingerprint) → when its message was posted
+
+    def _trim(self, channel: str, now: float) -> deque[float]:
+        sent = self._sent.setdefault(channel, deque())
+        while sent and sent[0] <= now - self.period:
+            sent.popleft()
+        return sent
+
+    def full(self, channel: str, now: float) -> bool:
+        if self.cap <= 0:
+            return False
+        with self._lock:
+            return len(self._trim(channel, now)) >= self.cap
+
+    def is_repeat(self, channel: str, fingerprint: str, now: float) -> bool:
+        if not fingerprint:
+            return False
+        with self._lock:
+            posted = self._groups.get((channel, fingerprint))
+            return posted is not None and 0 <= now - posted < self.group_window
+
+    def record(self, channel: str, now: float, fingerprint: str = "") -> None:
+        with self._lock:
+            if self.cap > 0:
+                self._trim(channel, now).append(now)
+            if fingerprint:
+                self._groups[(channel, fingerprint)] = now
+                if len(self._groups) > _MAX_GROUPS:  # forget groups whose window has passed
+                    self._groups = {k: t for k, t in self._groups.items() if now - t < self.group_window}
+
+    def reset_lock(self) -> None:
+        self._lock = threading.Lock()
+
+
+class Digester:
+    """Gate routed notices by schedule and rate cap; fold what waited into digests."""
+
+    def __init__(self, store: HoldingStore, schedules: Schedules, window: RateWindow, tz: ZoneInfo) -> None:
+        self.store = store
+        self.schedules = schedules
+        self.window = window
+        self.tz = tz
+        self._lock = threading.Lock()
+        self._holding: set[str] = set(store.channels())  # channels with notices held (as far as we know)
+
+    @property
+    def holding(self) -> bool:
+        return bool(self._holding)
+
+    def admit(self, notice: Notice, now: float) -> list[Notice]:
+        """What to post now for ``notice``: [], [notice] or [digest, notice] (see the module docstring)."""
+        channel = notice.channel or ""
+        if notice.severity >= Severity.CRITICAL:
+            self.window.record(channel, now, notice.fingerprint)
+            return [notice]
+        if not self.schedules.is_open(channel, now):
+            return self._hold(channel, "schedule", notice, now)
+        if self.window.is_repeat(channel, notice.fingerprint, now):
+            return [notice]  # the engine folds it into the group's message: an edit, not a message
+        out: list[Notice] = []
+        if channel in self._holding and not self.window.full(channel, now):
+            out.extend(self._release(channel, now))  # what waited goes first, in order
+        if self.window.full(channel, now):
+            return out + self._hold(channel, "rate", notice, now)
+        self.window.record(channel, now, notice.fingerprint)
+        out.append(notice)
+        return out
+
+    def due(self, now: float, *, final: bool = False) -> list[Notice]:
+        """Digests of the channels that are open and under their cap now.
+
+        ``final`` (the last exporter is shutting down): open channels ignore the cap;
+        with a store that does not survive the process, closed ones are released too.
+        """
+        digests: list[Notice] = []
+        for channel in self.store.channels():
+            if not self.schedules.is_open(channel, now):
+                if not (final and not getattr(self.store, "durable", False)):
+                    continue
+            elif self.window.full(channel, now) and not final:
+                continue
+            digests.extend(self._release(channel, now))
+        return digests
+
+    def _hold(self, channel: str, reason: str, notice: Notice, now: float) -> list[Notice]:
+        if not self.store.put(channel, reason, notice, now):
+            self.window.record(channel, now, notice.fingerprint)
+            return [notice]  # cannot hold it: posting it beats losing it
+        with self._lock:
+            self._holding.add(channel)
+        return []
+
+    def _release(self, channel: str, now: float) -> list[Notice]:
+        held, extra = self.store.take(channel)
+        with self._lock:
+            self._holding.discard(channel)
+        if not held and not extra:
+            return []
+        self.window.record(channel, now)
+        return [build_digest(channel, held, extra, now, self.tz, self.window.cap)]
+
+
+# --- the digest notice ----------------------------------------------------------------------
+
+
+def _when(ts: float, tz: ZoneInfo, with_day: bool) -> str:
+    try:
+        local = datetime.fromtimestamp(ts, tz)
+    except (ValueError, OverflowError, OSError):  # a timestamp from a broken clock
+        return "--:--"
+    return local.strftime("%a %H:%M" if with_day else "%H:%M")
+
+
+def _amounts(notices: Sequence[Notice]) -> str | None:
+    totals: dict[str, Decimal] = {}
+    counts: Counter[str] = Counter()
+    for notice in notices:
+        if not notice.event_name:
+            continue
+        amount = amount_of(notice.attributes, notice.event_name)
+        if amount is None:
+            continue
+        currency = next((str(v) for k, v in notice.attributes.items() if k.endswith("currency") and v), "EUR")
+        totals[currency] = totals.get(currency, Decimal(0)) + amount
+        counts[currency] += 1
+    if not totals:
+        return None
+    return ", ".join(f"{counts[c]} × total {totals[c]:,.2f} {c}" for c in sorted(totals))
+
+
+def build_digest(
+    channel: str, held: Sequence[Held], extra: int, now: float, tz: ZoneInfo, cap: int = DEFAULT_RATE_CAP
+) -> Notice:
+    """ONE notice listing what ``channel`` held: counts, the highest level, and a line per notice."""
+    notices = sorted((h.notice for h in held), key=lambda n: n.timestamp if n.timestamp == n.timestamp else 0.0)
+    total = len(notices) + extra
+    reasons = {h.reason for h in held}
+    noun = "notice" if total == 1 else "notices"
+    if reasons == {"rate"}:
+        title = f"Digest: {total} {noun} folded (more than {cap} a minute)"
+    elif reasons == {"schedule"}:
+        title = f"Digest: {total} {noun} held outside this channel's hours"
+    else:
+        title = f"Digest: {total} {noun} held"
+    times = [n.timestamp for n in notices if n.timestamp == n.timestamp]
+    with_day = bool(times) and (max(times) - min(times) > 12 * 3600 or now - min(times) > 12 * 3600)
+    lines: list[str] = []
+    length = 0
+    for notice in notices:
+        line = f"{_when(notice.timestamp, tz, with_day)} {SEVERITY_EMOJI[notice.severity]} {notice.title}"
+        line = line[:200]
+        if len(lines) >= _MAX_LINES or length + len(line) + 1 > _LINES_BUDGET:
+            break
+        lines.append(line)
+        length += len(line) + 1
+    left = total - len(lines)
+    if left > 0:
+        lines.append(f"… and {left} more")
+    severity = max((n.severity for n in notices), default=Severity.INFO)
+    categories = Counter(n.category for n in notices)
+    fields = [Field(f"{CATEGORY_EMOJI[c]} {c.value.lower()}", str(k)) for c, k in categories.most_common(6)]
+    fields.append(Field("Highest level", severity.name.lower()))
+    amounts = _amounts(notices)
+    if amounts:
+        fields.append(Field("Amounts", amounts, inline=False))
+    if times:
+        fields.append(Field("Since", _when(min(times), tz, True)))
+    mention = Mention()
+    for notice in notices:
+        mention = mention | Mention.parse_text(notice.mention)
+    return Notice(
+        kind=Kind.DIGEST,
+        severity=severity,
+        category=categories.most_common(1)[0][0] if categories else Category.SYSTEM,
+        title=title,
+        description="\n".join(lines),
+        fields=tuple(fields),
+        attributes={"digest.count": total, "digest.reasons": ",".join(sorted(reasons))},
+        fingerprint="",
+        service=notices[0].service if notices else None,
+        environment=notices[0].environment if notices else None,
+        signal="internal",
+        timestamp=now,
+        first_seen=min(times) if times else None,
+        channel=channel,
+        mention=mention.text or None,
+    )
+
+
+# --- the ticker ------------------------------------------------------------------------------
+
+
+class Ticker:
+    """A named daemon thread calling ``callback()`` every ``interval`` seconds.
+
+    Started lazily and again in a forked child (threads do not survive a fork);
+    ``stop()`` ends it. The callback runs inside ``guard``: a bug costs a log line.
+    """
+
+    def __init__(self, interval: float, callback: Callable[[], None], name: str = "otel-discord-digest") -> None:
+        self.interval = interval
+        self._callback = callback
+        self._name = name
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+
+    def ensure(self) -> None:
+        """Start the thread if this process has none running (and ``stop`` was not called)."""
+        thread = self._thread
+        if thread is not None and thread.is_alive() and self._pid == os.getpid():
+            return
+        if self._pid != os.getpid():  # forked: the lock and the event may be in any state
+            self._lock, self._stop, self._thread, self._pid = threading.Lock(), threading.Event(), None, os.getpid()
+        with self._lock:
+            if self._stop.is_set() or (self._thread is not None and self._thread.is_alive()):
+                return
+            thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:  # interpreter shutting down
+                return
+            self._thread = thread
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            with guard("posting digests"):
+                self._callback()
+
+    def stop(self, timeout: float = 1.0) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread() and self._pid == os.getpid():
+            thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and self._pid == os.getpid()

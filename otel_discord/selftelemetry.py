@@ -1,0 +1,121 @@
+"""Self-telemetry: what the delivery engine did, as OpenTelemetry metrics of meter ``otel_discord``.
+
+Observable instruments on the global MeterProvider read the counters of every
+live engine of the process at each collection (no work on the delivery path);
+the delivery latency is a histogram recorded as messages are accepted. Before
+an SDK MeterProvider is installed the API hands out proxies that start
+reporting once it is, so registering early is fine.
+
+These metrics must never come back as Discord notices (a retry counter that
+posts to Discord when Discord fails is a feedback loop): the Discord metric
+exporter skips the meter scope ``METER_NAME``.
+
+=================================  =========  ==================================================
+instrument                         unit       meaning
+=================================  =========  ==================================================
+otel_discord.messages.sent         {message}  messages Discord accepted (summaries included)
+otel_discord.notices.sent          {notice}   embeds delivered in them
+otel_discord.edits                 {request}  grouped messages edited with a new count
+otel_discord.retries               {request}  requests retried after a failure
+otel_discord.rate_limit.waits      {wait}     times a request waited for Discord's limits
+otel_discord.rate_limited          {request}  429 answers (should stay 0)
+otel_discord.notices.dropped       {notice}   notices lost, by ``otel_discord.drop.reason``
+otel_discord.spool.depth           {notice}   notices waiting in the spool (gauge)
+otel_discord.delivery.latency      s          submit → accepted by Discord (histogram)
+=================================  =========  ==================================================
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterable, Sequence
+from typing import Any, Final, Protocol
+
+from opentelemetry import metrics
+from opentelemetry.metrics import CallbackOptions, Histogram, Observation
+
+from otel_discord.stats import Stats
+from otel_discord.version import __version__
+
+METER_NAME: Final = "otel_discord"
+DROP_REASON: Final = "otel_discord.drop.reason"
+_DROPPED_PREFIX: Final = "dropped."
+_COUNTERS: Final = (
+    ("otel_discord.messages.sent", "sent_messages", "{message}", "Messages Discord accepted"),
+    ("otel_discord.notices.sent", "sent_embeds", "{notice}", "Notices delivered to Discord"),
+    ("otel_discord.edits", "edits", "{request}", "Grouped messages edited with a new count"),
+    ("otel_discord.retries", "retries", "{request}", "Requests to Discord retried after a failure"),
+    ("otel_discord.rate_limit.waits", "rate_limit_waits", "{wait}", "Times a request waited for Discord's limits"),
+    ("otel_discord.rate_limited", "http_429", "{request}", "429 answers from Discord"),
+)
+
+
+class Observed(Protocol):
+    """What an engine offers to self-telemetry."""
+
+    stats: Stats
+
+    def spool_depth(self) -> int: ...
+
+
+_lock = threading.Lock()
+_engines: weakref.WeakSet[Any] = weakref.WeakSet()
+_histograms: list[Histogram] = []
+_providers: set[int] = set()  # id() of providers with instruments; 0 = the global one
+
+
+def _sum(counter: str) -> int:
+    return sum(engine.stats.snapshot().get(counter, 0) for engine in list(_engines))
+
+
+def _counter_callback(counter: str):
+    def observe(options: CallbackOptions) -> Iterable[Observation]:
+        yield Observation(_sum(counter))
+
+    return observe
+
+
+def _observe_drops(options: CallbackOptions) -> Iterable[Observation]:
+    totals: dict[str, int] = {}
+    for engine in list(_engines):
+        for name, value in engine.stats.snapshot().items():
+            if name.startswith(_DROPPED_PREFIX):
+                reason = name[len(_DROPPED_PREFIX):]
+                totals[reason] = totals.get(reason, 0) + value
+    for reason, value in sorted(totals.items()):
+        yield Observation(value, {DROP_REASON: reason})
+
+
+def _observe_depth(options: CallbackOptions) -> Iterable[Observation]:
+    yield Observation(sum(engine.spool_depth() for engine in list(_engines)))
+
+
+def _install(provider: metrics.MeterProvider | None) -> None:
+    meter = (provider.get_meter(METER_NAME, __version__) if provider is not None
+             else metrics.get_meter(METER_NAME, __version__))
+    for name, counter, unit, description in _COUNTERS:
+        meter.create_observable_counter(name, [_counter_callback(counter)], unit=unit, description=description)
+    meter.create_observable_counter("otel_discord.notices.dropped", [_observe_drops], unit="{notice}",
+                                    description="Notices that never reached Discord, by reason")
+    meter.create_observable_gauge("otel_discord.spool.depth", [_observe_depth], unit="{notice}",
+                                  description="Notices waiting in the delivery spool")
+    _histograms.append(meter.create_histogram("otel_discord.delivery.latency", unit="s",
+                                              description="Time from submit to acceptance by Discord"))
+
+
+def watch(engine: Observed, meter_provider: metrics.MeterProvider | None = None) -> None:
+    """Report ``engine``'s counters (through ``meter_provider``, else the global one)."""
+    key = id(meter_provider) if meter_provider is not None else 0
+    with _lock:
+        _engines.add(engine)
+        if key not in _providers:
+            _providers.add(key)
+            _install(meter_provider)
+
+
+def record_latency(seconds: Sequence[float]) -> None:
+    """Delivery latencies of notices just accepted by Discord."""
+    for histogram in list(_histograms):
+        for value in seconds:
+            histogram.record(value)

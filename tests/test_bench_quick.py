@@ -1,0 +1,87 @@
+"""The benchmark suite's quick mode (what CI runs) completes and writes a complete report.
+
+Timings are not asserted: they depend on the machine. What is checked is what a
+reader of the report relies on: every section ran, every row has a value or says
+why not, the JSON is valid, the table was printed and the plot was drawn.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parent.parent
+SECTIONS = ("app_cost", "log_cost", "flood", "memory", "ignored", "alert_latency")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict, Path]:
+    out = tmp_path_factory.mktemp("bench")
+    results, plot = out / "latest.json", out / "throughput.png"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--results", str(results), "--plot", str(plot)],
+        capture_output=True, text=True, timeout=600, cwd=ROOT,
+    )
+    assert proc.returncode == 0, f"bench/run.py --quick failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc, json.loads(results.read_text()), plot
+
+
+def test_every_section_ran(quick_run):
+    """Each of the six sections is in the JSON, without an error, with at least one row."""
+    _, results, _ = quick_run
+    assert results["mode"] == "quick"
+    assert set(results["sections"]) == set(SECTIONS)
+    for name, section in results["sections"].items():
+        assert not section.get("error"), (name, section.get("error"))
+        assert section["metrics"], name
+
+
+def test_rows_have_values_or_reasons(quick_run):
+    """A row either carries a finite median within its min–max, or explains why it has none."""
+    _, results, _ = quick_run
+    for name, section in results["sections"].items():
+        for row in section["metrics"]:
+            assert row["name"] and row["passed"] in (True, False, None), (name, row)
+            if row["n"]:
+                assert math.isfinite(row["median"]), (name, row)
+                assert row["min"] <= row["median"] <= row["max"], (name, row)
+            else:
+                assert row["note"], (name, row["name"])
+
+
+def test_targets_are_evaluated(quick_run):
+    """The targets the issue sets get a verdict: cost vs the SDK and OTLP, 429s, memory bound."""
+    _, results, _ = quick_run
+    judged = {row["name"] for s in results["sections"].values() for row in s["metrics"] if row["passed"] is not None}
+    assert "otel-discord / sdk-none throughput" in judged
+    assert "otel-discord / otlp throughput" in judged
+    assert "429 answers, all floods" in judged
+    assert any(name.startswith("RSS growth over the 2nd half, bsp-otel-discord") for name in judged)
+
+
+def test_measurements_come_from_real_traffic(quick_run):
+    """The load reached every app, the OTLP sink got spans, and alerts reached the local Discord."""
+    _, results, _ = quick_run
+    app = results["sections"]["app_cost"]["raw"]
+    assert all(run["requests"] > 0 and run["by_path"]["/boom"] > 0 for runs in app["runs"].values() for run in runs)
+    assert app["otlp_sink"]["requests"] > 0
+    assert app["discord_messages"]["otel-discord"] > 0
+    latencies = results["sections"]["alert_latency"]["raw"]["latencies_s"]
+    assert all(values and all(v > 0 for v in values) for values in latencies.values())
+
+
+def test_table_and_plot(quick_run):
+    """The table lists every section and the throughput plot is a PNG."""
+    proc, results, plot = quick_run
+    for section in results["sections"].values():
+        assert section["title"].split(" (")[0] in proc.stdout
+    assert "Median" in proc.stdout and "Result" in proc.stdout
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert results["machine"]["nproc"] >= 1 and results["machine"]["python"]
