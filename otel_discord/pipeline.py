@@ -271,7 +271,7 @@ class Pipeline:
     def flush(self, timeout: float) -> bool:
         return self.engine.flush(timeout)
 
-    def release(self, timeout: float) -> None:
+    def release(self, timeout: float, now: float | None = None) -> None:
         """Post what may go now, then flush; stop the shared engine only when its last exporter lets go."""
         if self._released:
             return
@@ -279,7 +279,7 @@ class Pipeline:
         if self._ticker is not None:
             self._ticker.stop()
         with guard("posting digests at shutdown"):
-            self.tick(final=True)
+            self.tick(now, final=True)
         with _users_lock:
             remaining = _users.get(id(self.engine), 1) - 1
             _users[id(self.engine)] = remaining

@@ -34,11 +34,13 @@ if ((${#missing[@]})); then
 	else
 		die "${missing[*]} missing and not root (install them: apt-get install chromium chromium-driver)"
 	fi
+	command -v apt-get >/dev/null 2>&1 ||
+		die "${missing[*]} missing and no apt-get here: install Chromium and its chromedriver, then rerun"
 	log "installing ${missing[*]} with apt-get"
-	# Fonts come with chromium's dependencies; noto emoji makes the preview's emoji visible
-	# in screenshots (optional: a missing font only shows boxes).
-	"${sudo[@]}" apt-get update -qq || die "apt-get update failed"
-	DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+	# Liberation for text and Noto Color Emoji for the emoji in notices, so screenshots of the
+	# preview look as they do on a desktop (without them text still renders, emoji as boxes).
+	${sudo[@]+"${sudo[@]}"} apt-get update -qq || die "apt-get update failed"
+	DEBIAN_FRONTEND=noninteractive ${sudo[@]+"${sudo[@]}"} apt-get install -y -qq --no-install-recommends \
 		chromium chromium-driver fonts-liberation fonts-noto-color-emoji >/dev/null ||
 		die "apt-get install chromium chromium-driver failed"
 fi
