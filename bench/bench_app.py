@@ -3,7 +3,9 @@ OpenTelemetry (``opentelemetry-instrument`` instruments it from outside, as a us
 
 * ``/ok``: reads one invoice (the bulk of the traffic).
 * ``/boom``: converts an amount in application code and fails, a ``ValueError`` → an error notice.
-  ``?ref=...`` puts a marker in the message, so time-to-alert can match the message to its request.
+  ``?ref=...`` makes it a new kind of error (its own exception class, so its own fingerprint: not
+  folded into an earlier one's message) with the marker in its message, so time-to-alert can match
+  the message to its request.
 * ``/slow``: a report query that walks many rows (a slow-query notice when the threshold allows).
 
 Run: ``waitress-serve --listen=127.0.0.1:PORT bench_app:app`` with ``BENCH_APP_DB`` set to a SQLite file.
@@ -60,10 +62,23 @@ def ok() -> dict:
         return {"number": invoice.number, "amount": str(invoice.amount)}
 
 
+_KINDS: dict[str, type[ValueError]] = {}
+
+
+def error_kind(ref: str) -> type[ValueError]:
+    """One exception class per marker: each marked failure is a distinct problem, as distinct bugs are."""
+    return _KINDS.setdefault(ref, type(f"InvalidAmount_{ref}", (ValueError,), {}))
+
+
 @app.get("/boom")
 def boom() -> str:
     ref = request.args.get("ref", "")
-    vat_for(f"twelve euros {ref}".strip())  # raises ValueError inside application code
+    try:
+        vat_for("twelve euros")  # raises ValueError inside application code
+    except ValueError as exc:
+        if ref:
+            raise error_kind(ref)(f"{exc} ({ref})") from exc
+        raise
     return "unreachable"
 
 

@@ -155,20 +155,22 @@ What each section does:
    closed-loop Python load generator (4 threads, `requests.Session`; 90% `/ok`, 5% `/boom`, 5% `/slow`). Five
    configurations run side by side and are measured in rotating order: no OpenTelemetry,
    `opentelemetry-instrument` with `OTEL_TRACES_EXPORTER` = `none`, `otlp` (to a local sink), `discord`,
-   `otlp,discord`.
-2. **Cost per logged error on the request thread**: `logger.exception(...)` with otel-discord (the OTel logs
-   bridge and `DiscordLogExporter` when installed, else an error span through `DiscordSpanExporter`) versus the
-   blocking `requests.post` logging handler people write, against the strict local Discord with 100 ms latency.
-3. **Delivery under flood**: distinct errors and repeats of one error through `DiscordSpanExporter` into the
-   strict server enforcing Discord's limits (5 requests / 2 s per webhook, 30 messages / 60 s per channel).
-   {scale}
-   The ceiling is what an ideal client could deliver under those limits with the embeds actually rendered
-   (≤ 10 embeds and ≤ 6,000 characters per message).
-4. **Memory under flood**: peak RSS of a process pushing spans (2% errors) through a `BatchSpanProcessor`,
-   with otel-discord versus a no-op exporter and no processor at all.
+   `otlp,discord`. Capacity is 1 / (the app's CPU time per request, all threads): on a shared machine it is a
+   steadier measure of cost than requests/s, which move with whatever else runs.
+2. **Cost per logged error on the request thread**: `logger.exception(...)` through the OpenTelemetry logs
+   bridge to `DiscordLogExporter`, versus the blocking `requests.post` logging handler people write, both
+   against the strict local Discord answering after 100 ms.
+3. **Delivery under flood**: through `DiscordSpanExporter` into the strict local Discord enforcing Discord's
+   limits (5 requests / 2 s per webhook, 30 messages / 60 s per channel), with the rate cap (`RATE_CAP`) off
+   and on. {scale}
+   The ceiling is the earliest an ideal client could deliver the same embeds under those limits, packed as
+   tightly as Discord allows (≤ 10 embeds and ≤ 6,000 characters per message).
+4. **Memory under flood**: peak RSS of a process pushing spans (2% distinct errors) through the SDK's
+   `BatchSpanProcessor`, with otel-discord versus a no-op exporter.
 5. **Ignored-span cost**: `DiscordSpanExporter.export()` time per span that is not a notice.
 6. **Time to alert**: from the failing request's response to the message's arrival at the local Discord,
-   with the SDK's default `OTEL_BSP_SCHEDULE_DELAY` (5000 ms) and with 500 ms.
+   with the SDK's default `OTEL_BSP_SCHEDULE_DELAY` (5000 ms) and with 500 ms (rate cap off: each alert is a
+   new error, and the default cap would fold those beyond 10 a minute into a digest).
 
 Reproduce: `./dev bench` (full, about 8 minutes; rewrites this section and `docs/bench-throughput.png`) or
 `./dev bench --quick` (about a minute, what CI runs). Raw numbers go to `bench/results/latest.json`.

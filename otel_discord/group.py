@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Final
@@ -38,9 +38,12 @@ _TRACE_FIELD: Final = "Trace"
 _LATEST_TIMESTAMP: Final = 253402300799.0  # 9999-12-31T23:59:59Z, as render/embed.py
 
 
-def group_key(notice: Notice, channel: str) -> str | None:
-    """The key repeats of ``notice`` share in ``channel``, or None: never grouped."""
-    if not notice.fingerprint or channel == AUDIT_CHANNEL:
+def group_key(notice: Notice, channel: str, exempt: Collection[str] = (AUDIT_CHANNEL,)) -> str | None:
+    """The key repeats of ``notice`` share in ``channel``, or None: never grouped.
+
+    ``exempt`` channels (audit channels) are never grouped: every notice there counts.
+    """
+    if not notice.fingerprint or channel in exempt:
         return None
     return notice.fingerprint
 

@@ -22,7 +22,6 @@ from otel_discord.bridge.decode import decode_traces
 from otel_discord.bridge.sink import PipelineSink
 from otel_discord.config import ConfigError
 from otel_discord.deliver import engine as engine_module
-from otel_discord.stats import DropReason
 from otel_discord.testing import DiscordServer, WebhookInfo
 
 PB = "application/x-protobuf"
@@ -131,8 +130,9 @@ def test_embed_through_the_bridge_equals_the_in_process_embed(discord_server, we
     assert discord_server.rejected() == []
 
 
-def test_full_backlog_refuses_before_anything_is_dropped(discord_server, webhook, tmp_path, monkeypatch):
+def test_full_backlog_refuses_before_anything_is_dropped(discord_server, webhook, tmp_path, monkeypatch, capture):
     """With Discord down the backlog grows; the sink says "retry later" before the engine would drop."""
+    capture.set_level(logging.INFO, logger="otel_discord")
     monkeypatch.setenv("OTEL_EXPORTER_DISCORD_SPOOL_MAX_ROWS", "10")  # the spool keeps 10, then trims
     discord_server.set_down(True)
     sink = PipelineSink(**settings(discord_server, webhook, tmp_path, queue_size=10))
@@ -155,6 +155,9 @@ def test_full_backlog_refuses_before_anything_is_dropped(discord_server, webhook
     assert sink.shutdown(30.0)
     assert sum(occurrences(embed) for embed in errors(discord_server)) == accepted + 1
     assert engine.stats.dropped() == 0
+    # One warning for the episode, however many batches were refused, and one line when it ends.
+    said = [r.getMessage() for r in capture.records if "delivery backlog" in r.getMessage()]
+    assert len(said) == 2 and "90% full" in said[0] and "room again" in said[1]
 
 
 def test_after_shutdown_batches_are_refused_so_the_collector_keeps_them(discord_server, webhook, tmp_path):

@@ -44,7 +44,7 @@ class TestTable:
         assert len({len(line) for line in lines}) == 1, table
         assert lines[0].startswith("Top routes")
         assert "120k" in table  # large counts stay within the column
-        assert "/invoices/{invoice_id}/pay" in table or "…" in table
+        assert "POST /invoices/*/pay" in table
 
     def test_busiest_first_then_slowest_first(self):
         tally = route_tally({"GET /a": (10, 0, 4), "GET /b": (50, 0, 2), "GET /c": (1, 0, 12)})
@@ -53,8 +53,8 @@ class TestTable:
         assert [line.split()[1] for line in slowest.splitlines()[1:]] == ["/c", "/a", "/b"]
 
     def test_flask_converters_read_as_placeholders(self):
-        assert report.short_route("GET /btw/<quarter>", width=40) == "GET /btw/{quarter}"
-        assert report.short_route("GET /invoices/<int:invoice_id>") == "GET /inv…voice_id}"
+        assert report.short_route("GET /btw/<quarter>") == "GET /btw/*"
+        assert report.short_route("POST /invoices/<int:invoice_id>/pay") == "POST /invoices/*/pay"
 
     def test_overlong_route_keeps_both_ends(self):
         result = report.short_route("POST /administration/settings/<int:account_id>/export")

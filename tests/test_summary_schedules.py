@@ -26,7 +26,7 @@ class TestParse:
         [
             ("daily@18:00", "daily@18:00"),
             ("daily", "daily@18:00"),
-            ("Daily 7:05", "daily@07:05"),
+            ("Daily 7:15", "daily@07:15"),
             ("every 15m", "every 15m"),
             ("every 2h", "every 2h"),
             ("every 90 minutes", "every 90m"),
@@ -43,7 +43,7 @@ class TestParse:
         assert parse_schedule(text, AMS).spec == spec
 
     @pytest.mark.parametrize("text", ["hourly", "daily@25:00", "weekly@someday", "every 0m", "every 3d",
-                                      "monthly@32", "daily 18:00 now"])
+                                      "monthly@32", "daily 18:00 now", "daily@18:07", "every 130m"])
     def test_rejected_forms_are_named_in_the_error(self, text):
         with pytest.raises(ValueError, match=re.escape(repr(text))):
             parse_schedule(text, AMS)

@@ -140,6 +140,7 @@ class PipelineSink:
         self._counts: Counter[str] = Counter()
         self._warned: set[str] = set()
         self._closed = False
+        self._refusing = False
         self.exporters: dict[str, Any] = {}
         self.missing: dict[str, str] = {}  # signal → why it has no exporter
         used: set[str] = set()
@@ -178,14 +179,14 @@ class PipelineSink:
                 self._count(f"{signal}.ignored", size(batch))
                 self._warn_once(signal, "%s arrive but are ignored: %s", signal, self.missing.get(signal, "?"))
                 return True
-            if self._closed or self.is_full():
-                # Refused: the Collector keeps the batch in its queue and retries later (when
-                # stopping: at the bridge that replaces this one).
+            if self._closed:
+                # The Collector keeps the batch and retries it at the bridge that replaces this one.
                 self._count(f"{signal}.refused", size(batch))
-                if not self._closed:
-                    self._warn_once("full", "the delivery queue is %d%% full: asking the Collector to retry "
-                                    "later (Discord is slow or down; nothing is lost while the Collector "
-                                    "queues)", round(self._full_ratio * 100))
+                return False
+            full = self.is_full()
+            self._note_fullness(full)
+            if full:  # the Collector keeps the batch in its queue and retries later
+                self._count(f"{signal}.refused", size(batch))
                 return False
             exporter.export(batch)
             self._count(f"{signal}.accepted", size(batch))
@@ -200,8 +201,8 @@ class PipelineSink:
     def _engines(self) -> list[Any]:
         engines: dict[int, Any] = {}
         for exporter in self.exporters.values():
-            # PipelineExporter keeps its pipeline private; a disabled exporter has none.
-            pipeline = getattr(exporter, "_pipeline", None)
+            # A disabled exporter has no pipeline. (`pipeline` once PipelineExporter exposes it.)
+            pipeline = getattr(exporter, "pipeline", None) or getattr(exporter, "_pipeline", None)
             engine = getattr(pipeline, "engine", None)
             if engine is not None:
                 engines[id(engine)] = engine
@@ -241,6 +242,16 @@ class PipelineSink:
     def _count(self, key: str, n: int) -> None:
         with self._lock:
             self._counts[key] += n
+
+    def _note_fullness(self, full: bool) -> None:
+        """Log each episode of back-pressure once, when it starts and when it ends."""
+        with self._lock:
+            changed, self._refusing = full != self._refusing, full
+        if changed and full:
+            _logger.warning("the delivery backlog is %d%% full (Discord is slow or down): asking the Collector "
+                            "to retry later; nothing is lost while it queues", round(self._full_ratio * 100))
+        elif changed:
+            _logger.info("the delivery backlog has room again: accepting from the Collector")
 
     def _warn_once(self, key: str, message: str, *args: object) -> None:
         with self._lock:

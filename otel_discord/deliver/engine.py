@@ -29,7 +29,7 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -45,7 +45,7 @@ from otel_discord.deliver.shared_limits import LEASE_RENEW, LEASE_TTL
 from otel_discord.deliver.spool import FILE_NAME as SPOOL_FILE
 from otel_discord.deliver.spool import Pending, Spool, SpoolBusy, SpoolUnavailable, default_scope
 from otel_discord.deliver.webhook import WebhookClient
-from otel_discord.group import GroupPolicy, group_key
+from otel_discord.group import AUDIT_CHANNEL, GroupPolicy, group_key
 from otel_discord.stats import DropReason, Stats, guard, redacting_logger
 
 __all__ = ["LINGER", "THREAD_NAME", "DeliveryEngine", "Outgoing", "get_engine"]
@@ -84,11 +84,12 @@ class DeliveryEngine:
         client: WebhookClient | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
-        channel_budget: tuple[int, float] = (30, 60.0),
+        channel_budget: tuple[int, float] | None = None,
         retry: RetryPolicy | None = None,
         fallback: FallbackLog | None = None,
         linger: float = LINGER,
         options: DeliveryOptions | None = None,
+        scope: str | None = None,
         spool_pages: int | None = None,
     ) -> None:
         self.settings = settings
@@ -100,7 +101,8 @@ class DeliveryEngine:
         self._channels: dict[str, Channel] = dict(settings.channels)
         self._spool_path = settings.spool_dir / SPOOL_FILE if self.options.spool else None
         self._spool_pages = spool_pages  # caps the spool file (tests: a full disk)
-        self._scope = default_scope(settings.config_file)
+        self._scope = scope or default_scope(settings.config_file)  # which processes share one outbox
+        self._exempt: frozenset[str] = frozenset({AUDIT_CHANNEL})
         self._timers: list[_Timer] = []
         self._closed = False
         self._reloader = reload.Reloader(self.options.reload_interval)
@@ -108,9 +110,11 @@ class DeliveryEngine:
         self.sender = Sender(
             client=self._client, stats=self.stats, fallback=self.fallback, retry=retry or RetryPolicy(),
             options=self.options, policy=GroupPolicy(self.options.group_window, self.options.group_edit_interval),
-            clock=clock, wall=wall, linger=linger, channel_budget=channel_budget, writer="",
+            clock=clock, wall=wall, linger=linger, writer="",
+            channel_budget=channel_budget or (self.options.channel_limit, self.options.channel_window),
             channels=lambda: self._channels, settings=lambda: self.settings, flushing=lambda: self._flushing > 0,
             on_unknown_channel=self.reload_now, on_delivered=selftelemetry.record_latency,
+            exempt=lambda: self._exempt,
         )
         self._init_process_state()
         child_hook = weakref.WeakMethod(self._after_fork)
@@ -196,7 +200,8 @@ class DeliveryEngine:
         if self._closed:
             self.stats.record_drop(DropReason.ENGINE_STOPPED)
             return False
-        accepted = self._inbox.put(item, self._clock(), self._wall(), group_key(item.notice, item.channel))
+        accepted = self._inbox.put(item, self._clock(), self._wall(),
+                                   group_key(item.notice, item.channel, self._exempt))
         if not accepted:
             self.stats.record_drop(DropReason.QUEUE_OVERFLOW)
             self.fallback.defer(item.notice, DropReason.QUEUE_OVERFLOW.value)
@@ -215,6 +220,11 @@ class DeliveryEngine:
                                     name, old.webhook, channel.webhook)
                 merged[name] = channel
             self._channels = merged  # one assignment: the sender reads either dict whole
+
+    def exempt(self, channels: Iterable[str]) -> None:
+        """Never group nor collapse notices for these channels (audit channels: each one counts)."""
+        with self._lock:
+            self._exempt = self._exempt | frozenset(channels)
 
     def track(self, settings: Settings, resolver: reload.Resolver | None = None) -> None:
         """Reload ``settings``' channels when their configuration changes (see ``reload.py``)."""
@@ -487,7 +497,7 @@ class DeliveryEngine:
         spool = self._spool
         assert spool is not None
         if wall >= self._next_lease:
-            held, fresh = spool.acquire(self._writer, wall, LEASE_TTL)
+            held, fresh = spool.acquire(self._writer, wall, LEASE_TTL, _holder_gone)
             if held != self._leader or fresh:
                 self._term += 1
                 self._wake.set()
@@ -533,6 +543,21 @@ class DeliveryEngine:
                                   for name in changed))
         self._wake.set()
         return True
+
+
+def _holder_gone(holder: str) -> bool:
+    """Whether a lease holder (``host:pid:token``) is a process of this host that no longer exists."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, someone else's
+        return False
+    return False
 
 
 _engine_lock = threading.Lock()

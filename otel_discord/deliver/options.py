@@ -58,6 +58,8 @@ class DeliveryOptions:
     group_window: float = DEFAULT_WINDOW  # GROUP_WINDOW
     group_edit_interval: float = DEFAULT_EDIT_INTERVAL  # GROUP_EDIT_INTERVAL
     reload_interval: float = 5.0  # RELOAD_INTERVAL: 0 turns file/environment polling off
+    channel_limit: int = 30  # CHANNEL_LIMIT: messages per CHANNEL_WINDOW into one Discord channel
+    channel_window: float = 60.0  # CHANNEL_WINDOW (Discord's hidden per-channel limit: 30 per 60 s)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeliveryOptions:
@@ -79,4 +81,6 @@ class DeliveryOptions:
             group_window=get("GROUP_WINDOW", parse_positive_duration, defaults.group_window),
             group_edit_interval=get("GROUP_EDIT_INTERVAL", parse_duration, defaults.group_edit_interval),
             reload_interval=get("RELOAD_INTERVAL", parse_duration, defaults.reload_interval),
+            channel_limit=get("CHANNEL_LIMIT", parse_int_positive, defaults.channel_limit),
+            channel_window=get("CHANNEL_WINDOW", parse_positive_duration, defaults.channel_window),
         )

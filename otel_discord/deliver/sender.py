@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Final
 
 from otel_discord.config import Channel, Settings
@@ -43,7 +43,7 @@ from otel_discord.deliver.retry import RetryPolicy
 from otel_discord.deliver.shared_limits import Reservation, SharedLimits
 from otel_discord.deliver.spool import Spool, SpoolBusy, SpoolUnavailable
 from otel_discord.deliver.webhook import Outcome, WebhookClient
-from otel_discord.group import AUDIT_CHANNEL, GroupPolicy, with_seen
+from otel_discord.group import GroupPolicy, with_seen
 from otel_discord.render import limits
 from otel_discord.render.payload import SUPPRESS_NOTIFICATIONS, build_payload, pack
 from otel_discord.stats import DropReason, Stats, format_drops, redacting_logger
@@ -65,13 +65,13 @@ class Sender:
         linger: float, channel_budget: tuple[int, float], writer: str,
         channels: Callable[[], Mapping[str, Channel]], settings: Callable[[], Settings],
         flushing: Callable[[], bool], on_unknown_channel: Callable[[], bool],
-        on_delivered: Callable[[Sequence[float]], None],
+        on_delivered: Callable[[Sequence[float]], None], exempt: Callable[[], Collection[str]],
     ) -> None:
         self.client, self.stats, self.fallback = client, stats, fallback
         self._retry_template, self.options, self.clock, self.wall = retry, options, clock, wall
         self.linger, self.channel_budget = linger, channel_budget
         self._channels, self._settings, self._flushing = channels, settings, flushing
-        self._on_unknown_channel, self._on_delivered = on_unknown_channel, on_delivered
+        self._on_unknown_channel, self._on_delivered, self._exempt = on_unknown_channel, on_delivered, exempt
         # What Discord told us holds for the life of the process (forks included).
         self.limiter = RateLimiter()
         self.channel_keys: dict[str, str] = {}  # webhook id → "channel:<id>"
@@ -219,7 +219,7 @@ class Sender:
 
     def _next_batch(self, name: str, head: list[Entry], wall: float) -> tuple[list[Entry], bool]:
         """The entries of the next message, and whether it is a summary of a stale backlog."""
-        if name != AUDIT_CHANNEL and replay.due(head[0], wall, self.options.replay_collapse_after):
+        if name not in self._exempt() and replay.due(head[0], wall, self.options.replay_collapse_after):
             stale = []
             for entry in self.lanes.peek(name):
                 if not replay.due(entry, wall, self.options.replay_collapse_after):

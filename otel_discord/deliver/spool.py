@@ -30,7 +30,7 @@ import sqlite3
 import sys
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -446,11 +446,16 @@ class Spool:
                        (self.scope, before))
 
     # ------------------------------------------------------------------ lease
-    def acquire(self, holder: str, now: float, ttl: float) -> tuple[bool, bool]:
-        """Hold or renew the scope's send lease: (held, taken over from someone else)."""
+    def acquire(self, holder: str, now: float, ttl: float,
+                gone: Callable[[str], bool] = lambda holder: False) -> tuple[bool, bool]:
+        """Hold or renew the scope's send lease: (held, taken over from someone else).
+
+        A lease runs out ``ttl`` after its last renewal, or at once when ``gone(holder)``
+        knows its holder died (a SIGKILLed process on this host).
+        """
         with self.transaction() as db:
             row = db.execute("SELECT holder, expires FROM lease WHERE scope = ?", (self.scope,)).fetchone()
-            if row is not None and row[0] != holder and row[1] > now:
+            if row is not None and row[0] != holder and row[1] > now and not gone(row[0]):
                 return False, False
             db.execute("INSERT OR REPLACE INTO lease VALUES (?, ?, ?)", (self.scope, holder, now + ttl))
             fresh = row is None or row[0] != holder

@@ -44,6 +44,11 @@ class PipelineExporter:
         self._shutdown_done = False
 
     @property
+    def pipeline(self) -> Pipeline | None:
+        """The exporter's pipeline (None when disabled); the gateway reads its engine's backlog."""
+        return self._pipeline
+
+    @property
     def settings(self) -> Settings | None:
         return self._pipeline.settings if self._pipeline else None
 

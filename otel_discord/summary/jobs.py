@@ -57,26 +57,41 @@ class Jobs:
         """Alerts for configured jobs whose deadline passed (each missed deadline once)."""
         notices = []
         for spec in self._specs.values():
+            # Read first, without the write lock: every worker runs this on every export.
+            if self._deadline(service, spec, now, None) is None:
+                continue
             with self._store.transaction() as db:
-                row = db.execute(
-                    "SELECT first_seen, last_ok, alerted_deadline FROM jobs WHERE service=? AND name=?",
-                    (service, spec.name),
-                ).fetchone()
-                if row is None:
-                    db.execute("INSERT INTO jobs(service, name, first_seen) VALUES (?,?,?)", (service, spec.name, now))
+                due = self._deadline(service, spec, now, db)
+                if due is None:
                     continue
-                first_seen, last_ok, alerted = row
-                reference = float(last_ok if last_ok is not None else first_seen)
-                missed = math.floor((now - reference - spec.grace) / spec.every)
-                if missed < 1:
-                    continue
-                deadline = reference + missed * spec.every + spec.grace
-                if alerted is not None and float(alerted) >= deadline:
-                    continue
+                deadline, reference, ever_ok = due
                 db.execute("UPDATE jobs SET alerted_deadline=? WHERE service=? AND name=?",
                            (deadline, service, spec.name))
-            notices.append(self._overdue_notice(service, spec, reference, last_ok is not None, now))
+            notices.append(self._overdue_notice(service, spec, reference, ever_ok, now))
         return notices
+
+    def _deadline(self, service: str, spec: JobSpec, now: float, db: Any) -> tuple[float, float, bool] | None:
+        """(missed deadline, reference time, ever succeeded) if an alert is due, else None.
+
+        With ``db`` (a write transaction) a job seen for the first time is recorded.
+        """
+        sql = "SELECT first_seen, last_ok, alerted_deadline FROM jobs WHERE service=? AND name=?"
+        params = (service, spec.name)
+        row = db.execute(sql, params).fetchone() if db is not None else next(iter(self._store.read(sql, params)), None)
+        if row is None:
+            if db is not None:
+                db.execute("INSERT INTO jobs(service, name, first_seen) VALUES (?,?,?)", (service, spec.name, now))
+                return None
+            return (0.0, now, False)  # not known yet: let the transaction record it
+        first_seen, last_ok, alerted = row
+        reference = float(last_ok if last_ok is not None else first_seen)
+        missed = math.floor((now - reference - spec.grace) / spec.every)
+        if missed < 1:
+            return None
+        deadline = reference + missed * spec.every + spec.grace
+        if alerted is not None and float(alerted) >= deadline:
+            return None
+        return deadline, reference, last_ok is not None
 
     # --- events -------------------------------------------------------------------------
     def _completed(self, service: str, job: str, duration: float | None, now: float) -> Notice | None:

@@ -10,7 +10,7 @@
 3. alert job failures (from the drained events);
 4. per service: thresholds (one evaluator per minute, elected), overdue jobs,
    milestones, and every schedule whose tick passed (one poster per tick,
-   elected); once an hour, compaction.
+   elected); every quarter hour, compaction.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from otel_discord.summary.jobs import Jobs
 from otel_discord.summary.lifecycle import Lifecycle, health_notice
 from otel_discord.summary.milestones import Milestones
 from otel_discord.summary.schedules import Schedule, period_start
-from otel_discord.summary.state import SLOT_S, Store
+from otel_discord.summary.state import COARSE_SLOT_S, SLOT_S, Store
 from otel_discord.summary.tally import Tally, merged
 from otel_discord.summary.thresholds import Thresholds
 
@@ -84,6 +84,7 @@ class Monitor:
         self._milestones = Milestones(config.milestones, store, config.tz, config.currency)
         self.lifecycle = Lifecycle(store, service, version=version, tz=config.tz, channels=channels or {})
         self._services: set[str] = {service}
+        self._own: str | None = None
         self._known: dict[str, Any] = {}  # instance id → Identity, to name instances in alerts
         self._since: dict[tuple[str, str], float] = {}
         self._seen: dict[tuple[str, str], float] = {}
@@ -128,8 +129,11 @@ class Monitor:
 
     # --- persistence ----------------------------------------------------------------------
     def _own_service(self, batch: Batch) -> str:
+        """Where this process's own observations go: the service its metrics come from, if only one."""
         services = {service for service, _ in batch.identities}
-        return next(iter(services)) if len(services) == 1 else self.service
+        if len(services) == 1:
+            self._own = next(iter(services))
+        return self._own or self.service
 
     def _persist(self, by_service: dict[str, Tally], batch: Batch, now: float) -> None:
         for service, tally in self._unsaved.items():
@@ -251,7 +255,7 @@ class Monitor:
 
     def _health(self, service: str, schedule: Schedule, tick: float, now: float) -> Notice:
         start, end = schedule.period(tick)
-        tally = merged(t for _, t in self.store.slots(service, start, end))
+        tally = merged(t for _, t in self.store.slots(service, start, end, routes=False))
         stats = self._delivery_stats() if self._delivery_stats is not None else {}
         up_since = self.lifecycle.started_at if service == self.lifecycle.service else None
         figures = {
@@ -266,13 +270,13 @@ class Monitor:
         return health_notice(service, now, figures)
 
     def _maintain(self, now: float) -> None:
-        hour = float(int(now // 3600) * 3600)
-        if self._seen.get((_EVERYWHERE, _MAINTENANCE)) == hour:
+        quarter = float(int(now // COARSE_SLOT_S) * COARSE_SLOT_S)
+        if self._seen.get((_EVERYWHERE, _MAINTENANCE)) == quarter:
             return
-        self._seen[(_EVERYWHERE, _MAINTENANCE)] = hour
-        if self.store.claim(_EVERYWHERE, _MAINTENANCE, hour, now):
+        self._seen[(_EVERYWHERE, _MAINTENANCE)] = quarter
+        if self.store.claim(_EVERYWHERE, _MAINTENANCE, quarter, now):
             merged_rows = self.store.compact(now)
-            self.store.finish(_EVERYWHERE, _MAINTENANCE, hour, now, {"merged": merged_rows})
+            self.store.finish(_EVERYWHERE, _MAINTENANCE, quarter, now, {"merged": merged_rows})
 
     def _describe(self, instance: str) -> str:
         identity = self._known.get(instance)

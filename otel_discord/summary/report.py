@@ -21,7 +21,7 @@ from otel_discord.summary.tally import Tally
 
 TOP_ROUTES: Final = 5
 SLOWEST_ROUTES: Final = 5
-ROUTE_WIDTH: Final = 18
+ROUTE_WIDTH: Final = 20
 _CONVERTER = re.compile(r"<(?:[a-zA-Z_]+:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
 _SYMBOLS: Final = {"EUR": "€", "USD": "$", "GBP": "£"}
 #: Events already shown in their own fields.
@@ -158,7 +158,7 @@ def _business_fields(
 
 
 def route_table(tally: Tally) -> str:
-    """The busiest and the slowest routes, aligned for a code block about 36 columns wide."""
+    """The busiest and the slowest routes, aligned for a code block 37 columns wide (a phone's)."""
     routes = [(name, r) for name, r in tally.routes.items() if r.requests > 0]
     if not routes:
         return ""
@@ -182,8 +182,8 @@ def _row(name: str, route: Any) -> str:
 
 
 def short_route(name: str, width: int = ROUTE_WIDTH) -> str:
-    """``GET /invoices/<int:invoice_id>/pay`` → ``GET /invoices/{invoice_id}/pay``, cut in the middle."""
-    text = _CONVERTER.sub(r"{\1}", name)
+    """``POST /invoices/<int:invoice_id>/pay`` → ``POST /invoices/*/pay``, cut in the middle if still long."""
+    text = _CONVERTER.sub("*", name)
     if len(text) <= width:
         return text
     keep = width - 1
@@ -223,7 +223,9 @@ def _ms(value: float | None, open_ended: bool | None = False, *, unit: bool = Tr
 def _percent(value: float | None) -> str:
     if value is None:
         return "—"
-    return f"{value:.1f}%" if value < 99.95 or value >= 100 else "99.9%"
+    if value >= 100:
+        return "100%"
+    return f"{value:.1f}%" if value < 99.95 else "99.9%"  # never round a gap up to 100
 
 
 def _error_rate(values: Mapping[str, Any]) -> str:

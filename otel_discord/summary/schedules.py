@@ -38,6 +38,9 @@ _DAY_NAMES: Final = {name: i for i, name in enumerate(WEEKDAYS)} | {
     for i, full in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
 }
 _TIME = re.compile(r"^(\d{1,2})(?::(\d{2}))?$")
+#: Summary state older than a few hours is kept per quarter hour, so period boundaries
+#: must fall on one (every real time zone's offset is a multiple of 15 minutes).
+QUARTER: Final = 15
 _EVERY = re.compile(r"^every\s*@?\s*(\d+)\s*(m|min|mins|minutes?|h|hrs?|hours?)$")
 _TITLES: Final = {
     "every": "Summary",
@@ -46,6 +49,10 @@ _TITLES: Final = {
     "monthly": "Monthly summary",
     "quarterly": "Quarterly summary",
 }
+
+
+class _QuarterHour(ValueError):
+    """A time off the quarter hour."""
 
 
 def zone(name: str) -> ZoneInfo:
@@ -178,6 +185,8 @@ def parse_schedule(text: str, tz: ZoneInfo) -> Schedule:
         minutes = number * 60 if unit.startswith("h") else number
         if not 1 <= minutes <= 24 * 60:
             raise ValueError(f"schedule {text!r}: the interval must be between 1 minute and 24 hours")
+        if minutes > 120 and minutes % QUARTER:
+            raise ValueError(f"schedule {text!r}: intervals over 2 hours must be whole quarter hours")
         return Schedule("every", tz, minutes=minutes)
     kind, _, rest = raw.replace("@", " ", 1).partition(" ")
     parts = rest.replace("@", " ").split()
@@ -197,6 +206,8 @@ def parse_schedule(text: str, tz: ZoneInfo) -> Schedule:
             if len(parts) > 2 or not day.isdigit() or not 1 <= int(day) <= 31:
                 raise ValueError
             return Schedule(kind, tz, at=_parse_time(at), day=int(day))
+    except _QuarterHour:
+        raise ValueError(f"schedule {text!r}: times must be on the quarter hour (:00, :15, :30, :45)") from None
     except ValueError:
         pass
     raise ValueError(
@@ -212,6 +223,8 @@ def _parse_time(text: str) -> time:
     hour, minute = int(match.group(1)), int(match.group(2) or 0)
     if hour > 23 or minute > 59:
         raise ValueError
+    if minute % QUARTER:
+        raise _QuarterHour
     return time(hour, minute)
 
 

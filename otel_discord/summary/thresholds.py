@@ -14,9 +14,9 @@ processes evaluate at once exactly one of them sends each notice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 from otel_discord.summary.config import Threshold
@@ -45,7 +45,7 @@ class Reading:
 
 def readings(threshold: Threshold, store: Store, service: str, now: float) -> list[Reading]:
     """What ``threshold`` measures now, from the window ``[now - window, now]`` of all writers."""
-    rows = store.slots(service, now - threshold.window, now + SLOT_S)
+    rows = store.slots(service, now - threshold.window, now + SLOT_S, routes=False)
     tally = merged(tally for _, tally in rows)
     if threshold.rule in _GAUGES:
         prefix = threshold.rule + "|"
@@ -129,7 +129,9 @@ def _subject(reading: Reading, describe: Callable[[str], str]) -> str:
     return "" if reading.subject == FLEET else f" on {describe(reading.subject)}"
 
 
-def _base(service: str, threshold: Threshold, reading: Reading, now: float, state: str, since: float) -> Mapping:
+def _base(
+    service: str, threshold: Threshold, reading: Reading, now: float, state: str, since: float
+) -> dict[str, Any]:
     return {
         "kind": Kind.THRESHOLD,
         "category": Category.SYSTEM if threshold.rule in _GAUGES else Category.PERFORMANCE,
