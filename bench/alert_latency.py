@@ -104,9 +104,9 @@ def run(mode: Mode) -> dict[str, Any]:
         lat = [arrived[name][ref] - t for ref, t in sent[name].items() if ref in arrived[name]]
         latencies[name] = lat
         missing = len(sent[name]) - len(lat)
-        rows.append(metric(f"{name}: median", "s", percentile(lat, 50),
+        rows.append(metric(f"{name}: median", "s", percentile(lat, 50), headline=True,
                            ratio=f"n = {len(lat)} alerts", note=f"{missing} never arrived" if missing else None))
-        rows.append(metric(f"{name}: p99", "s", percentile(lat, 99),
+        rows.append(metric(f"{name}: p99", "s", percentile(lat, 99), headline=True,
                            ratio=f"max {max(lat, default=float('nan')):.2f} s (p99 of {len(lat)} ≈ the max)"))
         rows.append(metric(f"{name}: alerts that arrived", "%", 100 * len(lat) / max(1, len(sent[name])),
                            target="100 %", passed=missing == 0))

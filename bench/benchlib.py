@@ -16,7 +16,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,11 +80,13 @@ def metric(
     passed: bool | None = None,
     ratio: str | None = None,
     note: str | None = None,
+    headline: bool | None = None,
 ) -> dict[str, Any]:
     """One row of the results table: a measured value with its spread and verdict.
 
     ``passed`` is None for rows that are informative only (no target), and for
-    targets that could not be evaluated (the row says why in ``note``).
+    targets that could not be evaluated (the row says why in ``note``). Headline
+    rows (by default those with a target) make the README's short table.
     """
     if samples is None:
         values: list[float] = []
@@ -94,7 +95,8 @@ def metric(
     else:
         values = list(samples)
     row = {"name": name, "unit": unit, **summarize(values)}
-    row.update({"target": target, "passed": passed, "ratio": ratio, "note": note})
+    row.update({"target": target, "passed": passed, "ratio": ratio, "note": note,
+                "headline": bool(target) if headline is None else headline})
     return row
 
 
@@ -152,15 +154,6 @@ def emit(result: Mapping[str, Any]) -> None:
     """A worker's answer: one JSON line on stdout."""
     sys.stdout.write(json.dumps(result) + "\n")
     sys.stdout.flush()
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 # --------------------------------------------------------------------------- the machine

@@ -8,7 +8,8 @@ per-channel rate cap off (``RATE_CAP=0``) and on (the default).
 * **distinct**: 10,000 different errors (each its own route and trace) in one
   minute. Delivery is bound by Discord's limits, and at Discord's real windows
   would take hours, so the server's windows, the engine's channel budget and the
-  minute are all divided by ``SCALE``. Spans are handed to ``export()`` directly,
+  minute are all divided by ``SCALE`` (the engine's through its ``CHANNEL_WINDOW``
+  setting). Spans are handed to ``export()`` directly,
   in batches of 512, so every notice reaches the engine. Compared with the
   **ceiling**: the earliest an ideal client could have delivered the same
   embeds, packed as tightly as Discord allows (≤ 10 embeds, ≤ 6,000 characters,
@@ -27,34 +28,25 @@ reaches the number of notices the exporter was handed.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import re
 import subprocess
-import sys
 import tempfile
 import time
-import traceback
-from collections import deque
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any, Final
 
-from benchlib import BENCH_DIR, PYTHON, Mode, child_env, emit, letters_route, metric, na_metric
+from benchlib import BENCH_DIR, PYTHON, Mode, child_env, metric, na_metric
+from ceiling import CHANNEL_LIMIT, WEBHOOK_LIMIT, ceiling_seconds, ideal_messages, represented
 from otel_discord.testing import DiscordServer, Message, embed_total
 
 TITLE: Final = "3. Delivery under flood"
-WEBHOOK_LIMIT, WEBHOOK_WINDOW = 5, 2.0  # Discord: per webhook
-CHANNEL_LIMIT, CHANNEL_WINDOW = 30, 60.0  # Discord: per channel, all webhooks together
-MAX_EMBEDS, MAX_CHARS = 10, 6000
+WEBHOOK_WINDOW: Final = 2.0  # Discord's, for WEBHOOK_LIMIT requests per webhook
+CHANNEL_WINDOW: Final = 60.0  # Discord's, for CHANNEL_LIMIT messages per channel
 SCALE: Final = 30  # distinct floods: windows ÷ 30 → 5 req / 0.067 s per webhook, 30 msg / 2 s per channel
-BATCH: Final = 512  # OTEL_BSP_MAX_EXPORT_BATCH_SIZE's default
 TARGET_CEILING: Final = 0.90
 CAP_OFF: Final = "0"
-_DIGEST = re.compile(r"Digest: ([\d,]+) notice")
-_SEEN = re.compile(r"×([\d,]+)")
 
 
 @dataclass(frozen=True)
@@ -70,218 +62,6 @@ class Flood:
     def label(self) -> str:
         cap = "" if self.rate_cap is None else ", cap off" if self.rate_cap == CAP_OFF else f", cap {self.rate_cap}/min"
         return f"{self.scenario} ×{self.count:,}{cap}"
-
-
-# --------------------------------------------------------------------------- the ceiling
-
-
-def ideal_messages(embeds: Sequence[dict[str, Any]]) -> list[int]:
-    """Pack embeds in order as tightly as Discord allows; returns the index of each message's last embed."""
-    ends: list[int] = []
-    count = chars = 0
-    urls: set[str] = set()
-    for i, embed in enumerate(embeds):
-        size = embed_total([embed])
-        url = embed.get("url")
-        if count and (count >= MAX_EMBEDS or chars + size > MAX_CHARS or (url and url in urls)):
-            ends.append(i - 1)
-            count = chars = 0
-            urls = set()
-        count += 1
-        chars += size
-        if url:
-            urls.add(url)
-    if count:
-        ends.append(len(embeds) - 1)
-    return ends
-
-
-def ceiling_seconds(ready: Sequence[float], webhook_window: float, channel_window: float) -> float:
-    """When an ideal client sends its last message: ``ready[j]`` is when message j's embeds all exist.
-
-    The webhook bucket is a fixed window opened by its first request; the channel
-    window slides; requests take no time. As the strict server counts them.
-    """
-    sent: deque[float] = deque()
-    window_start, used = float("-inf"), 0
-    t = 0.0
-    for moment in ready:
-        t = max(t, moment)
-        while True:
-            if len(sent) >= CHANNEL_LIMIT:
-                t = max(t, sent[-CHANNEL_LIMIT] + channel_window)
-            if t >= window_start + webhook_window:
-                window_start, used = t, 0
-            if used < WEBHOOK_LIMIT:
-                break
-            t = window_start + webhook_window
-        used += 1
-        sent.append(t)
-    return t
-
-
-def represented(messages: Sequence[Message]) -> int:
-    """Notices the messages stand for: groups by their ×N, digests by their N, anything else 1."""
-    total = 0
-    for message in messages:
-        for embed in message.embeds:
-            digest = _DIGEST.search(embed.get("title") or "")
-            seen = next((f.get("value", "") for f in embed.get("fields") or () if f.get("name") == "Seen"), "")
-            count = _SEEN.search(seen) if seen else None
-            if digest:
-                total += int(digest.group(1).replace(",", ""))
-            elif count:
-                total += int(count.group(1).replace(",", ""))
-            else:
-                total += 1
-    return total
-
-
-# --------------------------------------------------------------------------- the worker (a fresh process)
-
-
-def _read_column(row: dict[str, str], column: str) -> float:
-    try:
-        return float(row[column])
-    except ValueError:
-        raise ValueError(f"invalid amount {row[column]!r} in column {column!r}") from None
-
-
-def _import_row(row: dict[str, str], column: str) -> float:
-    return _read_column(row, column) * 1.21
-
-
-def _import_file(rows: list[dict[str, str]], column: str) -> float:
-    return sum(_import_row(row, column) for row in rows)
-
-
-_PLACEHOLDER: Final = "@@column@@"
-
-
-def exception_event() -> dict[str, str]:
-    """The attributes ``span.record_exception`` gives a real failure raised three calls deep.
-
-    Made once: formatting a traceback costs more than what the exporter does with
-    it, and this measures the exporter, not ``traceback``. Distinct errors replace
-    the placeholder column name.
-    """
-    try:
-        _import_file([{_PLACEHOLDER: "12,50 EUR"}], _PLACEHOLDER)
-    except ValueError as exc:
-        return {
-            "exception.type": type(exc).__name__,
-            "exception.message": str(exc),
-            "exception.stacktrace": "".join(traceback.format_exception(exc)),
-            "exception.escaped": "False",
-        }
-    raise AssertionError("unreachable")
-
-
-def _install_engine(settings: Any, channel_window: float) -> bool:
-    """Make this process's delivery engine budget ``CHANNEL_LIMIT`` messages per scaled window.
-
-    The engine keeps Discord's hidden 30 / 60 s channel limit itself (no header
-    reports it) and that budget is not a setting, so against a scaled server it
-    would pace 30× too slowly. Its constructor takes the budget: build one and
-    install it where ``get_engine`` finds the process's engine. False if this
-    build does not allow it (the row then says so).
-    """
-    from otel_discord.deliver import engine as engine_module
-
-    try:
-        engine = engine_module.DeliveryEngine(settings, channel_budget=(CHANNEL_LIMIT, channel_window))
-    except TypeError:
-        return False
-    engine_module._engine = engine
-    return engine_module.get_engine(settings) is engine
-
-
-def _engine_stats(exporter: Any) -> dict[str, Any]:
-    try:
-        from otel_discord.deliver.engine import get_engine
-
-        return dict(get_engine(exporter.settings).stats.snapshot())
-    except Exception as exc:  # the engine's API may change; the server-side numbers still stand
-        return {"error": repr(exc)}
-
-
-def worker(args: argparse.Namespace) -> None:
-    """Flood, report, then keep the engine delivering until the runner closes stdin."""
-    from opentelemetry.sdk.resources import Resource
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
-    from opentelemetry.sdk.trace.export import SpanExportResult
-    from opentelemetry.trace import SpanKind, Status, StatusCode
-
-    from otel_discord.config import resolve
-    from otel_discord.exporters import DiscordSpanExporter
-
-    if args.rate_cap is not None:
-        os.environ["OTEL_EXPORTER_DISCORD_RATE_CAP"] = args.rate_cap
-    options = dict(webhook_url=args.url, allowed_hosts=args.host_port, spool_dir=args.spool)
-    scaled = _install_engine(resolve("traces", **options), args.channel_window) if args.channel_window else None
-    discord = DiscordSpanExporter(**options)
-
-    class Timed(SpanExporter):
-        """Counts the spans that reach otel-discord and the time spent in its export()."""
-
-        spans = 0
-        seconds = 0.0
-
-        def export(self, spans: Sequence[Any]) -> SpanExportResult:
-            start = time.perf_counter()
-            result = discord.export(spans)
-            Timed.seconds += time.perf_counter() - start
-            Timed.spans += len(spans)
-            return result
-
-    timed = Timed()
-    batch: list[Any] = []
-
-    class Collect(SpanExporter):
-        def export(self, spans: Sequence[Any]) -> SpanExportResult:
-            batch.extend(spans)
-            return SpanExportResult.SUCCESS
-
-    provider = TracerProvider(resource=Resource.create({"service.name": "ozark-finances"}), shutdown_on_exit=False)
-    direct = args.feed == "direct"
-    provider.add_span_processor(SimpleSpanProcessor(Collect()) if direct else BatchSpanProcessor(timed))
-    tracer = provider.get_tracer("bench.flood")
-    distinct = args.scenario == "distinct"
-    template = exception_event()
-
-    start_wall, start = time.time(), time.monotonic()
-    timeline: list[tuple[float, int]] = []  # (seconds since start, spans handed to export() so far)
-    for i in range(args.count):
-        route = letters_route(i) if distinct else "/imports/payments"
-        with tracer.start_as_current_span(f"POST {route}", kind=SpanKind.SERVER, attributes={
-            "http.request.method": "POST", "http.route": route, "url.path": route,
-            "http.response.status_code": 500,
-        }) as span:
-            column = f"amount_{route.rsplit('/', 1)[1]}" if distinct else "amount"
-            span.add_event("exception", {k: v.replace(_PLACEHOLDER, column) for k, v in template.items()})
-            span.set_status(Status(StatusCode.ERROR))
-        last = i == args.count - 1
-        if direct and (len(batch) >= BATCH or last):
-            timed.export(batch)
-            batch.clear()
-            timeline.append((time.monotonic() - start, i + 1))
-        if direct or i % 100 == 99 or last:
-            ahead = (i + 1) / args.count * args.emit_seconds - (time.monotonic() - start)
-            if ahead > 0:
-                time.sleep(ahead)  # the flood's pace: count per minute
-    if not direct:
-        provider.force_flush(60_000)  # the batch processor hands over what it still holds
-        timeline.append((time.monotonic() - start, Timed.spans))
-    emit({
-        "start_wall": start_wall, "emit_seconds": time.monotonic() - start, "handed_over": Timed.spans,
-        "export_seconds": Timed.seconds, "timeline": timeline, "engine_scaled": scaled,
-    })
-    for line in sys.stdin:  # the engine keeps delivering meanwhile
-        if line.strip() == "stats":
-            emit(_engine_stats(discord))
-    sys.stdout.flush()
-    os._exit(0)  # no teardown: a graceful shutdown would spend up to 30 s on an undeliverable backlog
 
 
 # --------------------------------------------------------------------------- the runner
@@ -317,7 +97,7 @@ def run_flood(flood: Flood) -> dict[str, Any]:
                        channel_limit=CHANNEL_LIMIT, channel_window=channel_window) as server, \
             tempfile.TemporaryDirectory(prefix="bench-flood-") as spool:
         hook = server.create_webhook("flood")
-        cmd = [PYTHON, str(BENCH_DIR / "flood.py"), "worker", flood.scenario, hook.url,
+        cmd = [PYTHON, str(BENCH_DIR / "flood_worker.py"), flood.scenario, hook.url,
                "--host-port", server.host_port, "--count", str(flood.count), "--emit-seconds", str(flood.emit_seconds),
                "--feed", "direct" if flood.scenario == "distinct" else "bsp", "--spool", spool]
         if flood.scaled:
@@ -370,7 +150,9 @@ def _measure(flood: Flood, result: dict[str, Any], engine_stats: dict[str, Any],
 
     ideal = ideal_messages(embeds)
     ceiling = ceiling_seconds([ready(end) for end in ideal], webhook_window, channel_window)
-    as_sent = ceiling_seconds([ready(i) for i in range(len(messages))], webhook_window, channel_window)
+    # Pacing alone: the ideal time for the messages as they were packed (index of each one's last embed).
+    ends = list(accumulate(len(m.embeds) for m in messages))
+    as_sent = ceiling_seconds([ready(end - 1) for end in ends if end], webhook_window, channel_window)
     done = represented(messages)
     return {
         "flood": flood.__dict__, "label": flood.label, "handed_over": result["handed_over"],
@@ -382,6 +164,7 @@ def _measure(flood: Flood, result: dict[str, Any], engine_stats: dict[str, Any],
         "ceiling_s": ceiling, "efficiency": ceiling / last if last > 0 and embeds else None,
         "pacing": as_sent / last if last > 0 and messages else None,
         "export_us_per_span": 1e6 * result["export_seconds"] / max(1, result["handed_over"]),
+        "export_cpu_us_per_span": 1e6 * result["export_cpu_seconds"] / max(1, result["handed_over"]),
         "engine_scaled": result["engine_scaled"], "engine_stats": engine_stats,
         "notes_in_content": [m.content for m in messages if m.content][-3:],
     }
@@ -403,15 +186,16 @@ def _distinct_rows(run: dict[str, Any]) -> list[dict[str, Any]]:
             rows.append(na_metric(f"{tag}: share of the ceiling", "nothing was delivered", f"≥ {TARGET_CEILING}"))
         elif run["engine_scaled"] is False:
             rows.append(metric(f"{tag}: share of the ceiling", "ratio", run["efficiency"], target=f"≥ {TARGET_CEILING}",
-                               note="the engine's channel budget could not be scaled in this build: not comparable"))
+                               note="this build's engine ignores CHANNEL_WINDOW: its budget is not scaled, not comparable"))
         else:
             rows.append(metric(f"{tag}: share of the ceiling", "ratio", run["efficiency"],
                                ratio=f"ideal {run['ceiling_s']:.1f} s for these embeds", target=f"≥ {TARGET_CEILING}",
                                passed=run["efficiency"] >= TARGET_CEILING, note=note))
         projected = run["last_change_s"] * run["handed_over"] / max(1, run["represented"])
-        rows.append(metric(f"{tag}: time to last delivery", "s", run["last_change_s"],
-                           ratio=f"{status}; all at this pace ≈ {projected * SCALE / 3600:.1f} h at Discord's limits"))
-        rows.append(metric(f"{tag}: export() per error span", "µs", run["export_us_per_span"],
+        rows.append(metric(f"{tag}: time to last delivery", "s", run["last_change_s"], headline=True,
+                           ratio=f"{status}; all ≈ {projected * SCALE / 3600:.1f} h at Discord's limits"))
+        rows.append(metric(f"{tag}: export() CPU per error span", "µs", run["export_cpu_us_per_span"], headline=True,
+                           ratio=f"wall {run['export_us_per_span']:,.0f} µs",
                            note="detect, route, render and enqueue, on the SDK's export thread"))
     else:
         rows.append(metric(f"{tag}: time until all represented", "s", run["last_change_s"],
@@ -428,10 +212,11 @@ def _repeat_rows(run: dict[str, Any]) -> list[dict[str, Any]]:
     sdk = (f"the SDK passed {kept:.0%} of the spans to the exporter" +
            ("" if kept >= 1 else " and dropped the rest (its queue was full)"))
     return [
-        metric(f"{tag}: final count at Discord after the flood", "s", lag,
+        metric(f"{tag}: final count after the flood", "s", lag, headline=True,
                ratio=f"{run['messages']} message(s), {run['edits']} edits",
-               note=f"{sdk}; {run['export_us_per_span']:.0f} µs per span in export()"),
-        metric(f"{tag}: notices represented at Discord", "%", 100 * run["represented"] / max(1, run["handed_over"]),
+               note=f"{sdk}; export() took {run['export_cpu_us_per_span']:,.0f} µs CPU "
+                    f"({run['export_us_per_span']:,.0f} µs wall) per span"),
+        metric(f"{tag}: notices represented", "%", 100 * run["represented"] / max(1, run["handed_over"]),
                target="100 %", passed=run["complete"],
                ratio=f"{run['represented']:,} of {run['handed_over']:,} handed over"),
     ]
@@ -481,23 +266,3 @@ def run(mode: Mode) -> dict[str, Any]:
         "metrics": rows,
         "raw": {"runs": runs},
     }
-
-
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("role", choices=["worker"])
-    parser.add_argument("scenario", choices=["distinct", "repeats"])
-    parser.add_argument("url")
-    parser.add_argument("--host-port", required=True)
-    parser.add_argument("--count", type=int, required=True)
-    parser.add_argument("--emit-seconds", type=float, required=True)
-    parser.add_argument("--feed", choices=["direct", "bsp"], required=True)
-    parser.add_argument("--spool", required=True)
-    parser.add_argument("--channel-window", type=float, help="scale the engine's channel budget to this window")
-    parser.add_argument("--rate-cap")
-    worker(parser.parse_args(argv))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

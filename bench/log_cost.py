@@ -157,9 +157,9 @@ def run(mode: Mode) -> dict[str, Any]:
         "title": TITLE,
         "config": {"discord_latency_s": LATENCY, "repetitions": reps, "otel_discord_path": otel["path"]},
         "metrics": [
-            metric("otel-discord per logger.exception()", "µs", otel_us, note=otel["path"]),
-            metric("blocking requests.post handler per call", "µs", blocking_us),
-            metric("blocking / otel-discord", "ratio", ratios),
+            metric("otel-discord per logger.exception()", "µs", otel_us, note=otel["path"], headline=True),
+            metric("blocking requests.post handler per call", "µs", blocking_us, headline=True),
+            metric("blocking / otel-discord", "ratio", ratios, headline=True),
             metric("otel-discord messages from the measured calls", "count", alerts, target="> 0",
                    passed=alerts > 0, note="the measured path really alerts (grouped and rate-capped by default)"),
             metric("blocking handler posts refused with 429", "%", 100 * refused / max(1, len(statuses)),

@@ -151,7 +151,7 @@ def _report(results: dict[str, dict[str, Any]], count: int, delivered: int) -> d
                            note=f"{r['spans_per_s']:,.0f} spans/s pushed; {r['spool_bytes'] / MIB:.1f} MiB on disk"))
     ours, noop = results["bsp-otel-discord"], results["bsp-noop"]
     extra = (max(ours["peak_rss"], ours["sampled_peak_rss"]) - max(noop["peak_rss"], noop["sampled_peak_rss"])) / MIB
-    rows.append(metric("otel-discord extra peak vs bsp-noop", "MiB", extra,
+    rows.append(metric("otel-discord extra peak vs bsp-noop", "MiB", extra, headline=True,
                        note="detector state, inbox, engine and spool caches"))
     for config in ("bsp-noop", "bsp-otel-discord"):
         points = results[config]["checkpoints"]

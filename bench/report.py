@@ -42,14 +42,16 @@ def verdict(row: Mapping[str, Any]) -> str:
     return "n/a" if row.get("target") else "info"
 
 
-def rows(results: Mapping[str, Any]) -> Iterable[tuple[str, ...]]:
-    """(section, metric, median, spread, ratio/target, result) for every metric of every section."""
+def rows(results: Mapping[str, Any], headline_only: bool = False) -> Iterable[tuple[str, ...]]:
+    """(section, metric, median, spread, ratio/target, result) for the metrics of every section."""
     for key, section in results["sections"].items():
-        label = section.get("title", key).split(" (")[0]
+        label = section.get("title", key)
         if section.get("error"):
             yield (label, "section failed", "—", "—", "—", "FAIL")
             continue
         for row in section.get("metrics", []):
+            if headline_only and not row.get("headline"):
+                continue
             unit = row.get("unit", "")
             median = fmt(row.get("median"), unit) if row.get("n") else (row.get("note") or "n/a")
             spread = "—"
@@ -71,12 +73,12 @@ def text_table(results: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def markdown_table(results: Mapping[str, Any]) -> str:
+def markdown_table(results: Mapping[str, Any], headline_only: bool = False) -> str:
     def cell(text: str) -> str:
         return text.replace("|", "\\|")
 
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows(results)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows(results, headline_only)]
     return "\n".join(lines)
 
 
@@ -91,36 +93,43 @@ def notes(results: Mapping[str, Any]) -> list[str]:
 
 
 def plot_throughput(results: Mapping[str, Any], path: Path) -> bool:
-    """Bar chart of requests/s per configuration (median, whiskers min–max); False if no data."""
+    """Requests/s and capacity (requests per CPU-second) per configuration, median with min–max whiskers."""
     section = results["sections"].get("app_cost")
     if not section or section.get("error"):
         return False
-    bars = [r for r in section["metrics"] if r["name"].startswith("throughput ") and r.get("n")]
-    if not bars:
+    metrics = {r["name"]: r for r in section["metrics"] if r.get("n")}
+    names = [n.removeprefix("throughput ") for n in metrics if n.startswith("throughput ")]
+    if not names:
         return False
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = [r["name"].removeprefix("throughput ") for r in bars]
-    medians = [r["median"] for r in bars]
-    low = [r["median"] - r["min"] for r in bars]
-    high = [r["max"] - r["median"] for r in bars]
-    colors = ["#95a5a6", "#7f8c8d", "#3498db", "#5865f2", "#8e44ad"]
-    fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
-    ax.bar(names, medians, yerr=[low, high], capsize=5, color=colors[: len(names)])
-    for x, value in enumerate(medians):
-        ax.text(x, value / 2, f"{value:.0f}", ha="center", va="center", color="white", fontweight="bold")
-    machine = results["machine"]
-    config = section["config"]
-    ax.set_ylabel("requests / s (median, min–max)")
-    ax.set_title(f"Flask + SQLAlchemy under waitress: throughput per configuration ({results['mode']} run)")
-    ax.text(0.01, -0.2, f"{machine['nproc']} cores, {machine['cpu_model']}, Python {machine['python']}; "
-            f"{config['repetitions']} interleaved repetitions × {config['seconds_per_run']} s; "
-            "mix 90% /ok, 5% /boom, 5% /slow", transform=ax.transAxes, fontsize=7, color="#555")
-    ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
+    colors = ["#95a5a6", "#7f8c8d", "#3498db", "#5865f2", "#8e44ad"][: len(names)]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.4), dpi=110)
+    panels = [
+        ("requests / s", [metrics[f"throughput {n}"] for n in names], lambda v: v),
+        ("requests per CPU-second of the app", [metrics[f"app CPU per request {n}"] for n in names],
+         lambda v: 1000.0 / v),  # ms per request → requests per CPU-second; min and max swap
+    ]
+    for ax, (label, rows_, convert) in zip(axes, panels):
+        medians = [convert(r["median"]) for r in rows_]
+        lows = [min(convert(r["min"]), convert(r["max"])) for r in rows_]
+        highs = [max(convert(r["min"]), convert(r["max"])) for r in rows_]
+        ax.bar(names, medians, yerr=[[m - lo for m, lo in zip(medians, lows)], [h - m for m, h in zip(medians, highs)]],
+               capsize=5, color=colors)
+        for x, value in enumerate(medians):
+            ax.text(x, value / 2, f"{value:.0f}", ha="center", va="center", color="white", fontweight="bold")
+        ax.set_title(label)
+        ax.tick_params(axis="x", labelrotation=20, labelsize=8)
+        ax.spines[["top", "right"]].set_visible(False)
+    machine, config = results["machine"], section["config"]
+    fig.suptitle(f"Flask + SQLAlchemy under waitress, per configuration ({results['mode']} run; median, min–max)")
+    fig.text(0.01, 0.01, f"{machine['nproc']} cores, {machine['cpu_model']}, Python {machine['python']}; "
+             f"{config['repetitions']} interleaved repetitions × {config['seconds_per_run']} s; "
+             "mix 90% /ok, 5% /boom, 5% /slow", fontsize=7, color="#555")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
@@ -140,14 +149,20 @@ on {m['nproc']} cores ({m['cpu_model']}), {m['ram_gib']} GiB RAM, Python {m['pyt
 ({m['platform']}); load average at the start {load}; code at `{m.get('git_commit')}`
 {'with uncommitted changes' if m.get('git_dirty') else ''}. Ratios are taken within one run,
 medians over the repetitions; the spread is min–max. The machine is shared and noisy: differences of a few
-percent in requests/s are within the spread, so the app's CPU time per request is reported alongside.
+percent in requests/s are within the spread, so capacity (1 / the app's CPU time per request) is judged too.
+
+{markdown_table(results, headline_only=True)}
+
+![Throughput and capacity per configuration](docs/bench-throughput.png)
+
+<details><summary>Every measurement of this run</summary>
 
 {markdown_table(results)}
 
 Notes:
 {note_lines}
 
-![Throughput per configuration](docs/bench-throughput.png)
+</details>
 
 What each section does:
 

@@ -203,7 +203,7 @@ class Pipeline:
                 for routed in router(notice):
                     channel = routed.channel or ""
                     if channel in router.audit_channels:
-                        accepted += self._enqueue(routed)  # unfiltered, never held or digested
+                        accepted += self._enqueue(routed, quiet=True)  # unfiltered, never held or digested
                         continue
                     reason = filters(routed, channel)
                     if reason:
@@ -245,11 +245,12 @@ class Pipeline:
         """Render and enqueue ``notice`` to ``channel`` directly (no routing, filters or holding)."""
         return bool(self._enqueue(notice.replace(channel=channel)))
 
-    def _enqueue(self, notice: Notice) -> int:
+    def _enqueue(self, notice: Notice, *, quiet: bool = False) -> int:
+        """Render and submit; ``quiet`` (an audit copy) never notifies: the notice's own channel does."""
         channel = notice.channel or ""
         embed = render_embed(notice, self._options.get(channel, self._default_options))
         mention = Mention.parse_text(notice.mention)
-        loud = (
+        loud = not quiet and (
             notice.severity >= Severity.WARNING
             or bool(mention)
             or self.stages.filters.amount.is_high_value(notice)

@@ -261,7 +261,3 @@ def timezone_of(settings: Settings) -> ZoneInfo:
     """The ``TIMEZONE`` setting (digests and the export command show local times in it)."""
     return settings.lookup("TIMEZONE", parse_timezone, ZoneInfo(DEFAULT_TIMEZONE))
 
-
-def local_time(now: float, tz: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return datetime.fromtimestamp(now, tz).strftime(fmt)
-

@@ -85,3 +85,19 @@ def test_table_and_plot(quick_run):
     assert "Median" in proc.stdout and "Result" in proc.stdout
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert results["machine"]["nproc"] >= 1 and results["machine"]["python"]
+
+
+def test_ceiling_model():
+    """The ideal client the flood is compared with follows Discord's limits to the message."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from ceiling import ceiling_seconds, ideal_messages
+
+    # 5 requests per 2 s per webhook: 30 messages need six windows, the last opens at 10 s.
+    assert ceiling_seconds([0.0] * 30, 2.0, 60.0) == pytest.approx(10.0)
+    # The 31st message waits for the channel's 60 s window to slide past the first.
+    assert ceiling_seconds([0.0] * 31, 2.0, 60.0) == pytest.approx(60.0)
+    # Nothing goes before it exists.
+    assert ceiling_seconds([0.0, 7.5], 2.0, 60.0) == pytest.approx(7.5)
+    # Six embeds of 1,000 characters fill a message (6,000), ten small ones fill one too.
+    assert ideal_messages([{"title": "x" * 1000}] * 12) == [5, 11]
+    assert ideal_messages([{"title": "x"}] * 25) == [9, 19, 24]

@@ -87,6 +87,8 @@ def test_audit_channel_gets_every_business_event_unfiltered(make_pipeline, disco
     assert titles(discord_server, "financial-ops") == []
     assert titles(discord_server, "user-tracking") == ["anna logged in"]
     assert titles(discord_server, "system-health") == ["ValueError: boom"]
+    for message in discord_server.messages("audit-logs"):
+        assert message.flags == 1 << 12  # a record, not an alarm: the other channel notifies
 
 
 def test_channel_minimum_level_applies_per_channel(make_pipeline, discord_server):

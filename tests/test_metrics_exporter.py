@@ -159,3 +159,24 @@ def test_export_never_raises_into_the_sdk(discord_server, webhook, tmp_path, ote
     exporter = exporter_for(discord_server, webhook, tmp_path, clock, system_events=False)
     assert exporter.export(object()) is MetricExportResult.SUCCESS  # not MetricsData at all
     exporter.shutdown()
+
+
+def test_idle_ticker_runs_the_checks_when_no_export_comes(discord_server, webhook, tmp_path):
+    """With delta temporality an idle app exports nothing; the dead man's switch must still fire."""
+    from otel_discord import observe
+
+    clock = Clock(local(2025, 10, 14, 3, 0))
+    config = tmp_path / "jobs.yaml"
+    config.write_text("jobs: [{name: nightly-backup, every: 24h}]\n", encoding="utf-8")
+    exporter = DiscordMetricExporter(webhook.url, allowed_hosts=discord_server.host_port,
+                                     spool_dir=str(tmp_path / "spool"), config_file=str(config),
+                                     service_name="ozark", summary_schedule="off", system_events=False,
+                                     _clock=clock, _tick_interval=0.05)
+    observe.business_event("job.completed", {"job.name": "nightly-backup", "job.duration_ms": 10})
+    exporter.export(MetricsData(resource_metrics=[]))  # the last export for a long time
+    clock.now = local(2025, 10, 15, 3, 5)  # a day later, nothing was exported meanwhile
+    try:
+        (message,) = discord_server.wait_for_messages(1, timeout=10)
+        assert unescaped(message.embeds[0]["title"]).endswith("Job nightly-backup has not completed for 24 h 5 min")
+    finally:
+        exporter.shutdown()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +45,8 @@ def make_pipeline(discord_server: DiscordServer, tmp_path: Path) -> Iterator:
         path.write_text("\n".join(lines) + "\n" + body)
         settings = resolve("logs", config_file=path, environ=environ, allowed_hosts=discord_server.host_port,
                            spool_dir=tmp_path / "spool")
+        # The ticker runs on real time: keep it out of the way of the simulated clock.
+        kw.setdefault("tick_interval", 3600.0)
         pipeline = Pipeline(settings, engine=DeliveryEngine(settings, linger=0.0), **kw)
         made.append(pipeline)
         return pipeline
@@ -207,3 +210,12 @@ def test_digest_carries_the_mentions_of_what_it_held(make_pipeline, discord_serv
     [digest] = discord_server.messages("system-debug")
     assert digest.content == "<@&111111111111111111>"
     assert digest.pings.roles == ("111111111111111111",)
+
+
+def test_the_timer_posts_the_digest_without_any_new_notice(make_pipeline, discord_server):
+    """Nobody calls tick(): the engine's timer does, on real time, once the held notice may go."""
+    pipeline = make_pipeline("rate_cap: 1\n", tick_interval=0.2)
+    past = time.time() - 120  # the minute of the cap is long over by now
+    pipeline.submit([notice("first", ts=past), notice("second", ts=past)], now=past)
+    messages = discord_server.wait_for_messages(2, "system-debug", timeout=15)
+    assert plain_titles(messages[1]) == ["Digest: 1 notice folded (more than 1 a minute)"]

@@ -97,3 +97,19 @@ def test_a_forked_worker_never_releases_the_lease(tmp_path):
     os.waitpid(pid, 0)
     assert notices_in_child == 0
     assert len(primary.stop(NOW + 120)) == 1
+
+
+def test_health_heartbeat_is_posted_once_per_tick_by_one_process(tmp_path):
+    from test_summary_support import App, Clock, drain_observations, make_monitor
+
+    drain_observations()
+    clock = Clock(local(2025, 10, 14, 5, 0))
+    first = make_monitor(tmp_path, summaries="off", health_heartbeat="every 6h")
+    second = make_monitor(tmp_path, summaries="off", health_heartbeat="every 6h")
+    app = App()
+    app.request("/a", 20, n=4)
+    first.process(app.collect(), clock())
+    clock.now = local(2025, 10, 14, 6, 0, 30)
+    notices = [p.notice for m in (first, second) for p in m.process(app.collect(), clock())]
+    (health,) = [n for n in notices if n.title == "ozark is running"]
+    assert {f.name: f.value for f in health.fields}["Requests"] == "4"

@@ -100,3 +100,17 @@ def test_summary_stays_within_discord_limits_with_many_routes():
     embed = payload["embeds"][0]
     assert all(f["inline"] for f in embed["fields"][:8])
     assert "```" in embed["description"]
+
+
+def test_dutch_amount_style():
+    """AMOUNT_STYLE=nl: the same numbers as a Dutch bookkeeper writes them, in fields and table alike."""
+    assert report.localize("€41,094 · 0.29% (1,148)", "nl") == "€41.094 · 0,29% (1.148)"
+    tally = route_tally({"GET /export.csv": (12345, 0, 7)})
+    tally.add("revenue", 4109450)
+    assert "GET /export.csv      12,3k" in report.route_table(tally, "nl")  # the route keeps its dot
+    notice = report.summary_notice(
+        service="ozark", schedule=parse_schedule("daily@18:00", AMS), tick=local(2025, 10, 14, 18, 0),
+        tally=tally, values=report.figures(tally, None), previous=None, to_date={}, currency="EUR", style="nl",
+    )
+    fields = {f.name: f.value for f in notice.fields}
+    assert fields["Requests"] == "12.345" and fields["Revenue"] == "€41.094"

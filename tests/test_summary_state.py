@@ -32,17 +32,22 @@ class TestElection:
         """Eight stores (as eight processes would) race for one tick from eight threads: one wins."""
         stores = [Store(tmp_path / "s.sqlite3") for _ in range(8)]
         results: list[bool] = []
+        errors: list[BaseException] = []
         barrier = threading.Barrier(len(stores))
 
         def race(store: Store) -> None:
             barrier.wait()
-            results.append(store.claim("ozark", "daily@18:00", NOW, NOW))
+            try:
+                results.append(store.claim("ozark", "daily@18:00", NOW, NOW))
+            except BaseException as exc:  # reported below, not lost in the thread
+                errors.append(exc)
 
         threads = [threading.Thread(target=race, args=(s,)) for s in stores]
         for t in threads:
             t.start()
         for t in threads:
             t.join(10)
+        assert errors == []
         assert sorted(results) == [False] * 7 + [True]
 
     def test_an_unfinished_claim_is_taken_over_after_the_timeout(self, tmp_path):

@@ -51,7 +51,21 @@ def encode(item: Outgoing) -> str:
             **{name: getattr(notice, name) for name in _OPTIONAL_TEXT},
         },
     }
-    return redact(json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")))
+    return redact(valid_utf8(json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))))
+
+
+def valid_utf8(text: str) -> str:
+    """``text`` with lone surrogates replaced by U+FFFD.
+
+    Python strings may hold them (``os.fsdecode`` of an odd file name, a CSV decoded
+    with ``surrogateescape``); UTF-8 cannot, so SQLite and files refuse such text.
+    One notice holding one must not block the spool for every other notice.
+    """
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def _text(value: Any, default: str | None = None) -> str | None:

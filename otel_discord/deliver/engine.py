@@ -46,6 +46,7 @@ from otel_discord.deliver.spool import FILE_NAME as SPOOL_FILE
 from otel_discord.deliver.spool import Pending, Spool, SpoolBusy, SpoolUnavailable, default_scope
 from otel_discord.deliver.webhook import WebhookClient
 from otel_discord.group import AUDIT_CHANNEL, GroupPolicy, group_key
+from otel_discord.notice import Notice
 from otel_discord.stats import DropReason, Stats, guard, redacting_logger
 
 __all__ = ["LINGER", "THREAD_NAME", "DeliveryEngine", "Outgoing", "get_engine"]
@@ -144,7 +145,8 @@ class DeliveryEngine:
         self._term = self._sender_term = 0
         self._next_lease = self._next_trim = self._next_count = 0.0
         self._own_rows = self._depth = self._edits = 0
-        self._unseen_folds = False  # folded into a live group; the sender has not counted the edit yet
+        # Folds into live groups (edits owed) by generation: pending until a whole step saw them.
+        self._folds = self._folds_seen = 0
         self._counted = False  # the spool and the lease were looked at once
         self.sender.reset(None)
         now = self._clock()
@@ -185,7 +187,7 @@ class DeliveryEngine:
         every notice of the application in the spool and the edits it owes; plus dropped
         notices not yet written to the fallback log. At least 1 until the spool was first read."""
         if self.is_leader:
-            spooled = self._depth + self._edits + self._unseen_folds
+            spooled = self._depth + self._edits + (self._folds != self._folds_seen)
         else:
             spooled = self._own_rows + (not self._counted)
         return len(self._inbox) + spooled + self.fallback.pending()
@@ -388,9 +390,15 @@ class DeliveryEngine:
         if self.sender.spool is not spool or self._sender_term != self._term:
             self.sender.reset(spool)
             self._sender_term = self._term
-        self._unseen_folds = False  # cleared before the step reads the spool: later folds set it again
+        folds = self._folds  # read before the step reads the spool: later folds stay unseen
         wait = self.sender.step()
-        self._edits = len(self.sender.book)
+        book = self.sender.book
+        if book.reposted:  # a group went back to the outbox (its message was deleted)
+            self._depth += book.reposted
+            book.reposted = 0
+            self.sender.poke()
+        self._edits = len(book)
+        self._folds_seen = folds
         if wait == 0 and self._depth:
             self._tick.set()  # recount what is still waiting
         return wait
@@ -481,7 +489,7 @@ class DeliveryEngine:
         self.sender.poke()  # before the flags below: a sender that clears them then sees the poke
         self._own_rows += len(created)
         self._depth += len(created)
-        self._unseen_folds = self._unseen_folds or grouped > 0  # an edit is owed: flush waits for it
+        self._folds += grouped > 0  # an edit is owed: flush waits for it
         self._inbox.settle()
         self._wake.set()
 
@@ -515,13 +523,19 @@ class DeliveryEngine:
 
     def _trim(self, spool: Spool, wall: float) -> None:
         options = self.options
+        dropped: dict[str, list[Notice]] = {}
         for row, reason in spool.trim(wall, options.spool_max_age, options.spool_max_rows):
-            self.stats.record_drop(reason)
             try:
                 notice = codec.decode(row.body).notice.replace(count=row.count)
             except (ValueError, TypeError, KeyError):
-                continue
-            self.fallback.write([notice], reason)
+                notice = None  # unreadable: counted all the same
+            dropped.setdefault(reason, []).append(notice)
+        for reason, notices in dropped.items():
+            self.fallback.write([n for n in notices if n is not None], reason)
+            self.stats.record_drop(reason, len(notices))
+            _logger.warning("%d notice(s) dropped from the spool (%s); written to %s", len(notices),
+                            "older than SPOOL_MAX_AGE" if reason == "spool_expired" else "beyond SPOOL_MAX_ROWS",
+                            self.fallback.path)
         if self.sender.shared is not None and self.sender.spool is spool:
             self.sender.shared.prune(wall)
         spool.prune_groups(wall - options.group_window)

@@ -124,7 +124,7 @@ class FallbackLog:
             lines = "".join(
                 json.dumps(notice_record(n, reason, now), ensure_ascii=False, default=str) + "\n" for n in items
             )
-            data = redact(lines).encode("utf-8")
+            data = redact(lines).encode("utf-8", "replace")  # a lone surrogate costs one character
             with self._lock:
                 self._append(data)
             self.stats.incr("fallback_written", len(items))

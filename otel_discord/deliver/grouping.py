@@ -46,6 +46,7 @@ class GroupBook:
         self.spool: Spool | None = None
         self._dirty: dict[tuple[str, str, str], tuple[Group, str]] = {}
         self._stale = False
+        self.reposted = 0  # rows put back in the outbox, until the engine has counted them
 
     def reset(self, spool: Spool | None) -> None:
         self.spool = spool
@@ -138,6 +139,7 @@ class GroupBook:
         if count > 0:
             self.spool.repost(channel, webhook, key, writer=self.writer, now=now, count=count,
                               first_seen=first_seen, last_seen=group.last_seen, body=body)
+            self.reposted += 1
         else:
             self.spool.forget_group(channel, webhook, key)
         self._dirty.pop((channel, webhook, key), None)

@@ -14,6 +14,7 @@ what a failure means. Two safety rules hold for every request:
 from __future__ import annotations
 
 import json as _json
+import logging
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -25,11 +26,19 @@ from typing import Any, Final
 import requests
 from opentelemetry import context as otel_context
 
+from otel_discord._log import REDACT_FILTER
 from otel_discord.stats import redacting_logger
 from otel_discord.version import PROJECT_URL, __version__
 from otel_discord.webhook_url import WebhookURL, redact
 
 _logger = redacting_logger(__name__)
+
+#: urllib3 logs each request line (path and all: the token) at DEBUG, and retries at
+#: WARNING, on these loggers of the *application's* tree; an app that turns DEBUG on
+#: would print webhook tokens. A logger's filter only sees its own records, hence each.
+_URLLIB3_LOGGERS: Final = ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager")
+for _name in _URLLIB3_LOGGERS:
+    logging.getLogger(_name).addFilter(REDACT_FILTER)  # idempotent; costs nothing below DEBUG
 
 USER_AGENT: Final = f"DiscordBot ({PROJECT_URL}, {__version__})"
 #: Hostile or buggy Retry-After values are clamped to this (urllib3 does the same).

@@ -19,15 +19,14 @@ from typing import Any, Final
 
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 
-from otel_discord._log import get_logger
 from otel_discord.config import ConfigError
 from otel_discord.exporters._base import PipelineExporter, build_settings
-from otel_discord.stats import guard
+from otel_discord.stats import guard, redacting_logger
 from otel_discord.summary import config as summary_config
 from otel_discord.summary.monitor import Monitor, Post
 from otel_discord.summary.state import Store
 
-_logger = get_logger(__name__)
+_logger = redacting_logger(__name__)  # a config error or exception text might quote a webhook URL
 
 TICKER_NAME: Final = "otel-discord-summary"
 DEFAULT_TICK_S: Final = 60.0
@@ -104,7 +103,9 @@ class DiscordMetricExporter(PipelineExporter, MetricExporter):
         with guard("starting the metric exporter"):
             self._accepts_files = "files" in inspect.signature(self._pipeline.submit).parameters
             self._monitor = _build_monitor(settings, config, self._pipeline, self._accepts_files)
-            self._submit(self._monitor.startup(self._clock()))
+            self._last_run = self._clock()
+            self._submit(self._monitor.startup(self._last_run))
+        self._ensure_ticker()  # an app with no metrics at all still gets its job checks
 
     # --- the SDK's interface ------------------------------------------------------------
     def export(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
@@ -124,8 +125,11 @@ class DiscordMetricExporter(PipelineExporter, MetricExporter):
 
         The periodic reader passes ``timeout=`` (milliseconds) rather than ``timeout_millis``.
         """
-        timeout_millis = float(kwargs.get("timeout", timeout_millis))
+        timeout_millis = max(0.0, float(kwargs.get("timeout", timeout_millis)))
         self._stop.set()
+        ticker = self._ticker
+        if ticker is not None and ticker.is_alive() and ticker is not threading.current_thread():
+            ticker.join(min(1.0, timeout_millis / 1000))  # let a running check finish its submit
         if self.enabled and self._monitor is not None:
             with guard("posting the shutdown notice"):
                 self._submit(self._monitor.shutdown(self._clock()))
@@ -148,7 +152,7 @@ class DiscordMetricExporter(PipelineExporter, MetricExporter):
                 self._pipeline.submit([post.notice])
 
     def _ensure_ticker(self) -> None:
-        if not self._tick_interval or self._stop.is_set():
+        if not self._tick_interval or self._stop.is_set() or self._monitor is None:
             return
         thread = self._ticker
         if thread is not None and thread.is_alive() and self._ticker_pid == os.getpid():

@@ -27,7 +27,7 @@ from otel_discord._log import get_logger
 from otel_discord.config import Settings
 from otel_discord.notice import Notice
 from otel_discord.presets import Preset, resolve_preset
-from otel_discord.route.match import Matcher, as_list, check_keys, config_error, mapping, parse_matcher
+from otel_discord.route.match import Matcher, check_keys, config_error, mapping, parse_matcher
 from otel_discord.route.mentions import Mention, MentionRules, parse_mention, parse_mentions
 
 _logger = get_logger(__name__)
@@ -174,7 +174,3 @@ class Router:
         lines.append(f"otherwise → {self.default}")
         return lines
 
-
-def names(items: Any) -> list[str]:
-    """Channel names from a scalar or a list (for sections that list channels)."""
-    return [channel_name(item) for item in as_list(items)]

@@ -17,6 +17,7 @@ import json
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,7 +147,12 @@ CREATE TABLE IF NOT EXISTS overflow (channel TEXT PRIMARY KEY, n INTEGER NOT NUL
 
 
 class SQLiteStore:
-    """Held notices in ``spool_dir/route.sqlite3`` (mode 0600). One connection per call: fork-safe."""
+    """Held notices in ``spool_dir/route.sqlite3`` (mode 0600).
+
+    One connection per process (a forked child opens its own), used under a lock.
+    WAL with ``synchronous=NORMAL``: a commit survives the process crashing without
+    waiting for the disk, which keeps a night's flood from stalling the export thread.
+    """
 
     durable = True
 
@@ -154,73 +160,95 @@ class SQLiteStore:
         self.path = path
         self._max = max_held
         self._warned = False
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._pid = 0
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))  # our mode, before sqlite creates it
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+        with self._lock:
+            self._connect().executescript(_SCHEMA)
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=_SQL_TIMEOUT, isolation_level=None)
-        return db
+        """This process's connection (call with the lock held)."""
+        if self._db is None or self._pid != os.getpid():
+            db = sqlite3.connect(self.path, timeout=_SQL_TIMEOUT, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._db, self._pid = db, os.getpid()
+        return self._db
 
     def _failed(self, what: str, exc: Exception) -> None:
         level = _logger.debug if self._warned else _logger.warning
         self._warned = True
         level("cannot %s the holding store %s: %s", what, self.path, exc)
+        db, self._db = self._db, None  # reconnect next time: the file may have been replaced
+        if db is not None and self._pid == os.getpid():
+            try:
+                db.close()
+            except sqlite3.Error:
+                pass
+
+    def _reset_lock(self) -> None:
+        self._lock = threading.Lock()
 
     def put(self, channel: str, reason: str, notice: Notice, now: float) -> bool:
         try:
             text = encode(notice)
-            db = self._connect()
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                (held,) = db.execute("SELECT COUNT(*) FROM held WHERE channel = ?", (channel,)).fetchone()
-                if held >= self._max:
-                    db.execute("INSERT INTO overflow (channel, n) VALUES (?, 1) "
-                               "ON CONFLICT (channel) DO UPDATE SET n = n + 1", (channel,))
-                else:
-                    db.execute("INSERT INTO held (channel, reason, held_at, notice) VALUES (?, ?, ?, ?)",
-                               (channel, reason, now, text))
-                db.execute("COMMIT")
-            finally:
-                db.close()
-            return True
-        except (sqlite3.Error, OSError, ValueError, TypeError) as exc:
-            self._failed("write to", exc)
+        except (ValueError, TypeError) as exc:
+            _logger.warning("cannot hold a notice: %s", exc)
             return False
+        with self._lock:
+            try:
+                db = self._connect()
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    (held,) = db.execute("SELECT COUNT(*) FROM held WHERE channel = ?", (channel,)).fetchone()
+                    if held >= self._max:
+                        db.execute("INSERT INTO overflow (channel, n) VALUES (?, 1) "
+                                   "ON CONFLICT (channel) DO UPDATE SET n = n + 1", (channel,))
+                    else:
+                        db.execute("INSERT INTO held (channel, reason, held_at, notice) VALUES (?, ?, ?, ?)",
+                                   (channel, reason, now, text))
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                return True
+            except (sqlite3.Error, OSError) as exc:
+                self._failed("write to", exc)
+                return False
 
     def channels(self) -> list[str]:
-        try:
-            db = self._connect()
+        with self._lock:
             try:
-                rows = db.execute("SELECT channel FROM held UNION SELECT channel FROM overflow WHERE n > 0")
+                rows = self._connect().execute("SELECT channel FROM held UNION SELECT channel FROM overflow WHERE n > 0")
                 return [row[0] for row in rows]
-            finally:
-                db.close()
-        except (sqlite3.Error, OSError) as exc:
-            self._failed("read", exc)
-            return []
+            except (sqlite3.Error, OSError) as exc:
+                self._failed("read", exc)
+                return []
 
     def take(self, channel: str) -> tuple[list[Held], int]:
         """Claim and remove everything held for ``channel`` (one transaction: no other process gets it)."""
-        try:
-            db = self._connect()
+        with self._lock:
             try:
+                db = self._connect()
                 db.execute("BEGIN IMMEDIATE")
-                rows = db.execute("SELECT id, reason, held_at, notice FROM held WHERE channel = ? ORDER BY id",
-                                  (channel,)).fetchall()
-                found = db.execute("SELECT n FROM overflow WHERE channel = ?", (channel,)).fetchone()
-                db.execute("DELETE FROM held WHERE channel = ?", (channel,))
-                db.execute("DELETE FROM overflow WHERE channel = ?", (channel,))
-                db.execute("COMMIT")
-            finally:
-                db.close()
-        except (sqlite3.Error, OSError) as exc:
-            self._failed("read", exc)
-            return [], 0
+                try:
+                    rows = db.execute("SELECT id, reason, held_at, notice FROM held WHERE channel = ? ORDER BY id",
+                                      (channel,)).fetchall()
+                    found = db.execute("SELECT n FROM overflow WHERE channel = ?", (channel,)).fetchone()
+                    db.execute("DELETE FROM held WHERE channel = ?", (channel,))
+                    db.execute("DELETE FROM overflow WHERE channel = ?", (channel,))
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+            except (sqlite3.Error, OSError) as exc:
+                self._failed("read", exc)
+                return [], 0
         held = []
         for _, reason, held_at, text in rows:
             try:
@@ -230,31 +258,38 @@ class SQLiteStore:
         return held, int(found[0]) if found else 0
 
     def count(self, channel: str | None = None) -> int:
-        try:
-            db = self._connect()
+        where, args = ("WHERE channel = ?", (channel,)) if channel is not None else ("", ())
+        with self._lock:
             try:
-                if channel is None:
-                    (held,) = db.execute("SELECT COUNT(*) FROM held").fetchone()
-                    (extra,) = db.execute("SELECT COALESCE(SUM(n), 0) FROM overflow").fetchone()
-                else:
-                    (held,) = db.execute("SELECT COUNT(*) FROM held WHERE channel = ?", (channel,)).fetchone()
-                    (extra,) = db.execute("SELECT COALESCE(SUM(n), 0) FROM overflow WHERE channel = ?",
-                                          (channel,)).fetchone()
+                db = self._connect()
+                (held,) = db.execute(f"SELECT COUNT(*) FROM held {where}", args).fetchone()
+                (extra,) = db.execute(f"SELECT COALESCE(SUM(n), 0) FROM overflow {where}", args).fetchone()
                 return int(held) + int(extra)
-            finally:
-                db.close()
-        except (sqlite3.Error, OSError) as exc:
-            self._failed("read", exc)
-            return 0
+            except (sqlite3.Error, OSError) as exc:
+                self._failed("read", exc)
+                return 0
+
+
+_stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()  # their locks are renewed in a forked child
+
+
+def _after_fork() -> None:
+    for store in _stores:
+        store._reset_lock()
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 def open_store(spool_dir: Path) -> HoldingStore:
     """The SQLite store in ``spool_dir``, or a memory store (with a warning) if that is unusable."""
     try:
-        return SQLiteStore(spool_dir / FILE_NAME)
+        store = SQLiteStore(spool_dir / FILE_NAME)
     except (sqlite3.Error, OSError) as exc:
         _logger.warning("cannot use %s for held notices (%s); holding them in memory", spool_dir / FILE_NAME, exc)
         return MemoryStore()
+    _stores.add(store)
+    return store
 
 
 class LazyStore:

@@ -15,6 +15,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from otel_discord.config import Settings, parse_bool
+from otel_discord.detect.money import parse_style
 from otel_discord.summary.collect import BusinessMetric
 from otel_discord.summary.schedules import DEFAULT_TIMEZONE, Schedule, parse_schedule, zone
 
@@ -78,6 +79,7 @@ class SummaryConfig:
     system_events: bool = True
     service_name: str | None = None
     chart: bool = True
+    amount_style: str = "en"
 
 
 def load(settings: Settings, arguments: Mapping[str, Any] | None = None) -> SummaryConfig:
@@ -111,6 +113,7 @@ def load(settings: Settings, arguments: Mapping[str, Any] | None = None) -> Summ
         system_events=settings.lookup("SYSTEM_EVENTS", parse_bool, True, args.get("system_events")),
         service_name=settings.lookup("SERVICE_NAME", _name, None, args.get("service_name")),
         chart=settings.lookup("SUMMARY_CHART", parse_bool, True),
+        amount_style=settings.lookup("AMOUNT_STYLE", parse_style, "en"),
     )
 
 

@@ -25,8 +25,8 @@ from typing import Any, Final
 from opentelemetry.sdk.metrics.export import MetricsData
 
 from otel_discord import observe
-from otel_discord._log import get_logger
 from otel_discord.notice import Notice
+from otel_discord.stats import redacting_logger
 from otel_discord.summary import chart, report
 from otel_discord.summary.accumulate import Accumulator, Batch
 from otel_discord.summary.collect import add_observations, money_key, tallies
@@ -39,7 +39,7 @@ from otel_discord.summary.state import COARSE_SLOT_S, SLOT_S, Store
 from otel_discord.summary.tally import Tally, merged
 from otel_discord.summary.thresholds import Thresholds
 
-_logger = get_logger(__name__)
+_logger = redacting_logger(__name__)  # a config error or exception text might quote a webhook URL
 
 #: Two beats further apart than this (or 2.5 export intervals) leave a gap in uptime.
 GAP_FLOOR_S: Final = 150.0
@@ -249,7 +249,7 @@ class Monitor:
             spark = f"Requests {chart.sparkline(requests)}\np95 ms {chart.sparkline(p95)}"
         notice = report.summary_notice(
             service=service, schedule=schedule, tick=tick, tally=tally, values=values, previous=previous,
-            to_date=to_date, currency=self.config.currency, spark=spark,
+            to_date=to_date, currency=self.config.currency, spark=spark, style=self.config.amount_style,
         )
         return Post(notice, files, f"attachment://{chart.FILE_NAME}" if files else None)
 

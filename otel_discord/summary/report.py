@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from otel_discord.detect.money import STYLES
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 from otel_discord.summary.schedules import Schedule
 from otel_discord.summary.tally import Tally
@@ -22,6 +23,7 @@ from otel_discord.summary.tally import Tally
 TOP_ROUTES: Final = 5
 SLOWEST_ROUTES: Final = 5
 ROUTE_WIDTH: Final = 20
+_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _CONVERTER = re.compile(r"<(?:[a-zA-Z_]+:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
 _SYMBOLS: Final = {"EUR": "€", "USD": "$", "GBP": "£"}
 #: Events already shown in their own fields.
@@ -81,8 +83,10 @@ def summary_notice(
     to_date: Mapping[str, float],
     currency: str,
     spark: str = "",
+    style: str = "en",
 ) -> Notice:
-    """The summary message (see the module docstring). ``to_date`` holds revenue cents by period."""
+    """The summary message (see the module docstring). ``to_date`` holds revenue cents by period;
+    ``style`` is the ``AMOUNT_STYLE`` setting (``nl``: ``1.234,50``)."""
     start, end = schedule.period(tick)
     before = previous or {}
     description = f"{_when(start, schedule.tz)} → {_when(end, schedule.tz)} ({schedule.tz.key})"
@@ -108,7 +112,9 @@ def summary_notice(
     if values["events"]:
         top = sorted(values["events"].items(), key=lambda item: (-item[1], item[0]))[:6]
         fields.append(Field("Events", "\n".join(f"{name} ×{_count(n)}" for name, n in top), inline=False))
-    table = route_table(tally)
+    if style != "en":
+        fields = [Field(f.name, localize(f.value, style), f.inline) for f in fields]
+    table = route_table(tally, style)
     return Notice(
         kind=Kind.SUMMARY,
         severity=Severity.INFO,
@@ -157,7 +163,7 @@ def _business_fields(
     return fields
 
 
-def route_table(tally: Tally) -> str:
+def route_table(tally: Tally, style: str = "en") -> str:
     """The busiest and the slowest routes, aligned for a code block 37 columns wide (a phone's)."""
     routes = [(name, r) for name, r in tally.routes.items() if r.requests > 0]
     if not routes:
@@ -165,20 +171,29 @@ def route_table(tally: Tally) -> str:
     header = f"{'':<{ROUTE_WIDTH}} {'req':>5} {'err':>4} {'p95':>5}"
     lines = ["Top routes".ljust(ROUTE_WIDTH) + header[ROUTE_WIDTH:]]
     busiest = sorted(routes, key=lambda item: (-item[1].requests, item[0]))[:TOP_ROUTES]
-    lines += [_row(name, route) for name, route in busiest]
+    lines += [_row(name, route, style) for name, route in busiest]
     slow = [(name, r, r.latency.quantile(0.95)) for name, r in routes]
     slowest = sorted((s for s in slow if s[2] is not None), key=lambda s: (-s[2].value, s[0]))[:SLOWEST_ROUTES]
     if slowest:
         lines.append("")
         lines.append("Slowest (p95 ms)".ljust(ROUTE_WIDTH) + header[ROUTE_WIDTH:])
-        lines += [_row(name, route) for name, route, _ in slowest]
+        lines += [_row(name, route, style) for name, route, _ in slowest]
     return "\n".join(lines)
 
 
-def _row(name: str, route: Any) -> str:
+def _row(name: str, route: Any, style: str) -> str:
     p95 = route.latency.quantile(0.95)
     latency = "—" if p95 is None else (">" if p95.open_ended else "") + _compact(p95.value)
-    return f"{short_route(name):<{ROUTE_WIDTH}} {_compact(route.requests):>5} {_compact(route.errors):>4} {latency:>5}"
+    requests, errors = _compact(route.requests), _compact(route.errors)
+    if style != "en":
+        requests, errors, latency = (localize(text, style) for text in (requests, errors, latency))
+    return f"{short_route(name):<{ROUTE_WIDTH}} {requests:>5} {errors:>4} {latency:>5}"
+
+
+def localize(text: str, style: str) -> str:
+    """Numbers written ``1,234.5`` in ``text`` as ``style`` writes them (``nl``: ``1.234,5``)."""
+    thousands, point = STYLES.get(style, STYLES["en"])
+    return _NUMBER.sub(lambda m: m.group(0).translate({ord(","): thousands, ord("."): point}), text)
 
 
 def short_route(name: str, width: int = ROUTE_WIDTH) -> str:

@@ -7,12 +7,14 @@ readers and one writer work at once; every write is one short ``BEGIN
 IMMEDIATE`` transaction with a ``busy_timeout``, so a process waits for the lock
 instead of failing. Coordination is by constraint, not by lock files:
 ``INSERT OR IGNORE`` into a table with a primary key elects exactly one winner
-(one summary per schedule tick, one "fired" per threshold crossing).
+(one summary per schedule tick, one milestone per period), and a read-then-write
+inside one such transaction is a compare-and-set (one "fired" per threshold
+crossing, one alert per missed job deadline).
 
 Tables:
 
 * ``slots``: one tally per (service, minute, writer process); rows older than
-  ``FINE_FOR`` are merged into quarter-hour rows, rows past ``RETENTION`` deleted.
+  ``FINE_FOR_S`` are merged into quarter-hour rows, rows past ``RETENTION_S`` deleted.
 * ``totals``: running figures per calendar day/week/month/quarter/year (revenue
   month-to-date without reading a month of slots).
 * ``alive``: heartbeat segments per app instance, for uptime.
@@ -28,10 +30,12 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
 
@@ -48,7 +52,10 @@ COARSE_SLOT_S: Final = 15 * 60
 #: about 100 rows per process instead of 1,440. Schedule times are on the quarter hour, so no
 #: period boundary falls inside a merged row.
 FINE_FOR_S: Final = 3 * 3600
-RETENTION_S: Final = 400 * 86400  # a quarter and the one before it, and then some
+#: Slot rows are kept long enough for a quarterly summary posted weeks late; trends need no
+#: old rows (each summary stores its figures), and running totals are kept for two years.
+RETENTION_S: Final = 120 * 86400
+TOTALS_RETENTION_S: Final = 2 * 366 * 86400
 #: A claimed tick not finished after this long is taken over (its winner died mid-way).
 CLAIM_TIMEOUT_S: Final = 300.0
 _MERGED: Final = "*"
@@ -57,7 +64,7 @@ _SCHEMA_VERSION: Final = "1"
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS slots(
-    service TEXT, slot INTEGER, writer TEXT, tally TEXT, PRIMARY KEY(service, slot, writer)) WITHOUT ROWID;
+    service TEXT, slot INTEGER, writer TEXT, tally BLOB, PRIMARY KEY(service, slot, writer)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS totals(
     service TEXT, figure TEXT, period TEXT, start TEXT, value REAL,
     PRIMARY KEY(service, figure, period, start)) WITHOUT ROWID;
@@ -82,6 +89,14 @@ CREATE TABLE IF NOT EXISTS lease(
     service TEXT PRIMARY KEY, host TEXT, pid INTEGER, token TEXT, version TEXT,
     started_at REAL, heartbeat_at REAL, stopped_at REAL) WITHOUT ROWID;
 """
+
+
+def _has_schema(conn: sqlite3.Connection) -> bool:
+    """The tables exist: the schema is created in one transaction that writes this row last."""
+    try:
+        return conn.execute("SELECT 1 FROM meta WHERE key='schema'").fetchone() is not None
+    except sqlite3.OperationalError:  # no such table
+        return False
 
 
 class Store:
@@ -126,18 +141,33 @@ class Store:
         if self._pid != os.getpid():
             self._init_process_state()
         if self._conn is None:
-            conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
-            conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-            if self.path != ":memory:":
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone():
-                conn.executescript(_SCHEMA)  # once per file: a no-op write lock per connection is not free
-                conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)", (_SCHEMA_VERSION,))
-            self._conn = conn
+            self._conn = self._connect()
         return self._conn
+
+    def _connect(self) -> sqlite3.Connection:
+        """Open and set up the file. Switching a new file to WAL takes an exclusive lock that does
+        not wait for the busy timeout, so workers starting together retry for a moment."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        delay = 0.01
+        while True:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+            try:
+                conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+                if self.path != ":memory:" and conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                if not _has_schema(conn):  # once per file: a write lock per connection is not free
+                    conn.executescript(
+                        f"BEGIN IMMEDIATE;{_SCHEMA}"
+                        f"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', '{_SCHEMA_VERSION}');COMMIT;"
+                    )
+                return conn
+            except sqlite3.OperationalError as exc:
+                conn.close()
+                if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -172,7 +202,7 @@ class Store:
         combined = Tally.loads(row[0]).merge(tally) if row else tally
         db.execute(
             "INSERT OR REPLACE INTO slots(service, slot, writer, tally) VALUES (?,?,?,?)",
-            (service, slot, self.writer, combined.dumps()),
+            (service, slot, self.writer, combined.pack()),
         )
 
     def slots(self, service: str, start: float, end: float, *, routes: bool = True) -> list[tuple[int, Tally]]:
@@ -331,6 +361,8 @@ class Store:
             db.execute("DELETE FROM slots WHERE slot<?", (expired,))
             db.execute("DELETE FROM alive WHERE last<?", (expired,))
             db.execute("DELETE FROM ticks WHERE tick<?", (expired,))
+            oldest_total = datetime.fromtimestamp(now - TOTALS_RETENTION_S, timezone.utc).date().isoformat()
+            db.execute("DELETE FROM totals WHERE start<?", (oldest_total,))
             # Internal elections (_alerts every minute, _maintenance, _health) need no history.
             db.execute("DELETE FROM ticks WHERE substr(schedule, 1, 1)='_' AND tick<?", (now - 86400,))
         return merged
@@ -342,4 +374,4 @@ class Store:
         if row:
             tally = Tally.loads(row[0]).merge(tally)
         db.execute("INSERT OR REPLACE INTO slots(service, slot, writer, tally) VALUES (?,?,?,?)",
-                   (service, slot, _MERGED, tally.dumps()))
+                   (service, slot, _MERGED, tally.pack()))

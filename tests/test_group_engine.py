@@ -1,0 +1,234 @@
+"""Grouping as people see it in Discord: one message per problem, edited with the count, never spam."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from otel_discord.config import resolve
+from otel_discord.deliver.engine import DeliveryEngine, Outgoing
+from otel_discord.deliver.retry import RetryPolicy
+from otel_discord.notice import Category, Kind, Notice, Severity
+from otel_discord.render.embed import render_embed
+from otel_discord.testing import DiscordServer
+
+FAST_RETRY = RetryPolicy(base=0.05, cap=0.2)
+
+
+class FakeWall:
+    """Unix time that only moves when the test says so (windows and debounce read it)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def error(i: int = 0, fingerprint: str = "ValueError|app.py:parse|/pay", channel: str = "default") -> Outgoing:
+    notice = Notice(Kind.ERROR, Severity.ERROR, Category.ERROR, "ValueError: could not convert 'twelve'",
+                    fingerprint=fingerprint, channel=channel, description=f"request {i}")
+    return Outgoing(channel, render_embed(notice), notice)
+
+
+def event(i: int, channel: str = "default") -> Outgoing:
+    notice = Notice(Kind.EVENT, Severity.SUCCESS, Category.PAYMENT, f"invoice #{250090 + i} paid", channel=channel)
+    return Outgoing(channel, render_embed(notice), notice)
+
+
+def seen(message) -> int:
+    for field in message.embeds[0].get("fields") or ():
+        if field["name"] == "Seen":
+            return int(re.match(r"×(\d+)", field["value"]).group(1))
+    return 1
+
+
+@pytest.fixture
+def make_engine(tmp_path) -> Iterator:
+    made: list[DeliveryEngine] = []
+
+    def make(server: DiscordServer, webhook_url=None, *, channels=None, environ=None, **kw) -> DeliveryEngine:
+        settings = resolve(webhook_url=webhook_url, channels=channels, allowed_hosts=server.host_port,
+                           spool_dir=tmp_path, environ=environ or {})
+        engine = DeliveryEngine(settings, retry=FAST_RETRY, **kw)
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        if not engine.closed:
+            engine.shutdown(0.5)
+
+
+def test_repeats_edit_the_first_message_with_the_count(discord_server, make_engine):
+    """The first occurrence is posted at once; repeats edit that message; the last count is written."""
+    hook = discord_server.create_webhook("alerts")
+    engine = make_engine(discord_server, hook.url)
+    engine.submit(error(0))
+    assert engine.flush(10)
+    (first,) = discord_server.messages()
+    assert seen(first) == 1 and first.edits == 0
+    for i in range(1, 5):
+        engine.submit(error(i))
+    assert engine.flush(10)
+    (message,) = discord_server.messages()
+    assert message.id == first.id and message.edits >= 1
+    assert seen(message) == 5
+    assert message.embeds[0]["description"].startswith("request 0")  # still the first occurrence
+    assert engine.stats.snapshot()["edits"] == message.edits
+
+
+def test_100000_repeats_are_a_handful_of_requests(discord_server, make_engine):
+    """A storm of one error: one message, a few edits, every occurrence counted."""
+    hook = discord_server.create_webhook("alerts")
+    engine = make_engine(discord_server, hook.url)
+    item = error()
+    for _ in range(100_000):
+        assert engine.submit(item)
+    assert engine.flush(30)
+    (message,) = discord_server.messages()
+    assert seen(message) == 100_000
+    assert discord_server.stats()["requests"] <= 6  # the channel lookup, the post, a few edits
+    assert engine.stats.dropped() == 0
+
+
+def test_edits_are_debounced_and_the_last_count_is_always_written(discord_server, make_engine):
+    """At most one edit per GROUP_EDIT_INTERVAL (10 s here, on a clock the test moves)."""
+    hook = discord_server.create_webhook("alerts")
+    wall = FakeWall()
+    engine = make_engine(discord_server, hook.url, wall=wall)
+    engine.submit(error(0))
+    assert engine.flush(10)
+    for i in range(1, 4):
+        engine.submit(error(i))
+    assert discord_server.wait_for(lambda: engine.spool_depth() == 0 and engine.pending() > 0, timeout=10)
+    time.sleep(0.6)  # several ticks of the sender: none may edit before the interval
+    assert discord_server.messages()[0].edits == 0
+    wall.advance(10)
+    assert discord_server.wait_for(lambda: seen(discord_server.messages()[0]) == 4, timeout=10)
+    engine.submit(error(4))
+    time.sleep(0.6)
+    assert discord_server.messages()[0].edits == 1
+    assert engine.flush(10)  # a flush does not wait for the interval
+    (message,) = discord_server.messages()
+    assert (message.edits, seen(message)) == (2, 5)
+
+
+def test_after_the_window_a_new_message_starts(discord_server, make_engine):
+    """GROUP_WINDOW (10 min) after its message was posted, a repeat notifies people again."""
+    hook = discord_server.create_webhook("alerts")
+    wall = FakeWall()
+    engine = make_engine(discord_server, hook.url, wall=wall)
+    engine.submit(error(0))
+    engine.submit(error(1))
+    assert engine.flush(10)
+    wall.advance(601)
+    engine.submit(error(2))
+    assert engine.flush(10)
+    first, second = discord_server.messages()
+    assert (seen(first), seen(second)) == (2, 1)
+
+
+def test_a_deleted_message_is_posted_anew_with_its_count(discord_server, make_engine):
+    """A moderator deleted the grouped message (edit → 404 Unknown Message): a new message carries on."""
+    hook = discord_server.create_webhook("alerts")
+    engine = make_engine(discord_server, hook.url)
+    engine.submit(error(0))
+    engine.submit(error(1))
+    assert engine.flush(10)
+    (old,) = discord_server.messages()
+    discord_server.delete_message(old.id)
+    engine.submit(error(2))
+    assert engine.flush(10)
+    (new,) = discord_server.messages()
+    assert new.id != old.id and seen(new) == 3
+    assert engine.stats.snapshot()["messages_reposted"] == 1
+    engine.submit(error(3))
+    assert engine.flush(10)
+    (same,) = discord_server.messages()
+    assert same.id == new.id and seen(same) == 4
+    assert [r.status for r in discord_server.rejected()] == [404]
+
+
+def test_a_failed_edit_is_retried_until_the_count_is_written(discord_server, make_engine):
+    hook = discord_server.create_webhook("alerts")
+    engine = make_engine(discord_server, hook.url)
+    engine.submit(error(0))
+    assert engine.flush(10)
+    discord_server.fail_next(2, 502)
+    engine.submit(error(1))
+    assert engine.flush(10)
+    assert seen(discord_server.messages()[0]) == 2
+    assert engine.stats.snapshot()["retries"] == 2
+
+
+def test_an_edit_never_pings(discord_server, make_engine):
+    """The first message may ping the configured role; the edit sends allowed_mentions that allow nothing."""
+    hook = discord_server.create_webhook("alerts")
+    engine = make_engine(discord_server, hook.url)
+    base = error(0)
+    loud = Outgoing("default", base.embed, base.notice, content="<@&123456789012345678> payments failing",
+                    mention_roles=("123456789012345678",))
+    engine.submit(loud)
+    assert engine.flush(10)
+    assert discord_server.messages()[0].pings.roles == ("123456789012345678",)
+    engine.submit(loud)
+    assert engine.flush(10)
+    (message,) = discord_server.messages()
+    assert message.edits == 1 and message.payload["allowed_mentions"] == {"parse": []}
+    assert message.content.endswith("payments failing")  # the edit replaced the embed only
+
+
+def test_business_events_are_never_grouped_and_share_messages(discord_server, make_engine):
+    """No fingerprint, no grouping: three paid invoices are three embeds (packed into one message)."""
+    hook = discord_server.create_webhook("alerts")
+    engine = make_engine(discord_server, hook.url, linger=30)
+    for i in range(3):
+        engine.submit(event(i))
+    assert engine.flush(10)
+    (message,) = discord_server.messages()
+    titles = [e["title"].rsplit("· ", 1)[-1].replace("\\", "") for e in message.embeds]  # unescaped
+    assert titles == [f"invoice #{250090 + i} paid" for i in range(3)]
+
+
+def test_a_grouped_notice_is_sent_in_a_message_of_its_own(discord_server, make_engine):
+    """So an edit can replace exactly its embed: packed neighbours stay untouched."""
+    hook = discord_server.create_webhook("alerts")
+    engine = make_engine(discord_server, hook.url, linger=30)
+    engine.submit(event(0))
+    engine.submit(error(0))
+    engine.submit(event(1))
+    assert engine.flush(10)
+    assert [len(m.embeds) for m in discord_server.messages()] == [1, 1, 1]
+
+
+def test_exempt_channels_are_never_grouped(discord_server, make_engine):
+    """Audit channels keep every notice as its own embed, whatever the fingerprint."""
+    hook = discord_server.create_webhook("compliance")
+    engine = make_engine(discord_server, channels={"compliance": hook.url}, linger=30)
+    engine.exempt({"compliance"})
+    for i in range(3):
+        engine.submit(error(i, channel="compliance"))
+    assert engine.flush(10)
+    assert sum(len(m.embeds) for m in discord_server.messages()) == 3
+    assert all(seen(m) == 1 for m in discord_server.messages())
+
+
+def test_repeats_while_discord_is_down_become_one_message(discord_server, make_engine):
+    """Folded in the spool while waiting: Discord gets one message with the count, no burst."""
+    hook = discord_server.create_webhook("alerts")
+    engine = make_engine(discord_server, hook.url)
+    discord_server.set_down(True)
+    for i in range(50):
+        engine.submit(error(i))
+    assert discord_server.wait_for(lambda: discord_server.stats()["dropped"] >= 1, timeout=10)
+    discord_server.set_down(False)
+    assert engine.flush(10)
+    (message,) = discord_server.messages()
+    assert seen(message) == 50
