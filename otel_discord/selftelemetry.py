@@ -8,7 +8,7 @@ reporting once it is, so registering early is fine.
 
 These metrics must never come back as Discord notices (a retry counter that
 posts to Discord when Discord fails is a feedback loop): the Discord metric
-exporter skips the meter scope ``METER_NAME``.
+exporter drops the meter scope ``METER_NAME`` with ``without_own(metrics_data)``.
 
 =================================  =========  ==================================================
 instrument                         unit       meaning
@@ -62,7 +62,7 @@ class Observed(Protocol):
 _lock = threading.Lock()
 _engines: weakref.WeakSet[Any] = weakref.WeakSet()
 _histograms: list[Histogram] = []
-_providers: set[int] = set()  # id() of providers with instruments; 0 = the global one
+_providers: list[object] = []  # providers that have our instruments (None: the global one)
 
 
 def _sum(counter: str) -> int:
@@ -106,12 +106,29 @@ def _install(provider: metrics.MeterProvider | None) -> None:
 
 def watch(engine: Observed, meter_provider: metrics.MeterProvider | None = None) -> None:
     """Report ``engine``'s counters (through ``meter_provider``, else the global one)."""
-    key = id(meter_provider) if meter_provider is not None else 0
     with _lock:
         _engines.add(engine)
-        if key not in _providers:
-            _providers.add(key)
+        if not any(known is meter_provider for known in _providers):
+            _providers.append(meter_provider)
             _install(meter_provider)
+
+
+def without_own(metrics_data: Any) -> Any:
+    """``metrics_data`` (an SDK ``MetricsData``) without the scope ``METER_NAME``: for the Discord
+    metric exporter, which must never turn our own counters into notices."""
+    from opentelemetry.sdk.metrics.export import MetricsData, ResourceMetrics
+
+    if metrics_data is None:
+        return None
+    kept = []
+    for resource_metrics in metrics_data.resource_metrics:
+        scopes = [s for s in resource_metrics.scope_metrics if s.scope.name != METER_NAME]
+        if len(scopes) == len(resource_metrics.scope_metrics):
+            kept.append(resource_metrics)
+        elif scopes:
+            kept.append(ResourceMetrics(resource_metrics.resource, scopes, resource_metrics.schema_url))
+    return metrics_data if len(kept) == len(metrics_data.resource_metrics) and all(
+        a is b for a, b in zip(kept, metrics_data.resource_metrics)) else MetricsData(kept)
 
 
 def record_latency(seconds: Sequence[float]) -> None:

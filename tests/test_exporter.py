@@ -126,3 +126,15 @@ def test_ignored_spans_produce_nothing(discord_server, tmp_path):
     provider.shutdown()
     assert discord_server.messages() == []
     assert discord_server.stats()["requests"] <= 1  # at most the GET that learns the channel
+
+
+def test_bad_route_in_config_file_disables_instead_of_raising(monkeypatch, tmp_path, capture_otel_discord_logs):
+    """A broken `routes:` entry is reported by its path; the no-argument constructor still never raises."""
+    config = tmp_path / "otel-discord.yaml"
+    config.write_text("routes:\n  - match: {level: loud}\n    channel: default\n")
+    monkeypatch.setenv("OTEL_EXPORTER_DISCORD_WEBHOOK_URL", "https://discord.com/api/webhooks/1/" + "a" * 68)
+    monkeypatch.setenv("OTEL_EXPORTER_DISCORD_CONFIG", str(config))
+    exporter = DiscordSpanExporter()
+    assert not exporter.enabled
+    text = _captured(capture_otel_discord_logs)
+    assert "routes" in text and "loud" in text

@@ -42,18 +42,24 @@ def logs() -> Iterator[list[logging.LogRecord]]:
 
 @pytest.fixture
 def servers() -> Iterator[tuple[DiscordServer, DiscordServer]]:
-    """Two strict servers; ids from the second never repeat the first's (both count milliseconds)."""
     with DiscordServer() as old, DiscordServer() as new:
-        for _ in range(64):
-            new.create_webhook("warm-up")  # moves its id sequence past the first's
         yield old, new
+
+
+def rotated(old: DiscordServer, new: DiscordServer) -> tuple:
+    """A webhook on each server with different ids, as a rotation gives (both servers count
+    milliseconds, so two made at once can share an id)."""
+    first, second = old.create_webhook("alerts"), new.create_webhook("alerts")
+    while second.id == first.id:
+        second = new.create_webhook("alerts")
+    return first, second
 
 
 class TestReloader:
     def test_a_changed_config_file_is_picked_up(self, servers, tmp_path):
         old, new = servers
         hosts = [old.host_port, new.host_port]
-        first, second = old.create_webhook("alerts"), new.create_webhook("alerts")
+        first, second = rotated(old, new)
         path = tmp_path / "otel-discord.yaml"
         write_config(path, first.url, hosts)
         settings = resolve(config_file=path, environ={})
@@ -83,7 +89,7 @@ class TestReloader:
     def test_settings_from_the_environment_are_watched(self, servers, monkeypatch):
         """The environment is read again too (every FULL_CHECK seconds, or at once when forced)."""
         old, new = servers
-        first, second = old.create_webhook("alerts"), new.create_webhook("alerts")
+        first, second = rotated(old, new)
         monkeypatch.setenv("OTEL_EXPORTER_DISCORD_ALLOWED_HOSTS", f"{old.host_port},{new.host_port}")
         monkeypatch.setenv("OTEL_EXPORTER_DISCORD_WEBHOOK_URL", first.url)
         monkeypatch.delenv("OTEL_EXPORTER_DISCORD_CONFIG", raising=False)
@@ -97,7 +103,7 @@ class TestReloader:
     def test_webhooks_given_as_arguments_are_not_reloaded(self, servers, monkeypatch):
         """The environment must not override what the code passed: such settings are not watched."""
         old, new = servers
-        first, second = old.create_webhook("alerts"), new.create_webhook("alerts")
+        first, second = rotated(old, new)
         monkeypatch.setenv("OTEL_EXPORTER_DISCORD_ALLOWED_HOSTS", f"{old.host_port},{new.host_port}")
         monkeypatch.setenv("OTEL_EXPORTER_DISCORD_WEBHOOK_URL", second.url)
         reloader = reload.Reloader(1.0)
@@ -144,8 +150,7 @@ def test_a_rotated_webhook_takes_over_spooled_notices_and_groups(servers, tmp_pa
     """The config file gets a new webhook while the old one's host is unreachable: the waiting
     notices go through the new webhook, and the grouped error continues in a fresh message there."""
     old, new = servers
-    first, second = old.create_webhook("alerts"), new.create_webhook("alerts")
-    assert first.id != second.id  # a rotated webhook is a new webhook
+    first, second = rotated(old, new)
     hosts = [old.host_port, new.host_port]
     path = tmp_path / "otel-discord.yaml"
     env = {"OTEL_EXPORTER_DISCORD_RELOAD_INTERVAL": "0.05"}

@@ -14,7 +14,7 @@ from typing import Any
 
 from otel_discord._log import get_logger
 from otel_discord.config import ConfigError, Settings, resolve
-from otel_discord.pipeline import Pipeline
+from otel_discord.pipeline import Pipeline, validate
 from otel_discord.stats import guard
 
 _logger = get_logger(__name__)
@@ -25,7 +25,9 @@ def build_settings(signal: str, kind: str, strict: bool | None, kwargs: dict[str
     explicit = {k: v for k, v in kwargs.items() if v is not None}
     strict = bool(explicit) if strict is None else strict
     try:
-        return resolve(signal, **explicit)
+        settings = resolve(signal, **explicit)
+        validate(settings)  # routes, filters and schedules: refuse here, not on the first notice
+        return settings
     except ConfigError as exc:
         if strict:
             raise
