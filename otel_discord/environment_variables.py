@@ -45,3 +45,57 @@ OTEL_EXPORTER_DISCORD_MASK_PII = "OTEL_EXPORTER_DISCORD_MASK_PII"
 
 OTEL_EXPORTER_DISCORD_ENVIRONMENT = "OTEL_EXPORTER_DISCORD_ENVIRONMENT"
 """Environment shown on notices when the resource has no ``deployment.environment``."""
+
+# --- metrics: summaries, thresholds, system events, jobs (README "Summaries ...") -----------
+
+OTEL_EXPORTER_DISCORD_SUMMARY_SCHEDULE = "OTEL_EXPORTER_DISCORD_SUMMARY_SCHEDULE"
+"""When summaries are posted: ``daily@18:00`` (default), ``every 15m``, ``weekly@mon 09:00``, ``monthly@1 09:00``,
+``quarterly@09:00``; comma-separated for several, ``off`` for none."""
+
+OTEL_EXPORTER_DISCORD_TIMEZONE = "OTEL_EXPORTER_DISCORD_TIMEZONE"
+"""IANA time zone of schedules, "today", month and quarter. Default Europe/Amsterdam."""
+
+OTEL_EXPORTER_DISCORD_CURRENCY = "OTEL_EXPORTER_DISCORD_CURRENCY"
+"""Currency of revenue figures in summaries. Default EUR."""
+
+OTEL_EXPORTER_DISCORD_SUMMARY_CHART = "OTEL_EXPORTER_DISCORD_SUMMARY_CHART"
+"""Attach a PNG traffic chart to summaries (needs matplotlib, else a sparkline). Default true."""
+
+OTEL_EXPORTER_DISCORD_ALERT_P95_MS = "OTEL_EXPORTER_DISCORD_ALERT_P95_MS"
+"""Alert when the p95 response time over the alert window exceeds this many milliseconds."""
+
+OTEL_EXPORTER_DISCORD_ALERT_ERROR_RATE = "OTEL_EXPORTER_DISCORD_ALERT_ERROR_RATE"
+"""Alert when the percentage of 5xx responses over the alert window exceeds this."""
+
+OTEL_EXPORTER_DISCORD_ALERT_MEMORY_MB = "OTEL_EXPORTER_DISCORD_ALERT_MEMORY_MB"
+"""Alert when an instance's memory (system-metrics instrumentation) exceeds this many MB."""
+
+OTEL_EXPORTER_DISCORD_ALERT_CPU_PERCENT = "OTEL_EXPORTER_DISCORD_ALERT_CPU_PERCENT"
+"""Alert when an instance's CPU (system-metrics instrumentation) exceeds this percentage."""
+
+OTEL_EXPORTER_DISCORD_ALERT_WINDOW = "OTEL_EXPORTER_DISCORD_ALERT_WINDOW"
+"""Window the alert values are computed over (``5m``, ``1h``). Default 5m."""
+
+OTEL_EXPORTER_DISCORD_ALERT_MIN_REQUESTS = "OTEL_EXPORTER_DISCORD_ALERT_MIN_REQUESTS"
+"""Fewer requests in the window leave p95 and error-rate alerts unchanged. Default 20."""
+
+OTEL_EXPORTER_DISCORD_ALERT_HYSTERESIS = "OTEL_EXPORTER_DISCORD_ALERT_HYSTERESIS"
+"""An alert resolves below limit × (1 − this). Default 0.1."""
+
+OTEL_EXPORTER_DISCORD_JOBS = "OTEL_EXPORTER_DISCORD_JOBS"
+"""Jobs expected to report ``job.completed``: ``name:every[:grace]``, comma-separated (``backup:24h:1h``)."""
+
+OTEL_EXPORTER_DISCORD_MILESTONES = "OTEL_EXPORTER_DISCORD_MILESTONES"
+"""Financial milestones: ``name:figure:period:target``, comma-separated (``Q revenue:revenue:quarter:100000``)."""
+
+OTEL_EXPORTER_DISCORD_BUSINESS_METRICS = "OTEL_EXPORTER_DISCORD_BUSINESS_METRICS"
+"""The app's own metrics as summary figures: ``figure=metric.name``, comma-separated."""
+
+OTEL_EXPORTER_DISCORD_SYSTEM_EVENTS = "OTEL_EXPORTER_DISCORD_SYSTEM_EVENTS"
+"""Post startup, shutdown and unclean-stop notices (once per service instance). Default true."""
+
+OTEL_EXPORTER_DISCORD_HEALTH_HEARTBEAT = "OTEL_EXPORTER_DISCORD_HEALTH_HEARTBEAT"
+"""Post a "still running" notice on this schedule (``every 6h``, ``daily@09:00``). Default off."""
+
+OTEL_EXPORTER_DISCORD_SERVICE_NAME = "OTEL_EXPORTER_DISCORD_SERVICE_NAME"
+"""Service named in system events. Default: the SDK's resource (``OTEL_SERVICE_NAME``)."""

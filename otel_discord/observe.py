@@ -7,6 +7,7 @@ counters), and the metric exporter's summaries read and persist them.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from collections.abc import Mapping
@@ -16,6 +17,18 @@ _lock = threading.Lock()
 _counts: Counter[str] = Counter()
 _events: list[tuple[str, dict[str, Any]]] = []
 _MAX_EVENTS = 10_000  # bounded: summaries drain this every export interval
+
+
+def _reset_after_fork() -> None:
+    # A forked worker must not count again what its parent observed but had not drained yet
+    # (the parent drains and persists its own); a lock held by a parent thread is never released.
+    global _lock
+    _lock = threading.Lock()
+    _counts.clear()
+    _events.clear()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def count(name: str, n: int = 1) -> None:

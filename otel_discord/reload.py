@@ -29,13 +29,13 @@ import os
 import signal
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from otel_discord._log import get_logger
-from otel_discord.config import ConfigError, Settings, resolve
+from otel_discord.config import Channel, ConfigError, Settings, resolve
 
 _logger = get_logger(__name__)
 
@@ -149,10 +149,24 @@ class Reloader:
         return None
 
 
+def merge(current: Mapping[str, Channel], changes: Sequence[Change]) -> tuple[dict[str, Channel], list[str]]:
+    """``current`` channels with ``changes`` applied, and the names that changed.
+
+    A name that a source no longer has is removed; names no source ever had (given
+    to the engine directly) stay.
+    """
+    merged = dict(current)
+    for old, new in changes:
+        for name in old.channels.keys() - new.channels.keys():
+            merged.pop(name, None)
+        merged.update(new.channels)
+    changed = sorted(name for name in merged.keys() | current.keys() if merged.get(name) != current.get(name))
+    return merged, changed
+
+
 # --- SIGHUP ---------------------------------------------------------------------------
 
 _reloaders: weakref.WeakSet[Reloader] = weakref.WeakSet()
-_installed = False
 
 
 def _on_sighup(signum: int, frame: object) -> None:
@@ -168,7 +182,6 @@ def install_sighup(reloader: Reloader) -> bool:
     Returns whether our handler is the one in place. Never replaces an
     application's handler, nor SIG_IGN (``nohup``); only the main thread can install one.
     """
-    global _installed
     _reloaders.add(reloader)
     sighup = getattr(signal, "SIGHUP", None)
     if sighup is None:
@@ -182,5 +195,4 @@ def install_sighup(reloader: Reloader) -> bool:
         signal.signal(sighup, _on_sighup)
     except (ValueError, OSError):  # not the main thread after all, or an embedded interpreter
         return False
-    _installed = True
     return True

@@ -27,8 +27,10 @@ otel_discord.delivery.latency      s          submit → accepted by Discord (hi
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any, Final, Protocol
 
@@ -59,58 +61,79 @@ class Observed(Protocol):
     def spool_depth(self) -> int: ...
 
 
-_lock = threading.Lock()
-_engines: weakref.WeakSet[Any] = weakref.WeakSet()
-_histograms: list[Histogram] = []
-_providers: list[object] = []  # providers that have our instruments (None: the global one)
+class _Report:
+    """The instruments on one MeterProvider and the engines they report.
 
+    Counters are cumulative and must never go down: an engine that is gone (shut down
+    and collected) leaves its last counts behind in ``retired``.
+    """
 
-def _sum(counter: str) -> int:
-    return sum(engine.stats.snapshot().get(counter, 0) for engine in list(_engines))
+    def __init__(self, provider: metrics.MeterProvider | None) -> None:
+        self.provider = provider
+        self.engines: weakref.WeakSet[Any] = weakref.WeakSet()
+        self.retired: Counter[str] = Counter()
+        meter = (provider.get_meter(METER_NAME, __version__) if provider is not None
+                 else metrics.get_meter(METER_NAME, __version__))
+        for name, counter, unit, description in _COUNTERS:
+            meter.create_observable_counter(name, [self._counter(counter)], unit=unit, description=description)
+        meter.create_observable_counter("otel_discord.notices.dropped", [self._drops], unit="{notice}",
+                                        description="Notices that never reached Discord, by reason")
+        meter.create_observable_gauge("otel_discord.spool.depth", [self._depth], unit="{notice}",
+                                      description="Notices waiting in the delivery spool")
+        self.latency: Histogram = meter.create_histogram(
+            "otel_discord.delivery.latency", unit="s", description="Time from submit to acceptance by Discord")
 
+    def add(self, engine: Observed) -> None:
+        if engine not in self.engines:
+            self.engines.add(engine)
+            weakref.finalize(engine, self._retire, engine.stats)
 
-def _counter_callback(counter: str):
-    def observe(options: CallbackOptions) -> Iterable[Observation]:
-        yield Observation(_sum(counter))
+    def _retire(self, stats: Stats) -> None:
+        self.retired.update(stats.snapshot())
 
-    return observe
+    def _totals(self) -> Counter[str]:
+        totals = Counter(self.retired)
+        for engine in list(self.engines):
+            totals.update(engine.stats.snapshot())
+        return totals
 
+    def _counter(self, counter: str):
+        def observe(options: CallbackOptions) -> Iterable[Observation]:
+            yield Observation(self._totals().get(counter, 0))
 
-def _observe_drops(options: CallbackOptions) -> Iterable[Observation]:
-    totals: dict[str, int] = {}
-    for engine in list(_engines):
-        for name, value in engine.stats.snapshot().items():
+        return observe
+
+    def _drops(self, options: CallbackOptions) -> Iterable[Observation]:
+        for name, value in sorted(self._totals().items()):
             if name.startswith(_DROPPED_PREFIX):
-                reason = name[len(_DROPPED_PREFIX):]
-                totals[reason] = totals.get(reason, 0) + value
-    for reason, value in sorted(totals.items()):
-        yield Observation(value, {DROP_REASON: reason})
+                yield Observation(value, {DROP_REASON: name[len(_DROPPED_PREFIX):]})
+
+    def _depth(self, options: CallbackOptions) -> Iterable[Observation]:
+        yield Observation(sum(engine.spool_depth() for engine in list(self.engines)))
 
 
-def _observe_depth(options: CallbackOptions) -> Iterable[Observation]:
-    yield Observation(sum(engine.spool_depth() for engine in list(_engines)))
+_lock = threading.Lock()
+_reports: list[_Report] = []
 
 
-def _install(provider: metrics.MeterProvider | None) -> None:
-    meter = (provider.get_meter(METER_NAME, __version__) if provider is not None
-             else metrics.get_meter(METER_NAME, __version__))
-    for name, counter, unit, description in _COUNTERS:
-        meter.create_observable_counter(name, [_counter_callback(counter)], unit=unit, description=description)
-    meter.create_observable_counter("otel_discord.notices.dropped", [_observe_drops], unit="{notice}",
-                                    description="Notices that never reached Discord, by reason")
-    meter.create_observable_gauge("otel_discord.spool.depth", [_observe_depth], unit="{notice}",
-                                  description="Notices waiting in the delivery spool")
-    _histograms.append(meter.create_histogram("otel_discord.delivery.latency", unit="s",
-                                              description="Time from submit to acceptance by Discord"))
+def _forget_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()
+    for report in _reports:
+        report.retired = Counter()  # a child counts its own work (its engine's counters start at 0)
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def watch(engine: Observed, meter_provider: metrics.MeterProvider | None = None) -> None:
-    """Report ``engine``'s counters (through ``meter_provider``, else the global one)."""
+    """Report ``engine``'s counters through ``meter_provider`` (else the global one)."""
     with _lock:
-        _engines.add(engine)
-        if not any(known is meter_provider for known in _providers):
-            _providers.append(meter_provider)
-            _install(meter_provider)
+        report = next((r for r in _reports if r.provider is meter_provider), None)
+        if report is None:
+            report = _Report(meter_provider)
+            _reports.append(report)
+        report.add(engine)
 
 
 def without_own(metrics_data: Any) -> Any:
@@ -131,8 +154,9 @@ def without_own(metrics_data: Any) -> Any:
         a is b for a, b in zip(kept, metrics_data.resource_metrics)) else MetricsData(kept)
 
 
-def record_latency(seconds: Sequence[float]) -> None:
-    """Delivery latencies of notices just accepted by Discord."""
-    for histogram in list(_histograms):
-        for value in seconds:
-            histogram.record(value)
+def record_latency(engine: Observed, seconds: Sequence[float]) -> None:
+    """Delivery latencies of notices ``engine`` just saw accepted by Discord."""
+    for report in list(_reports):
+        if engine in report.engines:
+            for value in seconds:
+                report.latency.record(value)

@@ -44,7 +44,6 @@ def test_sparkline_scales_to_the_largest_value_and_shows_gaps():
     assert chart.sparkline([None, None]) == ""
 
 
-@pytest.mark.skipif(not chart.matplotlib_available(), reason="matplotlib is not installed")
 def test_chart_is_attached_and_accepted_by_the_strict_server(tmp_path, discord_server, webhook):
     """multipart/form-data with payload_json, the PNG as files[0], the embed image as attachment://summary.png."""
     post = summary_post(tmp_path, attachments=True)

@@ -104,7 +104,6 @@ def test_up_down_counters_are_levels():
     assert change.kind == "level" and change.value == 2
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_forked_worker_continues_from_the_masters_points():
     """gunicorn: a worker inherits the master's SDK storage under a new instance id; only its own
     requests are new."""

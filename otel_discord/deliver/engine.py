@@ -30,23 +30,21 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from otel_discord import reload, selftelemetry
 from otel_discord.config import Channel, Settings
 from otel_discord.deliver import codec
 from otel_discord.deliver.fallback import FILE_NAME, FallbackLog
+from otel_discord.deliver.housekeeping import Housekeeper, Timers
 from otel_discord.deliver.options import DeliveryOptions
-from otel_discord.deliver.queue import Entry, MemoryQueue, Outgoing
+from otel_discord.deliver.queue import MemoryQueue, Outgoing
 from otel_discord.deliver.retry import RetryPolicy
 from otel_discord.deliver.sender import Sender
-from otel_discord.deliver.shared_limits import LEASE_RENEW, LEASE_TTL
 from otel_discord.deliver.spool import FILE_NAME as SPOOL_FILE
-from otel_discord.deliver.spool import Pending, Spool, SpoolBusy, SpoolUnavailable, default_scope
+from otel_discord.deliver.spool import SpoolBusy, SpoolUnavailable, default_scope
 from otel_discord.deliver.webhook import WebhookClient
 from otel_discord.group import AUDIT_CHANNEL, GroupPolicy, group_key
-from otel_discord.notice import Notice
 from otel_discord.stats import DropReason, Stats, guard, redacting_logger
 
 __all__ = ["LINGER", "THREAD_NAME", "DeliveryEngine", "Outgoing", "get_engine"]
@@ -63,16 +61,7 @@ LINGER: Final = 0.25
 TICK: Final = 0.25  # housekeeping and lease-holder polling, idle
 _FLUSH_TICK: Final = 0.02
 _ERROR_PAUSE: Final = 1.0  # after an internal error, so a persistent bug cannot spin the CPU
-_TRIM_EVERY: Final = 5.0
-_COUNT_EVERY: Final = 1.0
 _JOIN_GRACE: Final = 0.1
-
-
-@dataclass
-class _Timer:
-    interval: float
-    callback: Callable[[float], None]
-    due: float
 
 
 class DeliveryEngine:
@@ -94,28 +83,33 @@ class DeliveryEngine:
         spool_pages: int | None = None,
     ) -> None:
         self.settings = settings
-        self.options = options or DeliveryOptions.from_settings(settings)
+        self.options = options = options or DeliveryOptions.from_settings(settings)
         self.stats = Stats()
         self.fallback = fallback or FallbackLog(settings.spool_dir / FILE_NAME, stats=self.stats)
         self._client = client or WebhookClient(timeout=settings.timeout)
         self._clock, self._wall = clock, wall
         self._channels: dict[str, Channel] = dict(settings.channels)
-        self._spool_path = settings.spool_dir / SPOOL_FILE if self.options.spool else None
-        self._spool_pages = spool_pages  # caps the spool file (tests: a full disk)
-        self._scope = scope or default_scope(settings.config_file)  # which processes share one outbox
         self._exempt: frozenset[str] = frozenset({AUDIT_CHANNEL})
-        self._timers: list[_Timer] = []
+        self._timers = Timers()
         self._closed = False
-        self._reloader = reload.Reloader(self.options.reload_interval)
+        self._reloader = reload.Reloader(options.reload_interval)
         self._reloader.track(settings)
         self.sender = Sender(
             client=self._client, stats=self.stats, fallback=self.fallback, retry=retry or RetryPolicy(),
-            options=self.options, policy=GroupPolicy(self.options.group_window, self.options.group_edit_interval),
+            options=options, policy=GroupPolicy(options.group_window, options.group_edit_interval),
             clock=clock, wall=wall, linger=linger, writer="",
-            channel_budget=channel_budget or (self.options.channel_limit, self.options.channel_window),
+            channel_budget=channel_budget or (options.channel_limit, options.channel_window),
             channels=lambda: self._channels, settings=lambda: self.settings, flushing=lambda: self._flushing > 0,
-            on_unknown_channel=self.reload_now, on_delivered=selftelemetry.record_latency,
+            on_unknown_channel=self.reload_now,
+            on_delivered=lambda seconds: selftelemetry.record_latency(self, seconds),
             exempt=lambda: self._exempt,
+        )
+        self._keeper = Housekeeper(
+            path=settings.spool_dir / SPOOL_FILE if options.spool else None,
+            scope=scope or default_scope(settings.config_file),  # which processes share one outbox
+            pages=spool_pages,  # caps the spool file (tests: a full disk)
+            options=options, stats=self.stats, fallback=self.fallback, sender=self.sender,
+            channels=lambda: self._channels, wake_sender=lambda: self._wake.set(),
         )
         self._init_process_state()
         child_hook = weakref.WeakMethod(self._after_fork)
@@ -127,11 +121,10 @@ class DeliveryEngine:
     def _init_process_state(self) -> None:
         """Everything that must not cross a fork: inbox, spool connection, threads, events, locks."""
         self._pid = os.getpid()
-        self._writer = f"{socket.gethostname()}:{self._pid}:{secrets.token_hex(4)}"  # also the lease holder
-        self.sender.book.writer = self._writer
+        writer = f"{socket.gethostname()}:{self._pid}:{secrets.token_hex(4)}"  # also the lease holder id
+        self._keeper.reset(writer)
+        self.sender.book.writer = writer
         self._inbox = MemoryQueue(self.settings.queue_size)
-        self._spool: Spool | None = None
-        self._memory_only = False
         self._lock = threading.Lock()  # lifecycle, thread start, channel updates
         self._stop = threading.Event()
         self._wake = threading.Event()  # the sender: new rows, flush, shutdown, lease won
@@ -140,18 +133,11 @@ class DeliveryEngine:
         self._thread: threading.Thread | None = None
         self._housekeeper: threading.Thread | None = None
         self._flushing = 0  # callers inside flush(): no lingering, edits at once
-        self._leader = False
-        self._leader_until = 0.0
-        self._term = self._sender_term = 0
-        self._next_lease = self._next_trim = self._next_count = 0.0
-        self._own_rows = self._depth = self._edits = 0
-        # Folds into live groups (edits owed) by generation: pending until a whole step saw them.
-        self._folds = self._folds_seen = 0
-        self._counted = False  # the spool and the lease were looked at once
+        self._sender_term = 0
+        self._edits = 0  # messages the sender owes an edit (as of its last step)
+        self._folds_seen = 0  # the last generation of folds a whole sender step has seen
         self.sender.reset(None)
-        now = self._clock()
-        for timer in self._timers:
-            timer.due = now + timer.interval
+        self._timers.restart(self._clock())
 
     def _after_fork(self) -> None:
         # The parent delivers what it queued; the child starts empty, with its own counters,
@@ -165,7 +151,7 @@ class DeliveryEngine:
 
     def __repr__(self) -> str:
         return (f"DeliveryEngine(channels={sorted(self._channels)}, pending={self.pending()}, "
-                f"leader={self.is_leader}, spool={self._spool!r}, closed={self._closed})")
+                f"leader={self.is_leader}, spool={self._keeper.spool!r}, closed={self._closed})")
 
     # ------------------------------------------------------------------ public API
     @property
@@ -175,26 +161,28 @@ class DeliveryEngine:
     @property
     def is_leader(self) -> bool:
         """Whether this process sends for the application (holds the spool's lease)."""
-        return self._leader and self._clock() < self._leader_until
+        return self._keeper.leads(self._clock())
 
     @property
     def durable(self) -> bool:
         """Whether notices are spooled on disk (False: memory only, lost if the process stops)."""
-        return self._spool is not None and self._spool.durable
+        spool = self._keeper.spool
+        return spool is not None and spool.durable
 
     def pending(self) -> int:
         """Notices not yet delivered: this process's (in memory or spooled); for the lease holder,
         every notice of the application in the spool and the edits it owes; plus dropped
         notices not yet written to the fallback log. At least 1 until the spool was first read."""
+        keeper = self._keeper
         if self.is_leader:
-            spooled = self._depth + self._edits + (self._folds != self._folds_seen)
+            spooled = keeper.depth + self._edits + (keeper.folds != self._folds_seen)
         else:
-            spooled = self._own_rows + (not self._counted)
+            spooled = keeper.own_rows + (not keeper.counted)
         return len(self._inbox) + spooled + self.fallback.pending()
 
     def spool_depth(self) -> int:
         """Notices of this application waiting in the spool (as last counted)."""
-        return self._depth
+        return self._keeper.depth
 
     def submit(self, item: Outgoing) -> bool:
         """Queue ``item``; never blocks, no I/O. False when dropped (full inbox or after shutdown)."""
@@ -247,8 +235,7 @@ class DeliveryEngine:
         if not interval > 0:
             _logger.error("every(): interval must be above zero, got %r; callback ignored", interval)
             return
-        with self._lock:
-            self._timers.append(_Timer(float(interval), callback, self._clock() + interval))
+        self._timers.add(float(interval), callback, self._clock())
         self._ensure_threads()
         self._tick.set()
 
@@ -281,12 +268,14 @@ class DeliveryEngine:
                 # A thread between two steps stops at once; one inside a request is left to the process.
                 thread.join(max(_JOIN_GRACE, deadline - time.monotonic()))
         alive = any(t is not None and t.is_alive() for t in (self._thread, self._housekeeper))
+        if not alive:
+            self._keeper.release()  # another process takes over at once
         self._leftovers(timeout, alive)
         self.fallback.write_deferred()
         if not alive:  # else a thread is still inside a request; the process ends it
             self._client.close()
-            if self._spool is not None:
-                self._spool.close()
+            if self._keeper.spool is not None:
+                self._keeper.spool.close()
 
     # ------------------------------------------------------------------ lifecycle helpers
     def _wait(self, done: Callable[[], bool], timeout: float, *, deliver: bool) -> bool:
@@ -310,13 +299,8 @@ class DeliveryEngine:
         return True
 
     def _leftovers(self, timeout: float, alive: bool) -> None:
-        spool = self._spool
-        if spool is not None and self._leader and not alive:
-            with guard("releasing the send lease"):
-                try:
-                    spool.release(self._writer)  # another process takes over at once
-                except (SpoolBusy, SpoolUnavailable):
-                    pass  # it expires on its own
+        """At shutdown: what only memory holds goes to the fallback log; the spool keeps the rest."""
+        spool = self._keeper.spool
         lost = [entry.item.notice for entry in self._inbox.take_all()]
         self._inbox.settle()
         if spool is not None and not spool.durable and not alive:
@@ -327,9 +311,9 @@ class DeliveryEngine:
             self.fallback.write(lost, DropReason.SHUTDOWN_TIMEOUT.value)
             _logger.warning("%d notice(s) not delivered to Discord within %.1f s of shutdown; written to %s",
                             len(lost), timeout, self.fallback.path)
-        elif self._own_rows and spool is not None and spool.durable:
+        elif self._keeper.own_rows and spool is not None and spool.durable:
             _logger.info("%d notice(s) wait in the spool at %s; delivered by the next process to start",
-                         self._own_rows, spool.path)
+                         self._keeper.own_rows, spool.path)
 
     def _ensure_threads(self) -> None:
         if all(t is not None and t.is_alive() for t in (self._thread, self._housekeeper)):
@@ -366,7 +350,7 @@ class DeliveryEngine:
             except SpoolUnavailable as exc:
                 if self._stop.is_set():
                     break
-                self._degrade(exc)
+                self._keeper.degrade(exc)
                 wait = 0.0
             except Exception:
                 _logger.error("internal error while delivering notices to Discord (otel-discord keeps running)",
@@ -382,24 +366,25 @@ class DeliveryEngine:
     def _step(self) -> float | None:
         if self.fallback.pending():
             self.fallback.write_deferred()
-        spool = self._spool
+        keeper = self._keeper
+        spool = keeper.spool
         if spool is None or not self.is_leader:
             if self.sender.spool is not None:
                 self.sender.reset(None)
             return None
-        if self.sender.spool is not spool or self._sender_term != self._term:
+        if self.sender.spool is not spool or self._sender_term != keeper.term:
             self.sender.reset(spool)
-            self._sender_term = self._term
-        folds = self._folds  # read before the step reads the spool: later folds stay unseen
+            self._sender_term = keeper.term
+        folds = keeper.folds  # read before the step reads the spool: later folds stay unseen
         wait = self.sender.step()
         book = self.sender.book
         if book.reposted:  # a group went back to the outbox (its message was deleted)
-            self._depth += book.reposted
+            keeper.depth += book.reposted
             book.reposted = 0
             self.sender.poke()
         self._edits = len(book)
         self._folds_seen = folds
-        if wait == 0 and self._depth:
+        if wait == 0 and keeper.depth:
             self._tick.set()  # recount what is still waiting
         return wait
 
@@ -416,162 +401,26 @@ class DeliveryEngine:
             self._tick.wait(_FLUSH_TICK if self._flushing else wait)
 
     def _housekeep(self) -> float:
-        now, wall = self._clock(), self._wall()
-        try:
-            if self._spool is None:
-                self._open_spool()
-            if self._spool is not None:
-                self._persist(wall)
-                self._keep(now, wall)
-        except SpoolBusy:
-            pass  # another process holds the file; the inbox keeps its items until the next tick
-        except SpoolUnavailable as exc:
-            self._degrade(exc)
-        wait = TICK
-        for timer in list(self._timers):
-            if now >= timer.due:
-                timer.due = now + timer.interval  # missed runs are skipped, not caught up
-                with guard(f"running the timer {getattr(timer.callback, '__qualname__', timer.callback)!r}"):
-                    timer.callback(self._wall())
-            wait = min(wait, max(0.0, timer.due - now))
+        now = self._clock()
+        self._keeper.tick(self._inbox, now, self._wall(), flushing=self._flushing > 0)
+        wait = self._timers.run_due(now, self._wall(), TICK)
         self._apply(self._reloader.check(now))
         if self.fallback.pending():
             self.fallback.write_deferred()
         return wait
 
-    def _open_spool(self) -> None:
-        if self._spool_path is not None and not self._memory_only:
-            try:
-                self._spool = Spool(self._spool_path, self._scope, max_pages=self._spool_pages).open()
-                return
-            except SpoolUnavailable as exc:
-                self._degrade(exc)
-                return
-        self._spool = Spool(None, self._scope).open()
-        self._memory_only = True
-
-    def _degrade(self, exc: BaseException) -> None:
-        """The spool file cannot be used: deliver from memory for the rest of the process."""
-        with self._lock:
-            if self._memory_only or self._stop.is_set():
-                return
-            self._memory_only = True
-            _logger.error(
-                "cannot use the delivery spool %s (%s); delivering from memory only: notices waiting for "
-                "Discord are lost if the process stops, and processes no longer share Discord's rate limits",
-                self._spool_path, exc,
-            )
-            self._spool = Spool(None, self._scope).open()
-            self._next_lease = 0.0
-            self._wake.set()
-
-    def _persist(self, wall: float) -> None:
-        """Move the inbox into the spool (one transaction)."""
-        assert self._spool is not None
-        entries = self._inbox.take_all()
-        if not entries:
-            return
-        items: list[Pending] = []
-        for entry in entries:
-            try:
-                items.append(self._pending(entry))
-            except (TypeError, ValueError) as exc:  # a non-JSON value: no message could ever carry it
-                _logger.warning("channel %r: notice %r cannot be encoded (%s); written to %s", entry.item.channel,
-                                entry.item.notice.title[:100], exc, self.fallback.path)
-                self.stats.record_drop(DropReason.INVALID_PAYLOAD)
-                self.fallback.write([entry.item.notice], DropReason.INVALID_PAYLOAD.value)
-        try:
-            created, grouped = self._spool.persist(items, writer=self._writer, policy=self.sender.book.policy,
-                                                   now=wall)
-        except BaseException:
-            self._inbox.give_back(entries)
-            raise
-        self.sender.poke()  # before the flags below: a sender that clears them then sees the poke
-        self._own_rows += len(created)
-        self._depth += len(created)
-        self._folds += grouped > 0  # an edit is owed: flush waits for it
-        self._inbox.settle()
-        self._wake.set()
-
-    def _pending(self, entry: Entry) -> Pending:
-        item, notice = entry.item, entry.item.notice
-        channel = self._channels.get(item.channel)
-        return Pending(item.channel, entry.group, channel.webhook.webhook_id if channel else None, entry.wall,
-                       notice.count, notice.first_seen if notice.first_seen is not None else notice.timestamp,
-                       notice.timestamp, codec.encode(item))
-
-    def _keep(self, now: float, wall: float) -> None:
-        """Lease, trimming and counts: at their own pace."""
-        spool = self._spool
-        assert spool is not None
-        if wall >= self._next_lease:
-            held, fresh = spool.acquire(self._writer, wall, LEASE_TTL, _holder_gone)
-            if held != self._leader or fresh:
-                self._term += 1
-                self._wake.set()
-            self._leader = held
-            self._leader_until = now + LEASE_TTL - 2 * LEASE_RENEW if held else 0.0
-            self._next_lease = wall + LEASE_RENEW
-        if self._leader and wall >= self._next_trim:
-            self._next_trim = wall + _TRIM_EVERY
-            self._trim(spool, wall)
-        if self._own_rows or self._depth or self._flushing or wall >= self._next_count:
-            self._next_count = wall + _COUNT_EVERY
-            self._own_rows = spool.count(self._writer)
-            self._depth = spool.count()
-            self._counted = True
-
-    def _trim(self, spool: Spool, wall: float) -> None:
-        options = self.options
-        dropped: dict[str, list[Notice]] = {}
-        for row, reason in spool.trim(wall, options.spool_max_age, options.spool_max_rows):
-            try:
-                notice = codec.decode(row.body).notice.replace(count=row.count)
-            except (ValueError, TypeError, KeyError):
-                notice = None  # unreadable: counted all the same
-            dropped.setdefault(reason, []).append(notice)
-        for reason, notices in dropped.items():
-            self.fallback.write([n for n in notices if n is not None], reason)
-            self.stats.record_drop(reason, len(notices))
-            _logger.warning("%d notice(s) dropped from the spool (%s); written to %s", len(notices),
-                            "older than SPOOL_MAX_AGE" if reason == "spool_expired" else "beyond SPOOL_MAX_ROWS",
-                            self.fallback.path)
-        if self.sender.shared is not None and self.sender.spool is spool:
-            self.sender.shared.prune(wall)
-        spool.prune_groups(wall - options.group_window)
-
     def _apply(self, changes: Sequence[reload.Change]) -> bool:
+        """Use reloaded channels: the sender looks them up for every request."""
         if not changes:
             return False
         with self._lock:
-            merged = dict(self._channels)
-            for old, new in changes:
-                for name in old.channels.keys() - new.channels.keys():
-                    merged.pop(name, None)
-                merged.update(new.channels)
-            changed = sorted(name for name in merged.keys() | self._channels.keys()
-                             if merged.get(name) != self._channels.get(name))
+            merged, changed = reload.merge(self._channels, changes)
             self._channels = merged
         _logger.warning("configuration reloaded; channels changed: %s",
                         ", ".join(f"{name} → {merged[name].webhook}" if name in merged else f"{name} (removed)"
                                   for name in changed))
         self._wake.set()
         return True
-
-
-def _holder_gone(holder: str) -> bool:
-    """Whether a lease holder (``host:pid:token``) is a process of this host that no longer exists."""
-    host, _, rest = holder.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # exists, someone else's
-        return False
-    return False
 
 
 _engine_lock = threading.Lock()

@@ -1,0 +1,109 @@
+"""The spool's ``groups`` table: the fingerprint → message id map of grouped messages.
+
+A mixin of ``Spool`` (it uses its connection and transactions). Keyed by scope,
+channel, webhook id and group key: every process of the application folds its
+repeats into the same group, and a rotated webhook starts fresh messages.
+Each method is one short transaction, so a fold and the deletion of the row
+it came from can never be half done.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+from otel_discord.group import Group, GroupPolicy
+
+
+class GroupStore:
+    """Group operations over the connection of a ``Spool`` (which provides the three below)."""
+
+    scope: str
+    transaction: Callable[[], AbstractContextManager[sqlite3.Connection]]
+    reading: Callable[[], AbstractContextManager[sqlite3.Connection]]
+
+    def _group(self, db: sqlite3.Connection, channel: str, webhook: str, key: str) -> tuple[Group, str] | None:
+        row = db.execute(
+            "SELECT message_id, started_at, count, written, edited_at, first_seen, last_seen, body FROM groups"
+            " WHERE scope = ? AND channel = ? AND webhook = ? AND grp = ?", (self.scope, channel, webhook, key),
+        ).fetchone()
+        return (Group(*row[:7]), row[7]) if row else None
+
+    def _write_group(self, db: sqlite3.Connection, channel: str, webhook: str, key: str, group: Group,
+                     body: str | None) -> None:
+        values = (group.message_id, group.started_at, group.count, group.written, group.edited_at,
+                  group.first_seen, group.last_seen)
+        if body is None:
+            db.execute("UPDATE groups SET message_id = ?, started_at = ?, count = ?, written = ?, edited_at = ?,"
+                       " first_seen = ?, last_seen = ? WHERE scope = ? AND channel = ? AND webhook = ? AND grp = ?",
+                       (*values, self.scope, channel, webhook, key))
+        else:
+            db.execute("INSERT OR REPLACE INTO groups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (self.scope, channel, webhook, key, *values, body))
+
+    def group(self, channel: str, webhook: str, key: str) -> tuple[Group, str] | None:
+        """The group and the body of its first occurrence, or None."""
+        with self.reading() as db:
+            return self._group(db, channel, webhook, key)
+
+    def fold_row(self, row_id: int, channel: str, webhook: str, key: str, policy: GroupPolicy, now: float) -> bool:
+        """Move a waiting row into its live group (one transaction). False: no live group, post it.
+
+        A row that is gone already (trimmed) counts as handled.
+        """
+        with self.transaction() as db:
+            row = db.execute("SELECT count, first_seen, last_seen FROM outbox WHERE id = ?", (row_id,)).fetchone()
+            if row is None:
+                return True
+            found = self._group(db, channel, webhook, key)
+            if found is None or not policy.accepts(found[0], now):
+                return False
+            self._write_group(db, channel, webhook, key, policy.fold(found[0], *row), None)
+            db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+            return True
+
+    def posted(self, row_id: int, channel: str, webhook: str, key: str, group: Group, body: str) -> None:
+        """A grouped notice's message exists: its row goes, its group starts (one transaction)."""
+        with self.transaction() as db:
+            self._write_group(db, channel, webhook, key, group, body)
+            db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+
+    def repost(self, channel: str, webhook: str, key: str, *, writer: str, now: float, count: int,
+               first_seen: float | None, last_seen: float | None, body: str) -> None:
+        """The group's message is gone (deleted, or its webhook replaced): post its count anew."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM groups WHERE scope = ? AND channel = ? AND webhook = ? AND grp = ?",
+                       (self.scope, channel, webhook, key))
+            db.execute(
+                "INSERT INTO outbox (scope, channel, grp, writer, queued_at, count, first_seen, last_seen, body)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (self.scope, channel, key, writer, now, count, first_seen, last_seen, body),
+            )
+
+    def mark_written(self, channel: str, webhook: str, key: str, written: int, now: float) -> None:
+        """An edit showing ``written`` occurrences succeeded (later folds keep the group dirty)."""
+        with self.transaction() as db:
+            found = self._group(db, channel, webhook, key)
+            if found is not None:
+                self._write_group(db, channel, webhook, key, GroupPolicy.edited(found[0], written, now), None)
+
+    def dirty_groups(self) -> list[tuple[str, str, str, Group, str]]:
+        """(channel, webhook, key, group, body) of every group whose message is behind."""
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT channel, webhook, grp, message_id, started_at, count, written, edited_at, first_seen,"
+                " last_seen, body FROM groups WHERE scope = ? AND count > written", (self.scope,),
+            ).fetchall()
+        return [(r[0], r[1], r[2], Group(*r[3:10]), r[10]) for r in rows]
+
+    def forget_group(self, channel: str, webhook: str, key: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM groups WHERE scope = ? AND channel = ? AND webhook = ? AND grp = ?",
+                       (self.scope, channel, webhook, key))
+
+    def prune_groups(self, before: float) -> None:
+        """Forget groups whose window ended before ``before`` and whose message is up to date."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM groups WHERE scope = ? AND started_at < ? AND count <= written",
+                       (self.scope, before))
