@@ -24,9 +24,8 @@ from benchlib import emit, percentile
 MIX: Final = {"/ok": (90, 200), "/boom": (5, 500), "/slow": (5, 200)}
 
 
-def _worker(base: str, deadline: float, seed: int, out: dict[str, Any]) -> None:
+def _worker(base: str, deadline: float, seed: int, paths: list[str], out: dict[str, Any]) -> None:
     rng = random.Random(seed)
-    paths = list(MIX)
     weights = [MIX[p][0] for p in paths]
     latencies: dict[str, list[float]] = {p: [] for p in paths}
     unexpected = 0
@@ -51,12 +50,13 @@ def _worker(base: str, deadline: float, seed: int, out: dict[str, Any]) -> None:
     out["unexpected"] = unexpected
 
 
-def run(base: str, duration: float, concurrency: int, seed: int) -> dict[str, Any]:
+def run(base: str, duration: float, concurrency: int, seed: int, paths: list[str] | None = None) -> dict[str, Any]:
     start = time.perf_counter()
     deadline = start + duration
     results: list[dict[str, Any]] = [{} for _ in range(concurrency)]
     threads = [
-        threading.Thread(target=_worker, args=(base, deadline, seed * 1000 + i, results[i]), daemon=True)
+        threading.Thread(target=_worker, args=(base, deadline, seed * 1000 + i, paths or list(MIX), results[i]),
+                         daemon=True)
         for i in range(concurrency)
     ]
     for thread in threads:
@@ -88,8 +88,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--paths", help="comma-separated subset of the mix, e.g. /ok (default: all)")
     args = parser.parse_args(argv)
-    emit(run(args.base, args.duration, args.concurrency, args.seed))
+    paths = [p for p in args.paths.split(",") if p in MIX] if args.paths else None
+    emit(run(args.base, args.duration, args.concurrency, args.seed, paths))
     return 0
 
 

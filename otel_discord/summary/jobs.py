@@ -1,8 +1,9 @@
-"""Job monitoring: failures at once, and a dead man's switch for jobs that stop reporting.
+"""Job monitoring: a dead man's switch for jobs that stop reporting.
 
 Jobs report through business events: ``job.completed`` and ``job.failed`` with
 ``job.name`` and ``job.duration_ms`` (``error.type`` on failure). A failure is
-alerted as soon as the event is drained. A job listed in the config file
+alerted at once by the log exporter, which sees the event first; here it only
+updates the job's state. A job listed in the config file
 (``jobs: [{name: nightly-backup, every: 24h, grace: 1h}]``) is also expected to
 complete at least every ``every``; when ``every + grace`` passes without a
 ``job.completed``, one alert goes out, and another for each further ``every``
@@ -48,7 +49,10 @@ class Jobs:
             if name == "job.completed":
                 notice = self._completed(service, job, duration, now)
             else:
-                notice = self._failed(service, job, duration, attributes, now)
+                # The log exporter posted this job.failed event the moment it was logged
+                # (with its traceback); a second alert here would only repeat it.
+                self._failed(service, job, duration, attributes, now)
+                notice = None
             if notice is not None:
                 notices.append(notice)
         return notices
