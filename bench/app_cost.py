@@ -38,7 +38,7 @@ CONFIGS: Final = {
 }
 BASELINE: Final = "sdk-none"
 TARGET_VS_SDK: Final = 0.97  # otel-discord costs ≤ 3 % throughput against the SDK without exporter
-SLOW_QUERY_MS: Final = "8"  # /slow's report query takes longer than this; /ok's lookups do not
+SLOW_QUERY_MS: Final = "40"  # /slow's query waits 60 ms; /ok's lookups stay far below, even on a busy machine
 CONCURRENCY: Final = 4
 
 

@@ -62,7 +62,7 @@ class Settings:
     mask_pii: bool = True
     environment: str | None = None
     config_file: Path | None = None
-    raw_file: Mapping[str, Any] = field(default_factory=dict)
+    raw_file: Mapping[str, Any] = field(default_factory=dict, repr=False)  # holds expanded webhook URLs
     signal: str | None = None
     env: Mapping[str, str] = field(default_factory=dict, repr=False)  # OTEL_EXPORTER_DISCORD_* at resolve time
 

@@ -117,7 +117,7 @@ class GroupPolicy:
         """
         if not group.dirty:
             return None
-        if flushing:
+        if flushing or now < group.edited_at:  # or the clock was set back: never wait for the jump
             return 0.0
         return max(0.0, group.edited_at + self.edit_interval - now)
 

@@ -217,7 +217,7 @@ def test_queue_overflow_is_counted_reported_and_written(discord_server, make_eng
     hook = discord_server.create_webhook("alerts")
     engine = make_engine(discord_server, hook.url, queue_size=5)
     assert wait_until(lambda: engine.is_leader)  # the spool file exists and is ours
-    blocker = sqlite3.connect(tmp_path / "spool.sqlite3", timeout=0, isolation_level=None)
+    blocker = sqlite3.connect(tmp_path / "spool.sqlite3", timeout=10, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # a writer that does not let go (for longer than the busy timeout)
     try:
         accepted = [engine.submit(item(i)) for i in range(8)]

@@ -215,18 +215,18 @@ def test_spool_directory_unusable_falls_back_to_memory(discord_server, make_engi
 def test_spool_disk_full_mid_run(discord_server, make_engine):
     """The spool's disk fills up while Discord is down (SQLite's own "database or disk is full",
     from a page cap on the file): every notice, spooled before or after, arrives once."""
-    engine = make_engine(discord_server, spool_pages=12)  # ~48 KB
+    engine = make_engine(discord_server, spool_pages=8)  # ~32 KB
     app = App(engine)
     app.submit("warmup")
     assert engine.flush(10)
     discord_server.set_down(True)
     n = 0
-    for _ in range(4):  # 4 × 20 notices of ~1 KB each: well past 48 KB
-        for _ in range(20):
+    for _ in range(4):  # 4 × 5 notices of ~3 KB each: well past 32 KB (each is its own message)
+        for _ in range(5):
             notice = Notice(Kind.EVENT, Severity.INFO, Category.SYSTEM, f"notice {n}", channel="default",
                             fingerprint=f"fp{n}")
             start = time.perf_counter()
-            engine.submit(Outgoing(channel="default", embed={"title": f"notice {n}", "description": "x" * 1000},
+            engine.submit(Outgoing(channel="default", embed={"title": f"notice {n}", "description": "x" * 3000},
                                    notice=notice))
             app.durations.append(time.perf_counter() - start)
             n += 1
@@ -236,6 +236,7 @@ def test_spool_disk_full_mid_run(discord_server, make_engine):
                               f"delivered={len(delivered(discord_server))}/{n + 1}")
     assert_exactly_once(discord_server, n)
     assert max(app.durations) < 0.1
+    assert not engine.durable  # the disk really did fill up (the engine went on from memory)
 
 
 @pytest.mark.parametrize("jump", [+2 * 3600.0, -2 * 3600.0])

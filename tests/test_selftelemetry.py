@@ -104,3 +104,28 @@ def test_without_own_drops_only_our_scope(discord_server, tmp_path, reader):
         assert selftelemetry.without_own(None) is None
     finally:
         engine.shutdown(1)
+
+
+def test_counters_never_go_down_when_an_engine_goes_away(discord_server, tmp_path, reader):
+    """Cumulative counters: an engine shut down and collected leaves its counts behind."""
+    import gc
+
+    reader, provider = reader
+    hook = discord_server.create_webhook("alerts")
+    settings = resolve(webhook_url=hook.url, allowed_hosts=discord_server.host_port, spool_dir=tmp_path, environ={})
+
+    def deliver_one(i: int) -> None:
+        engine = DeliveryEngine(settings)
+        selftelemetry.watch(engine, meter_provider=provider)
+        engine.submit(item(i))
+        assert engine.flush(10)
+        engine.shutdown(1)
+
+    deliver_one(0)
+    gc.collect()
+    (sent,) = points(reader)["otel_discord.messages.sent"]
+    assert sent.value == 1
+    deliver_one(1)
+    gc.collect()
+    (sent,) = points(reader)["otel_discord.messages.sent"]
+    assert sent.value == 2

@@ -1,8 +1,13 @@
 """Delivery: queued payloads → Discord, shared by every exporter of a process.
 
-``engine`` (queue, worker thread, packing, outcome handling), ``webhook`` (HTTP),
-``ratelimit`` and ``retry`` (pure timing decisions), ``fallback`` (dropped
-notices on disk). See docs/ARCHITECTURE.md for the contracts.
+``engine`` (the public face: submit, flush, shutdown, every; two threads),
+``queue`` (the in-memory inbox and lanes), ``housekeeping`` (inbox → spool, the
+send lease, trimming), ``spool``/``spool_groups``/``codec`` (the SQLite spool and
+its message map), ``sender``/``answers`` (requests and what Discord's answers
+mean), ``grouping`` and ``replay`` (edits of grouped messages, summaries after
+an outage), ``shared_limits``, ``ratelimit`` and ``retry`` (timing decisions),
+``webhook`` (HTTP), ``fallback`` (dropped notices on disk), ``options`` (settings).
+See docs/ARCHITECTURE.md for the contracts.
 """
 
 from __future__ import annotations

@@ -34,7 +34,6 @@ from typing import Final
 
 from otel_discord import reload, selftelemetry
 from otel_discord.config import Channel, Settings
-from otel_discord.deliver import codec
 from otel_discord.deliver.fallback import FILE_NAME, FallbackLog
 from otel_discord.deliver.housekeeping import Housekeeper, Timers
 from otel_discord.deliver.options import DeliveryOptions
@@ -114,8 +113,9 @@ class DeliveryEngine:
         self._init_process_state()
         child_hook = weakref.WeakMethod(self._after_fork)
         os.register_at_fork(after_in_child=lambda: (m := child_hook()) is not None and m())
-        selftelemetry.watch(self)
-        reload.install_sighup(self._reloader)
+        with guard("registering self-telemetry and the SIGHUP handler"):
+            selftelemetry.watch(self)
+            reload.install_sighup(self._reloader)
         self._ensure_threads()
 
     def _init_process_state(self) -> None:
@@ -300,20 +300,12 @@ class DeliveryEngine:
 
     def _leftovers(self, timeout: float, alive: bool) -> None:
         """At shutdown: what only memory holds goes to the fallback log; the spool keeps the rest."""
-        spool = self._keeper.spool
-        lost = [entry.item.notice for entry in self._inbox.take_all()]
-        self._inbox.settle()
-        if spool is not None and not spool.durable and not alive:
-            with guard("reading the memory spool"):
-                lost += [codec.decode(row.body).notice for row in spool.load(0, 1_000_000)]
+        lost = self._keeper.leftovers(self._inbox, readable=not alive)
         if lost:
             self.stats.record_drop(DropReason.SHUTDOWN_TIMEOUT, len(lost))
             self.fallback.write(lost, DropReason.SHUTDOWN_TIMEOUT.value)
             _logger.warning("%d notice(s) not delivered to Discord within %.1f s of shutdown; written to %s",
                             len(lost), timeout, self.fallback.path)
-        elif self._keeper.own_rows and spool is not None and spool.durable:
-            _logger.info("%d notice(s) wait in the spool at %s; delivered by the next process to start",
-                         self._keeper.own_rows, spool.path)
 
     def _ensure_threads(self) -> None:
         if all(t is not None and t.is_alive() for t in (self._thread, self._housekeeper)):

@@ -74,7 +74,8 @@ class Housekeeper:
         self.leader = False
         self.leader_until = 0.0  # on the engine's clock
         self.term = 0  # grows whenever leadership changes hands: the sender starts over
-        self.next_lease = self.next_trim = self.next_count = 0.0
+        self.next_lease = self.next_trim = self.next_count = 0.0  # on the engine's clock
+        self.next_trim_wall = 0.0  # or when the wall clock says so (it may be moved on)
         self.own_rows = 0  # rows this process wrote that are still in the spool
         self.depth = 0  # rows of the application in the spool
         self.counted = False  # the spool and the lease were looked at once
@@ -160,19 +161,21 @@ class Housekeeper:
         """Lease, trimming and counts: each at its own pace."""
         spool = self.spool
         assert spool is not None
-        if wall >= self.next_lease:
+        # Scheduled on the monotonic clock: a wall clock set back two hours must not stop the
+        # renewals. The values shared in the spool are wall times, which every process agrees on.
+        if now >= self.next_lease:
             held, fresh = spool.acquire(self.writer, wall, LEASE_TTL, holder_gone)
             if held != self.leader or fresh:
                 self.term += 1
                 self._wake_sender()
             self.leader = held
             self.leader_until = now + LEASE_TTL - 2 * LEASE_RENEW if held else 0.0
-            self.next_lease = wall + LEASE_RENEW
-        if self.leader and wall >= self.next_trim:
-            self.next_trim = wall + TRIM_EVERY
+            self.next_lease = now + LEASE_RENEW
+        if self.leader and (now >= self.next_trim or wall >= self.next_trim_wall):
+            self.next_trim, self.next_trim_wall = now + TRIM_EVERY, wall + TRIM_EVERY
             self._trim(spool, wall)
-        if self.own_rows or self.depth or flushing or wall >= self.next_count:
-            self.next_count = wall + COUNT_EVERY
+        if self.own_rows or self.depth or flushing or now >= self.next_count:
+            self.next_count = now + COUNT_EVERY
             self.own_rows = spool.count(self.writer)
             self.depth = spool.count()
             self.counted = True
@@ -195,6 +198,18 @@ class Housekeeper:
         if self.sender.shared is not None and self.sender.spool is spool:
             self.sender.shared.prune(wall)
         spool.prune_groups(wall - options.group_window)
+
+    def leftovers(self, inbox: MemoryQueue, *, readable: bool) -> list[Notice]:
+        """At shutdown, what would be lost: the inbox, and a memory spool (when no thread uses it)."""
+        lost = [entry.item.notice for entry in inbox.take_all()]
+        inbox.settle()
+        spool = self.spool
+        if spool is not None and not spool.durable and readable:
+            lost += [codec.decode(row.body).notice for row in spool.load(0, 1_000_000)]
+        elif lost == [] and self.own_rows and spool is not None:
+            _logger.info("%d notice(s) wait in the spool at %s; delivered by the next process to start",
+                         self.own_rows, spool.path)
+        return lost
 
     def release(self) -> None:
         """Give up the lease (at shutdown, when no request of ours is in flight): others take over at once."""

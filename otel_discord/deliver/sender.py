@@ -186,7 +186,8 @@ class Sender(Answers):
             batch, collapse = self._next_batch(name, head, wall)
             if not collapse and head[0].group is None and len(head) < limits.EMBEDS_PER_MESSAGE \
                     and not self._flushing():
-                linger = head[0].wall + self.linger - wall  # a lone item waits briefly for company
+                # A lone item waits briefly for company (never longer, whatever the wall clock did).
+                linger = min(self.linger, head[0].wall + self.linger - wall)
         route = EDIT if isinstance(job, EditJob) else EXECUTE
         assert self.shared is not None
         limited = max(self.limiter.delay(hook_id, channel_key, now, route),

@@ -39,7 +39,7 @@ from typing import Final
 
 from otel_discord.deliver.ratelimit import DEFAULT_MARGIN
 from otel_discord.deliver.spool import Spool
-from otel_discord.deliver.webhook import Outcome
+from otel_discord.deliver.webhook import RETRY_AFTER_MAX, Outcome
 
 LEASE_TTL: Final = 10.0
 LEASE_RENEW: Final = 1.0
@@ -48,6 +48,7 @@ DEFAULT_WEBHOOK_LIMIT: Final = 5
 DEFAULT_WEBHOOK_WINDOW: Final = 2.0
 GLOBAL_KEY: Final = "global"
 _KEEP: Final = 600.0  # request rows older than this are of no use to any window
+_LONGEST_BLOCK: Final = RETRY_AFTER_MAX + 60.0  # the longest a 429 or ban may block, and some
 
 
 def _number(text: str | None) -> float | None:
@@ -87,12 +88,16 @@ class SharedLimits:
         return windows
 
     def _wait(self, db, keys: Sequence[str], windows: list[tuple[str, int, float]], now: float) -> float:
+        # Rows further ahead than any wait could reach were written before the wall clock was
+        # set back: they would block for the size of the jump, so they do not count.
         marks = ",".join("?" * len(keys))
-        until = db.execute(f"SELECT max(until) FROM blocks WHERE key IN ({marks})", tuple(keys)).fetchone()[0]
+        until = db.execute(f"SELECT max(until) FROM blocks WHERE key IN ({marks}) AND until <= ?",
+                           (*keys, now + _LONGEST_BLOCK)).fetchone()[0]
         wait = max(0.0, (until or 0.0) - now)
         for key, limit, window in windows:
-            times = [r[0] for r in db.execute("SELECT at FROM sends WHERE key = ? AND at > ? ORDER BY at",
-                                              (key, now - window - self.margin)).fetchall()]
+            times = [r[0] for r in db.execute("SELECT at FROM sends WHERE key = ? AND at > ? AND at <= ? ORDER BY at",
+                                              (key, now - window - self.margin,
+                                               now + self.hold + self.margin)).fetchall()]
             if len(times) >= limit:
                 wait = max(wait, times[len(times) - limit] + window + self.margin - now)
         return wait

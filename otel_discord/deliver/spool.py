@@ -79,8 +79,12 @@ def default_scope(config_file: Path | None) -> str:
     agree; two different applications sharing a spool directory do not, so one
     never sends the other's notices through its own channel names.
     """
-    program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
-    raw = f"{os.getcwd()}\0{program}\0{config_file or ''}"
+    program = os.path.basename(sys.argv[0]) if getattr(sys, "argv", None) and sys.argv[0] else ""
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the working directory was deleted
+        cwd = ""
+    raw = f"{cwd}\0{program}\0{config_file or ''}"
     return hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()[:16]
 
 
