@@ -99,3 +99,43 @@ OTEL_EXPORTER_DISCORD_HEALTH_HEARTBEAT = "OTEL_EXPORTER_DISCORD_HEALTH_HEARTBEAT
 
 OTEL_EXPORTER_DISCORD_SERVICE_NAME = "OTEL_EXPORTER_DISCORD_SERVICE_NAME"
 """Service named in system events. Default: the SDK's resource (``OTEL_SERVICE_NAME``)."""
+
+# --- logs and business events ---------------------------------------------------------
+
+OTEL_EXPORTER_DISCORD_LOG_MIN_LEVEL = "OTEL_EXPORTER_DISCORD_LOG_MIN_LEVEL"
+"""Log records at this level or above become notices (business events at any level). Default warning; ``off``."""
+
+OTEL_EXPORTER_DISCORD_LOG_ERROR_HOLD_MS = "OTEL_EXPORTER_DISCORD_LOG_ERROR_HOLD_MS"
+"""How long a logged exception waits for the span of its trace, so one failure gives one alert. Default 10000."""
+
+OTEL_EXPORTER_DISCORD_AMOUNT_STYLE = "OTEL_EXPORTER_DISCORD_AMOUNT_STYLE"
+"""How amounts are written: ``en`` (€2,450.00) or ``nl`` (€2.450,00). Default en."""
+
+OTEL_EXPORTER_DISCORD_HIGH_VALUE_AMOUNT = "OTEL_EXPORTER_DISCORD_HIGH_VALUE_AMOUNT"
+"""A finance event at or above this amount is a HIGH_VALUE_TRANSACTION alert. Default 5000; 0 = off."""
+
+OTEL_EXPORTER_DISCORD_DUPLICATE_WINDOW_S = "OTEL_EXPORTER_DISCORD_DUPLICATE_WINDOW_S"
+"""Same client and amount created twice within this many seconds is SUSPICIOUS. Default 600."""
+
+OTEL_EXPORTER_DISCORD_FAILED_LOGIN_LIMIT = "OTEL_EXPORTER_DISCORD_FAILED_LOGIN_LIMIT"
+"""This many failed logins from one address within the window raise a SECURITY alert. Default 5."""
+
+OTEL_EXPORTER_DISCORD_FAILED_LOGIN_WINDOW_S = "OTEL_EXPORTER_DISCORD_FAILED_LOGIN_WINDOW_S"
+"""The failed-login window in seconds. Default 600."""
+
+# --- routing and filters ----------------------------------------------------------------
+
+OTEL_EXPORTER_DISCORD_PRESET = "OTEL_EXPORTER_DISCORD_PRESET"
+"""Channel setup: simple, focused, detailed, enterprise or none. Default focused when the file names its channels."""
+
+OTEL_EXPORTER_DISCORD_MIN_AMOUNT = "OTEL_EXPORTER_DISCORD_MIN_AMOUNT"
+"""Finance events below this amount are not posted (they stay in the audit log). Default 1000; 0 = off."""
+
+OTEL_EXPORTER_DISCORD_RATE_CAP = "OTEL_EXPORTER_DISCORD_RATE_CAP"
+"""New messages per channel per minute; beyond it notices fold into a digest. Default 10; 0 = no cap."""
+
+OTEL_EXPORTER_DISCORD_TIMEZONE = "OTEL_EXPORTER_DISCORD_TIMEZONE"
+"""Time zone of schedules, quiet hours and summaries. Default Europe/Amsterdam."""
+
+OTEL_EXPORTER_DISCORD_MASK_IP = "OTEL_EXPORTER_DISCORD_MASK_IP"
+"""IP addresses in messages: keep, mask (last part) or hash. Default mask."""

@@ -149,8 +149,8 @@ class Reloader:
         return None
 
 
-def merge(current: Mapping[str, Channel], changes: Sequence[Change]) -> tuple[dict[str, Channel], list[str]]:
-    """``current`` channels with ``changes`` applied, and the names that changed.
+def merge(current: Mapping[str, Channel], changes: Sequence[Change]) -> tuple[dict[str, Channel], str]:
+    """``current`` channels with ``changes`` applied, and what changed (for the log, tokens masked).
 
     A name that a source no longer has is removed; names no source ever had (given
     to the engine directly) stay.
@@ -161,7 +161,8 @@ def merge(current: Mapping[str, Channel], changes: Sequence[Change]) -> tuple[di
             merged.pop(name, None)
         merged.update(new.channels)
     changed = sorted(name for name in merged.keys() | current.keys() if merged.get(name) != current.get(name))
-    return merged, changed
+    return merged, ", ".join(f"{name} → {merged[name].webhook}" if name in merged else f"{name} (removed)"
+                             for name in changed)
 
 
 # --- SIGHUP ---------------------------------------------------------------------------

@@ -72,6 +72,15 @@ class TestWindows:
         a.learn("webhook:1", "channel:9", ban, NOW)
         assert b.delay("webhook:3", "channel:7", NOW + 1) > 0  # a ban is for everything
 
+    def test_a_wall_clock_set_back_does_not_block_for_the_jump(self, pair):
+        """Slots and blocks written two hours "in the future" (before NTP moved the clock back) do not count."""
+        a, b = pair
+        for _ in range(3):
+            a.settle(a.reserve("webhook:1", "channel:9", NOW), NOW)
+        a.learn("webhook:1", "channel:9", Outcome(429, {"retry_after": 30.0}, {"X-RateLimit-Scope": "user"}), NOW)
+        assert b.delay("webhook:1", "channel:9", NOW + 1) > 0
+        assert b.delay("webhook:1", "channel:9", NOW - 7200) == 0.0
+
     def test_prune_forgets_what_no_window_needs(self, pair):
         a, b = pair
         a.settle(a.reserve("webhook:1", "channel:9", NOW), NOW)

@@ -68,6 +68,11 @@ class TestPolicy:
         group = Group("111", NOW - 100, count=5, written=2, edited_at=NOW - edited_ago)
         assert self.policy.edit_delay(group, NOW, flushing=flushing) == pytest.approx(expected)
 
+    def test_a_clock_set_back_never_delays_an_edit(self):
+        """The last edit seems to lie in the future after NTP moved the clock back: edit now, not in 2 h."""
+        group = Group("111", NOW, count=5, written=2, edited_at=NOW + 7200)
+        assert self.policy.edit_delay(group, NOW) == 0.0
+
     def test_an_up_to_date_message_needs_no_edit(self):
         group = Group("111", NOW, count=5, written=5, edited_at=NOW - 1000)
         assert self.policy.edit_delay(group, NOW, flushing=True) is None

@@ -8,6 +8,7 @@ each answer means.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Final
 
 from otel_discord.config import Channel
 from otel_discord.deliver.fallback import FallbackLog
@@ -21,7 +22,7 @@ from otel_discord.stats import DropReason, Stats, redacting_logger
 
 _logger = redacting_logger(__name__)
 
-_UNEXPECTED_4XX_ATTEMPTS = 3  # e.g. 403 Missing Permissions: maybe fixed by a human, soon
+UNEXPECTED_4XX_ATTEMPTS: Final = 3  # e.g. 403 Missing Permissions: maybe fixed by a human, soon
 
 
 class Answers:
@@ -53,7 +54,7 @@ class Answers:
             self._rejected(name, entries, outcome, collapse)
         elif status is None or status >= 500 or status == 408:
             self._back_off(name, outcome)
-        elif self._back_off(name, outcome).attempt >= _UNEXPECTED_4XX_ATTEMPTS:
+        elif self._back_off(name, outcome).attempt >= UNEXPECTED_4XX_ATTEMPTS:
             _logger.error("channel %r: Discord keeps answering %s; dropping %d notice(s)",
                           name, outcome.describe(), len(entries))
             self._drop(entries, DropReason.RETRIES_EXHAUSTED)

@@ -406,11 +406,8 @@ class DeliveryEngine:
         if not changes:
             return False
         with self._lock:
-            merged, changed = reload.merge(self._channels, changes)
-            self._channels = merged
-        _logger.warning("configuration reloaded; channels changed: %s",
-                        ", ".join(f"{name} → {merged[name].webhook}" if name in merged else f"{name} (removed)"
-                                  for name in changed))
+            self._channels, changed = reload.merge(self._channels, changes)
+        _logger.warning("configuration reloaded; channels changed: %s", changed)
         self._wake.set()
         return True
 

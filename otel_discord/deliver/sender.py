@@ -34,7 +34,7 @@ from typing import Final
 
 from otel_discord.config import Channel, Settings
 from otel_discord.deliver import codec, replay
-from otel_discord.deliver.answers import _UNEXPECTED_4XX_ATTEMPTS, Answers
+from otel_discord.deliver.answers import UNEXPECTED_4XX_ATTEMPTS, Answers
 from otel_discord.deliver.fallback import FallbackLog
 from otel_discord.deliver.grouping import EditJob, GroupBook
 from otel_discord.deliver.options import DeliveryOptions
@@ -95,10 +95,6 @@ class Sender(Answers):
     def poke(self) -> None:
         """The spool changed through our own connection (which ``data_version`` does not see)."""
         self._poked = True
-
-    def backlog(self) -> int:
-        """Rows held in lanes plus messages waiting for an edit."""
-        return len(self.lanes) + (len(self.book) if self.spool is not None else 0)
 
     # ------------------------------------------------------------------ reading the outbox
     def _refresh(self) -> None:
@@ -298,7 +294,7 @@ class Sender(Answers):
             self.book.edited(job, wall)
         elif outcome.status == 429 or outcome.webhook_gone or outcome.status in (None, 408) or outcome.status >= 500:
             self._failed(name, channel, [], outcome, False)
-        elif self._back_off(name, outcome).attempt >= _UNEXPECTED_4XX_ATTEMPTS:
+        elif self._back_off(name, outcome).attempt >= UNEXPECTED_4XX_ATTEMPTS:
             self.book.edited(job, wall)
             self._recovered(name)
 
