@@ -143,6 +143,7 @@ class Answers:
         removed = self.lanes.remove(entries)
         if removed:
             assert self.spool is not None
-            self.spool.ack([e.row_id for e in removed if e.row_id is not None])
-            self.stats.record_drop(reason, len(removed))
+            # Written and counted before the rows go: whoever sees them gone finds the record.
             self.fallback.write([entry.item.notice for entry in removed], reason.value)
+            self.stats.record_drop(reason, len(removed))
+            self.spool.ack([e.row_id for e in removed if e.row_id is not None])

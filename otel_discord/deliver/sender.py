@@ -332,14 +332,14 @@ class Sender(Answers):
     def _delivered(self, name: str, channel: Channel, entries: list[Entry], outcome: Outcome,
                    reported: dict[str, int], collapse: bool) -> None:
         wall = self.wall()
+        if collapse:  # the details, before the rows go (whoever sees them gone finds the record)
+            self.fallback.write([e.item.notice for e in entries], replay.REASON)
+            self.stats.incr("collapsed_notices", sum(e.item.notice.count for e in entries))
         grouped = not collapse and len(entries) == 1 and entries[0].group is not None
         if grouped and self.book.started(entries[0], channel.webhook.webhook_id, outcome.json, wall):
             self.lanes.remove(entries)  # ``started`` took the row with it
         else:
             self._ack(entries)
-        if collapse:
-            self.fallback.write([e.item.notice for e in entries], replay.REASON)
-            self.stats.incr("collapsed_notices", sum(e.item.notice.count for e in entries))
         self.stats.incr("sent_messages")
         self.stats.incr("sent_embeds", 1 if collapse else len(entries))
         if reported:
