@@ -139,3 +139,32 @@ OTEL_EXPORTER_DISCORD_TIMEZONE = "OTEL_EXPORTER_DISCORD_TIMEZONE"
 
 OTEL_EXPORTER_DISCORD_MASK_IP = "OTEL_EXPORTER_DISCORD_MASK_IP"
 """IP addresses in messages: keep, mask (last part) or hash. Default mask."""
+
+# --- delivery: spool, grouping, limits, reload -------------------------------------------
+
+OTEL_EXPORTER_DISCORD_SPOOL = "OTEL_EXPORTER_DISCORD_SPOOL"
+"""`false` keeps undelivered notices in memory only (lost on restart; no coordination between processes). Default true."""
+
+OTEL_EXPORTER_DISCORD_SPOOL_MAX_AGE = "OTEL_EXPORTER_DISCORD_SPOOL_MAX_AGE"
+"""Notices waiting longer are dropped (to `dropped.jsonl`). Default 24h."""
+
+OTEL_EXPORTER_DISCORD_SPOOL_MAX_ROWS = "OTEL_EXPORTER_DISCORD_SPOOL_MAX_ROWS"
+"""At most this many waiting notices; the oldest beyond it are dropped. Repeats of one problem take one row. Default 10000."""
+
+OTEL_EXPORTER_DISCORD_REPLAY_COLLAPSE_AFTER = "OTEL_EXPORTER_DISCORD_REPLAY_COLLAPSE_AFTER"
+"""Notices that waited longer are delivered as one summary message, not one by one. Default 5m."""
+
+OTEL_EXPORTER_DISCORD_GROUP_WINDOW = "OTEL_EXPORTER_DISCORD_GROUP_WINDOW"
+"""Repeats within this time of a grouped message edit it; later ones start a new message. Default 10m."""
+
+OTEL_EXPORTER_DISCORD_GROUP_EDIT_INTERVAL = "OTEL_EXPORTER_DISCORD_GROUP_EDIT_INTERVAL"
+"""At most one edit per grouped message per interval (the last count is always written). Default 10s."""
+
+OTEL_EXPORTER_DISCORD_CHANNEL_LIMIT = "OTEL_EXPORTER_DISCORD_CHANNEL_LIMIT"
+"""Messages and edits per `CHANNEL_WINDOW` into one Discord channel (Discord's hidden limit). Default 30."""
+
+OTEL_EXPORTER_DISCORD_CHANNEL_WINDOW = "OTEL_EXPORTER_DISCORD_CHANNEL_WINDOW"
+"""The window of `CHANNEL_LIMIT`. Default 60s."""
+
+OTEL_EXPORTER_DISCORD_RELOAD_INTERVAL = "OTEL_EXPORTER_DISCORD_RELOAD_INTERVAL"
+"""How often the config file is checked for changes; `0` turns polling off (SIGHUP still works). Default 5s."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -172,6 +172,8 @@ class Pipeline:
         self.stages = build_stages(settings)
         self.engine = engine or get_engine(settings)
         self.engine.update_channels(settings.channels)
+        # Audit channels get every business event as it happened: never grouped or collapsed.
+        self.engine.exempt(self.stages.router.audit_channels)
         self.audit = audit.AuditLog(settings.spool_dir / audit.FILE_NAME)
         self.store = store if store is not None else LazyStore(settings.spool_dir)
         window = _rate_window(settings, self.stages.rate_cap, self.engine)
@@ -191,8 +193,19 @@ class Pipeline:
         if self.digester.holding:  # a previous run left notices waiting
             self._ensure_ticking()
 
-    def submit(self, notices: Iterable[Notice], now: float | None = None) -> int:
-        """Route, filter, hold or render and enqueue; return how many messages the engine accepted."""
+    def submit(
+        self,
+        notices: Iterable[Notice],
+        now: float | None = None,
+        *,
+        files: Sequence[tuple[str, bytes, str]] = (),
+        image: str | None = None,
+    ) -> int:
+        """Route, filter, hold or render and enqueue; return how many messages the engine accepted.
+
+        ``files`` are uploaded with each message posted now (a notice held for a digest loses
+        them); ``image`` (``attachment://summary.png``) is shown in the embed.
+        """
         now = time.time() if now is None else now
         router, filters = self.stages.router, self.stages.filters
         accepted = 0
@@ -203,7 +216,7 @@ class Pipeline:
                 for routed in router(notice):
                     channel = routed.channel or ""
                     if channel in router.audit_channels:
-                        accepted += self._enqueue(routed, quiet=True)  # unfiltered, never held or digested
+                        accepted += self._enqueue(routed, quiet=True, files=files, image=image)  # never held
                         continue
                     reason = filters(routed, channel)
                     if reason:
@@ -213,7 +226,8 @@ class Pipeline:
                     if not any(item is routed for item in admitted):
                         self.engine.stats.incr("held")
                     for item in admitted:
-                        accepted += self._enqueue(item)
+                        attach = item is routed
+                        accepted += self._enqueue(item, files=files if attach else (), image=image if attach else None)
         if self.digester.holding:
             self._ensure_ticking()
         return accepted
@@ -245,10 +259,19 @@ class Pipeline:
         """Render and enqueue ``notice`` to ``channel`` directly (no routing, filters or holding)."""
         return bool(self._enqueue(notice.replace(channel=channel)))
 
-    def _enqueue(self, notice: Notice, *, quiet: bool = False) -> int:
+    def _enqueue(
+        self,
+        notice: Notice,
+        *,
+        quiet: bool = False,
+        files: Sequence[tuple[str, bytes, str]] = (),
+        image: str | None = None,
+    ) -> int:
         """Render and submit; ``quiet`` (an audit copy) never notifies: the notice's own channel does."""
         channel = notice.channel or ""
         embed = render_embed(notice, self._options.get(channel, self._default_options))
+        if files and image:
+            embed["image"] = {"url": image}  # attachment://<name> of one of the files
         mention = Mention.parse_text(notice.mention)
         loud = not quiet and (
             notice.severity >= Severity.WARNING
@@ -264,6 +287,7 @@ class Pipeline:
             flags=0 if loud else SUPPRESS_NOTIFICATIONS,
             mention_roles=mention.roles,
             mention_users=mention.users,
+            files=tuple(files),
         )
         if notice.kind is Kind.DIGEST:
             self.engine.stats.incr("digests")

@@ -81,3 +81,27 @@ def test_without_file_support_in_the_pipeline_the_summary_carries_a_sparkline(tm
     post = summary_post(tmp_path, attachments=False)
     assert post.files == ()
     assert "Requests ▁" in post.notice.description
+
+
+def test_exporter_posts_the_chart_through_the_pipeline(tmp_path, discord_server, webhook):
+    """End to end: the daily summary arrives as multipart with summary.png shown in its embed."""
+    from test_summary_support import App, Clock, local
+
+    from otel_discord.exporters.metrics import DiscordMetricExporter
+
+    clock = Clock(local(2025, 10, 14, 12, 0))
+    exporter = DiscordMetricExporter(webhook.url, allowed_hosts=discord_server.host_port,
+                                     spool_dir=str(tmp_path / "spool"), service_name="ozark",
+                                     summary_schedule="daily@18:00", system_events=False,
+                                     _clock=clock, _tick_interval=0)
+    app = App()
+    app.request("/invoices", 40, n=25)
+    exporter.export(app.collect())
+    clock.now = local(2025, 10, 14, 18, 0, 30)
+    exporter.export(app.collect())
+    exporter.shutdown()
+    (message,) = discord_server.messages()
+    assert [f.name for f in message.files] == ["summary.png"]
+    assert message.files[0].data.startswith(PNG_MAGIC)
+    assert message.embeds[0]["image"]["url"] == "attachment://summary.png"
+    assert "Requests ▁" not in message.embeds[0]["description"]

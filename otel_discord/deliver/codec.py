@@ -10,6 +10,7 @@ URL) is masked before it reaches the disk.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from typing import Any, Final
@@ -35,6 +36,7 @@ def encode(item: Outgoing) -> str:
         "flags": item.flags,
         "mention_roles": list(item.mention_roles),
         "mention_users": list(item.mention_users),
+        "files": [[name, base64.b64encode(content).decode("ascii"), kind] for name, content, kind in item.files],
         "notice": {
             "kind": notice.kind.value,
             "severity": int(notice.severity),
@@ -115,4 +117,9 @@ def decode(text: str) -> Outgoing:
         flags=int(_number(data.get("flags"), 0) or 0),
         mention_roles=tuple(str(r) for r in data.get("mention_roles") or ()),
         mention_users=tuple(str(u) for u in data.get("mention_users") or ()),
+        files=tuple(
+            (str(f[0]), base64.b64decode(str(f[1])), str(f[2]))
+            for f in data.get("files") or ()
+            if isinstance(f, list) and len(f) == 3
+        ),
     )

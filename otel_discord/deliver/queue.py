@@ -35,6 +35,9 @@ class Outgoing:
     flags: int = 0
     mention_roles: tuple[str, ...] = ()
     mention_users: tuple[str, ...] = ()
+    #: Files to upload with the message: (name, content, content type), e.g. a summary's chart,
+    #: which the embed shows as ``attachment://<name>``. An item with files is sent alone.
+    files: tuple[tuple[str, bytes, str], ...] = ()
 
     def pack_key(self) -> tuple[Any, ...]:
         """Items may share one message only if everything outside the embed is equal."""

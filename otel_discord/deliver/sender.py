@@ -267,7 +267,8 @@ class Sender(Answers):
             self.spool.unclaim([e.row_id for e in entries])
             self._rejected(name, entries, Outcome(None, error=f"not sendable: {exc}"), collapse)
             return
-        outcome = self.client.execute(channel.webhook, payload)
+        files = first_item.files if len(entries) == 1 and not collapse else ()
+        outcome = self.client.execute(channel.webhook, payload, files=files or None)
         self._answered(channel, channel_key, reservation, outcome, EXECUTE)
         if outcome.ok:
             self._delivered(name, channel, entries, outcome, reported, collapse)
@@ -368,12 +369,12 @@ def _hook_key(webhook_id: str) -> str:
 def _batch(head: list[Entry]) -> list[Entry]:
     """The first entries of a lane that fit one message (a grouped or rejected one goes alone)."""
     first = head[0]
-    if first.solo or first.group is not None:
+    if first.solo or first.group is not None or first.item.files:
         return [first]
     key = first.item.pack_key()
     candidates = [first]
     for entry in head[1:]:
-        if entry.solo or entry.group is not None or entry.item.pack_key() != key:
+        if entry.solo or entry.group is not None or entry.item.files or entry.item.pack_key() != key:
             break
         candidates.append(entry)
     groups = pack([entry.item.embed for entry in candidates])

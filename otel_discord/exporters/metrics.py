@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 
+from otel_discord import selftelemetry
 from otel_discord.config import ConfigError
 from otel_discord.exporters._base import PipelineExporter, build_settings
 from otel_discord.stats import guard, redacting_logger
@@ -112,7 +113,8 @@ class DiscordMetricExporter(PipelineExporter, MetricExporter):
         # Always SUCCESS: a failure would only make the SDK log; our losses are counted elsewhere.
         if not self.enabled or self._monitor is None:
             return MetricExportResult.SUCCESS
-        self._run(metrics_data)
+        # Our own self-telemetry goes to other backends, never back into Discord notices.
+        self._run(selftelemetry.without_own(metrics_data))
         self._ensure_ticker()
         return MetricExportResult.SUCCESS
 
