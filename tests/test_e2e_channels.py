@@ -8,16 +8,14 @@ import csv
 import io
 import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
+
+from procs import free_port, stop_group, venv_bin, wait_http
 
 pytestmark = pytest.mark.e2e
 
@@ -40,35 +38,13 @@ filters:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _bin(name: str) -> str:
-    found = Path(sys.executable).with_name(name)
-    return str(found) if found.exists() else (shutil.which(name) or name)
-
-
-def _stop(proc: subprocess.Popen) -> str:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)  # SIGINT: the SDK flushes at exit
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    return proc.stdout.read() if proc.stdout else ""
-
-
 @pytest.fixture
 def ozark(discord_server, tmp_path):
     hooks = {var: discord_server.create_webhook(channel=name).url for var, name in
              (("HOOK_FINANCE", "finance-activity"), ("HOOK_SYSTEM", "system-debug"), ("HOOK_USERS", "user-activity"))}
     config = tmp_path / "otel-discord.yaml"
     config.write_text(CONFIG)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     env.update(hooks)
     env.update({
@@ -89,27 +65,17 @@ def ozark(discord_server, tmp_path):
         "OZARK_BACKUP_DIR": str(tmp_path / "backups"),
     })
     proc = subprocess.Popen(
-        [_bin("opentelemetry-instrument"), "--logs_exporter", "discord", "--traces_exporter", "discord",
+        [venv_bin("opentelemetry-instrument"), "--logs_exporter", "discord", "--traces_exporter", "discord",
          "--metrics_exporter", "none", "flask", "--app", "examples.flask_app.ozark", "run", "--port", str(port),
          "--no-reload"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"app exited early:\n{proc.stdout.read() if proc.stdout else ''}")
-            try:
-                requests.get(f"{base}/healthz", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise AssertionError("app did not answer") from None
-                time.sleep(0.2)
+        wait_http(f"{base}/healthz", proc)
         yield base, proc, tmp_path / "spool"
     finally:
-        _stop(proc)
+        stop_group(proc)
 
 
 def _titles(server, channel: str) -> list[str]:
@@ -145,7 +111,7 @@ def test_business_events_land_in_their_channels(ozark, discord_server):
                 and len(_titles(discord_server, "user-activity")) >= 2)
 
     assert discord_server.wait_for(arrived, timeout=60), [(m.channel, m.embeds) for m in discord_server.messages()]
-    output = _stop(proc)
+    output = stop_group(proc)
 
     finance = _titles(discord_server, "finance-activity")
     assert len(finance) == 2, (finance, [(m.channel, m.embeds) for m in discord_server.messages()])  # the €250 invoice is below MIN_AMOUNT
@@ -166,7 +132,7 @@ def test_business_events_land_in_their_channels(ozark, discord_server):
     assert discord_server.rejected() == []
     assert "Traceback" not in output.split("Exception on /boom", 1)[0], output
 
-    exported = subprocess.run([_bin("otel-discord"), "export", "--spool-dir", str(spool), "--event", "invoice.*"],
+    exported = subprocess.run([venv_bin("otel-discord"), "export", "--spool-dir", str(spool), "--event", "invoice.*"],
                               capture_output=True, text=True, timeout=60, check=True)
     rows = list(csv.DictReader(io.StringIO(exported.stdout)))
     assert sorted(float(r["invoice.amount"]) for r in rows) == [250.0, 2450.0, 7850.0]

@@ -5,9 +5,6 @@ its slow query to the strict local Discord server."""
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,39 +13,17 @@ from pathlib import Path
 import pytest
 import requests
 
+from procs import free_port, stop_group, venv_bin, wait_http
+
 pytestmark = pytest.mark.e2e
 
 APPS = Path(__file__).parent / "apps"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"app exited early:\n{proc.stdout.read() if proc.stdout else ''}")
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    raise AssertionError(f"app did not answer at {url}")
-
-
-def _instrument_bin() -> str:
-    found = Path(sys.executable).with_name("opentelemetry-instrument")
-    return str(found) if found.exists() else (shutil.which("opentelemetry-instrument") or "opentelemetry-instrument")
-
-
 @pytest.fixture
 def instrumented_app(discord_server, tmp_path):
     hook = discord_server.create_webhook(channel="alerts")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -68,7 +43,7 @@ def instrumented_app(discord_server, tmp_path):
         "FLASK_APP": "mini_app",
     }
     proc = subprocess.Popen(
-        [_instrument_bin(), "flask", "run", "--port", str(port), "--no-reload"],
+        [venv_bin("opentelemetry-instrument"), "flask", "run", "--port", str(port), "--no-reload"],
         cwd=APPS,
         env=env,
         stdout=subprocess.PIPE,
@@ -78,16 +53,10 @@ def instrumented_app(discord_server, tmp_path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(f"{base}/ok", proc)
+        wait_http(f"{base}/ok", proc)
         yield base, proc
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop_group(proc, timeout=15)
 
 
 def test_exception_and_slow_query_arrive_as_embeds(instrumented_app, discord_server):

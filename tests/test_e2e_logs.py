@@ -7,61 +7,24 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
+
+from procs import free_port, stop_group, venv_bin, wait_http
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _instrument_bin() -> str:
-    found = Path(sys.executable).with_name("opentelemetry-instrument")
-    return str(found) if found.exists() else (shutil.which("opentelemetry-instrument") or "opentelemetry-instrument")
-
-
-def _wait_up(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"app exited early:\n{proc.stdout.read() if proc.stdout else ''}")
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    raise AssertionError(f"app did not answer at {url}")
-
-
-def _stop(proc: subprocess.Popen) -> str:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)  # SIGINT: the SDK flushes at exit
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    return proc.stdout.read() if proc.stdout else ""
-
-
 @pytest.fixture
 def ozark(discord_server, tmp_path):
     hook = discord_server.create_webhook(channel="ozark")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -83,7 +46,7 @@ def ozark(discord_server, tmp_path):
     for name in ("OTEL_EXPORTER_DISCORD_CONFIG", "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED"):
         env.pop(name, None)
     proc = subprocess.Popen(
-        [_instrument_bin(), "flask", "--app", "examples.flask_app.ozark", "run", "--port", str(port), "--no-reload"],
+        [venv_bin("opentelemetry-instrument"), "flask", "--app", "examples.flask_app.ozark", "run", "--port", str(port), "--no-reload"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -93,10 +56,10 @@ def ozark(discord_server, tmp_path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_up(f"{base}/healthz", proc)
+        wait_http(f"{base}/healthz", proc)
         yield base, proc
     finally:
-        _stop(proc)
+        stop_group(proc)
 
 
 def _plain(value):
@@ -132,7 +95,7 @@ def test_business_events_and_one_error_reach_discord(ozark, discord_server):
         return "HIGH_VALUE_TRANSACTION" in text and "ValueError" in text and "AUTH_LOGIN_FAILED" in text
 
     assert discord_server.wait_for(arrived, timeout=60), _embeds(discord_server)
-    output = _stop(proc)  # flush everything still queued or held, so a duplicate would show now
+    output = stop_group(proc)  # flush everything still queued or held, so a duplicate would show now
 
     embeds = _embeds(discord_server)
     high = [e for e in embeds if "HIGH_VALUE_TRANSACTION" in e["title"]]

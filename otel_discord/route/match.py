@@ -9,16 +9,16 @@ matches everything. Parsing errors name the key path in the config file, e.g.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fnmatch import fnmatchcase
 from typing import Any, Final
 
 from otel_discord.config import ConfigError
+from otel_discord.detect.money import to_decimal as to_number  # one notion of "a number" for filters and templates
 from otel_discord.notice import Category, Kind, Notice, Severity
 
 MATCH_KEYS: Final = ("category", "level", "kind", "event", "attributes")
@@ -26,7 +26,6 @@ _OPERATORS: Final = (">=", "<=", "!=", "==", ">", "<", "in", "not in")
 _CONDITION = re.compile(
     r"^\s*(?P<attr>[A-Za-z_][\w.\-/]*)\s*(?P<op>>=|<=|!=|==|=|>|<|not\s+in(?=[\s\[])|in(?=[\s\[]))\s*(?P<value>.+?)\s*$"
 )
-_MAX_DIGITS: Final = 30
 
 
 def config_error(path: str, message: str) -> ConfigError:
@@ -79,23 +78,6 @@ def parse_kind(raw: Any, path: str) -> Kind:
     except ValueError:
         valid = ", ".join(k.value for k in Kind)
         raise config_error(path, f"unknown kind {raw!r} (expected one of: {valid})") from None
-
-
-def to_number(value: Any) -> Decimal | None:
-    """``value`` as a finite Decimal, or None (bools and non-numbers are not numbers)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if not isinstance(value, (int, float, Decimal, str)):
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    if not number.is_finite() or number.adjusted() >= _MAX_DIGITS:
-        return None
-    return number
 
 
 def _scalar(value: Any) -> Any:
