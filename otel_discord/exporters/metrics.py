@@ -113,8 +113,10 @@ class DiscordMetricExporter(PipelineExporter, MetricExporter):
         # Always SUCCESS: a failure would only make the SDK log; our losses are counted elsewhere.
         if not self.enabled or self._monitor is None:
             return MetricExportResult.SUCCESS
-        # Our own self-telemetry goes to other backends, never back into Discord notices.
-        self._run(selftelemetry.without_own(metrics_data))
+        with guard("export metrics"):
+            # Our own self-telemetry goes to other backends, never back into Discord notices.
+            metrics_data = selftelemetry.without_own(metrics_data)
+            self._run(metrics_data)
         self._ensure_ticker()
         return MetricExportResult.SUCCESS
 
