@@ -187,6 +187,24 @@ def test_invalid_token_disables_it(discord_server, make_engine, logs):
     assert any("50027" in line for line in logs if line.startswith("ERROR"))
 
 
+def test_wrong_token_does_not_silence_a_channel_with_the_same_webhook_and_the_right_token(
+        discord_server, make_engine, logs):
+    """The 401 disables the mistyped (id, token) pair only: the other channel, same webhook id with
+    the right token, keeps delivering, before and after the 401."""
+    hook = discord_server.create_webhook("alerts")
+    wrong = hook.url[: -len(hook.token)] + "A" * len(hook.token)
+    engine = make_engine(discord_server, channels={"typo": wrong, "good": hook.url})
+    engine.submit(item("typo 0", channel="typo"))
+    engine.submit(item("good 0", channel="good"))
+    assert engine.flush(10)
+    engine.submit(item("typo 1", channel="typo"))
+    engine.submit(item("good 1", channel="good"))
+    assert engine.flush(10)
+    assert sorted(titles(discord_server.messages("alerts"))) == ["notice good 0", "notice good 1"]
+    assert sorted(r["reason"] for r in fallback_records(engine)) == ["webhook_disabled"] * 2
+    assert hook.token not in "\n".join(logs)
+
+
 def test_unexpected_4xx_is_retried_a_few_times_then_dropped(discord_server, make_engine):
     hook = discord_server.create_webhook("alerts")
     engine = make_engine(discord_server, hook.url)

@@ -42,8 +42,8 @@ def event(i: int, channel: str = "default") -> Outgoing:
     return Outgoing(channel, render_embed(notice), notice)
 
 
-def seen(message) -> int:
-    for field in message.embeds[0].get("fields") or ():
+def seen(message, index: int = 0) -> int:
+    for field in message.embeds[index].get("fields") or ():
         if field["name"] == "Seen":
             return int(re.match(r"×(\d+)", field["value"]).group(1))
     return 1
@@ -197,8 +197,8 @@ def test_business_events_are_never_grouped_and_share_messages(discord_server, ma
     assert titles == [f"invoice #{250090 + i} paid" for i in range(3)]
 
 
-def test_a_grouped_notice_is_sent_in_a_message_of_its_own(discord_server, make_engine):
-    """So an edit can replace exactly its embed: packed neighbours stay untouched."""
+def test_grouped_and_ungrouped_notices_never_share_a_message(discord_server, make_engine):
+    """An edit re-sends its message's embeds as the spool recorded them: only grouped ones are recorded."""
     hook = discord_server.create_webhook("alerts")
     engine = make_engine(discord_server, hook.url, linger=30)
     engine.submit(event(0))
@@ -232,3 +232,87 @@ def test_repeats_while_discord_is_down_become_one_message(discord_server, make_e
     assert engine.flush(10)
     (message,) = discord_server.messages()
     assert seen(message) == 50
+
+
+def distinct(i: int) -> Outgoing:
+    return error(i, fingerprint=f"ValueError|app.py:parse{i}|/pay")
+
+
+def submit_while_down(server: DiscordServer, engine: DeliveryEngine, items: list[Outgoing]) -> None:
+    """Everything reaches the spool before Discord answers: the sender sees the whole backlog at once."""
+    server.set_down(True)
+    for it in items:
+        assert engine.submit(it)
+    assert server.wait_for(lambda: engine.spool_depth() == len(items) and server.stats()["dropped"] >= 1,
+                           timeout=10)
+    server.set_down(False)
+
+
+def test_distinct_errors_share_messages_and_an_edit_keeps_the_neighbours(discord_server, make_engine):
+    """25 different errors: 3 messages (10 + 10 + 5 embeds), not 25. A repeat of the 2nd edits its
+    message: the other 9 embeds exactly as they were, the 2nd showing ×2, mentions allowing nothing."""
+    hook = discord_server.create_webhook("alerts")
+    engine = make_engine(discord_server, hook.url)
+    submit_while_down(discord_server, engine, [distinct(i) for i in range(25)])
+    assert engine.flush(10)
+    messages = discord_server.messages()
+    assert [len(m.embeds) for m in messages] == [10, 10, 5]
+    before = [dict(e) for e in messages[0].embeds]
+    assert [e["description"].split("\n")[0] for e in before] == [f"request {i}" for i in range(10)]
+    engine.submit(distinct(1))
+    assert engine.flush(10)
+    first, second, third = discord_server.messages()
+    assert (first.id, first.edits, second.edits, third.edits) == (messages[0].id, 1, 0, 0)
+    assert first.payload["allowed_mentions"] == {"parse": []}
+    assert [seen(first, k) for k in range(10)] == [1, 2] + [1] * 8
+    assert [e for k, e in enumerate(first.embeds) if k != 1] == [e for k, e in enumerate(before) if k != 1]
+    assert first.embeds[1]["description"] == before[1]["description"]  # still the first occurrence
+    engine.submit(distinct(7))  # another group of the same message: the 2nd keeps its count
+    assert engine.flush(10)
+    (first, *_) = discord_server.messages()
+    assert [seen(first, k) for k in range(10)] == [1, 2, 1, 1, 1, 1, 1, 2, 1, 1]
+
+
+def test_a_deleted_shared_message_reposts_all_its_groups(discord_server, make_engine):
+    """10008 on the edit of a shared message: its groups are posted anew (together), counts intact."""
+    hook = discord_server.create_webhook("alerts")
+    engine = make_engine(discord_server, hook.url)
+    submit_while_down(discord_server, engine, [distinct(i) for i in range(4)])
+    assert engine.flush(10)
+    (old,) = discord_server.messages()
+    discord_server.delete_message(old.id)
+    engine.submit(distinct(2))
+    assert engine.flush(10)
+    (new,) = discord_server.messages()
+    assert new.id != old.id
+    assert sorted(e["description"].split("\n")[0] for e in new.embeds) == [f"request {i}" for i in range(4)]
+    assert sorted(seen(new, k) for k in range(4)) == [1, 1, 1, 2]
+    engine.submit(distinct(0))  # the new message is the groups' message now
+    assert engine.flush(10)
+    (same,) = discord_server.messages()
+    assert same.id == new.id and sorted(seen(same, k) for k in range(4)) == [1, 1, 2, 2]
+
+
+def test_a_group_that_outgrows_its_shared_message_moves_to_a_new_one(discord_server, make_engine):
+    """Two embeds that just fit 6000 characters: the Seen field would break the limit, so the repeat's
+    group continues in a new message instead of a refused edit; the first message stays as it was."""
+    hook = discord_server.create_webhook("alerts")
+    engine = make_engine(discord_server, hook.url)
+    big = []
+    for i in range(2):
+        base = distinct(i)
+        embed = {"title": f"big {i}", "description": "x" * 2990}
+        big.append(Outgoing("default", embed, base.notice))
+    submit_while_down(discord_server, engine, big)
+    assert engine.flush(10)
+    (shared,) = discord_server.messages()
+    assert len(shared.embeds) == 2
+    engine.submit(big[1])
+    assert engine.flush(10)
+    first, moved = discord_server.messages()
+    assert first.id == shared.id and first.edits == 0 and first.embeds == shared.embeds
+    assert [e["title"] for e in moved.embeds] == ["big 1"]
+    assert not [r for r in discord_server.rejected() if r.status == 400]
+    engine.submit(big[1])  # it lives in the new message now
+    assert engine.flush(10)
+    assert [m.edits for m in discord_server.messages()] == [0, 1]

@@ -7,6 +7,7 @@ each answer means.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
@@ -23,6 +24,15 @@ from otel_discord.stats import DropReason, Stats, redacting_logger
 _logger = redacting_logger(__name__)
 
 UNEXPECTED_4XX_ATTEMPTS: Final = 3  # e.g. 403 Missing Permissions: maybe fixed by a human, soon
+
+
+def disable_key(channel: Channel) -> str:
+    """What a dead webhook is disabled by: its id AND its token, so that a channel configured with a
+    mistyped token does not silence another channel that has the same id with the right token. The
+    token is hashed: the key may end up in a repr or a log line."""
+    webhook = channel.webhook
+    digest = hashlib.sha256(webhook.api_url.encode()).hexdigest()[:16]
+    return f"{webhook.webhook_id}:{digest}"
 
 
 class Answers:
@@ -89,9 +99,9 @@ class Answers:
         self._drop(entries, DropReason.INVALID_PAYLOAD)
 
     def _disable(self, name: str, channel: Channel, outcome: Outcome) -> None:
-        hook_id = channel.webhook.webhook_id
-        if hook_id not in self.disabled:
-            self.disabled[hook_id] = outcome.describe()
+        key = disable_key(channel)
+        if key not in self.disabled:
+            self.disabled[key] = outcome.describe()
             self.stats.incr("webhooks_disabled")
             _logger.error(
                 "channel %r: Discord no longer accepts webhook %s (%s). Notices for it are written to %s "

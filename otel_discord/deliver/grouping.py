@@ -7,9 +7,13 @@ include the webhook id: after a reload replaced a channel's webhook, its groups
 continue in a fresh message through the new one (their unwritten count is
 posted anew; nothing is lost).
 
-Edits replace the message's one embed (a grouped notice is always alone in its
-message) and always carry ``allowed_mentions`` with nothing allowed: an edit
-must never ping anyone.
+First occurrences of different groups share messages (``pack``: up to 10
+embeds, 6000 characters); the spool keeps each message's (key, embed) list, so
+an edit re-sends the whole list with the embeds of the message's live groups
+brought up to date (one PATCH settles every group of the message) and the
+others as they were. An embed that grew past the message's 6000 characters
+moves its group to a new message. Edits always carry ``allowed_mentions`` with
+nothing allowed: an edit must never ping anyone.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from otel_discord.deliver import codec
 from otel_discord.deliver.queue import Entry, Outgoing
 from otel_discord.deliver.spool import Spool
 from otel_discord.group import Group, GroupPolicy, with_seen
+from otel_discord.render import limits
+from otel_discord.render.limits import embed_size
 
 NO_MENTIONS: Final = {"parse": []}
 
@@ -35,6 +41,14 @@ class EditJob:
     key: str
     group: Group
     item: Outgoing
+    # The message's embeds as this edit shows them, and the count each live group of it reaches.
+    listing: tuple[tuple[str, dict[str, Any]], ...] = ()
+    written: tuple[tuple[str, int], ...] = ()
+
+
+def shown(embed: Mapping[str, Any], count: int, first_seen: float | None, last_seen: float | None) -> dict[str, Any]:
+    """A grouped notice's embed as its message shows it: the Seen field once it repeated."""
+    return with_seen(embed, count, first_seen, last_seen) if count > 1 else dict(embed)
 
 
 class GroupBook:
@@ -82,6 +96,22 @@ class GroupBook:
         self._stale = self._stale or folded
         return folded
 
+    def started_many(self, entries: list[Entry], embeds: list[dict[str, Any]], webhook: str, answer: Any,
+                     now: float) -> bool:
+        """A message of first occurrences was posted: remember it and its groups (False: no id)."""
+        assert self.spool is not None
+        message_id = answer.get("id") if isinstance(answer, Mapping) else None
+        if not isinstance(message_id, str) or not message_id.isdigit():
+            return False
+        members = []
+        for entry in entries:
+            assert entry.group is not None and entry.row_id is not None
+            notice = entry.item.notice
+            group = self.policy.started(message_id, notice.count, notice.first_seen, notice.timestamp, now)
+            members.append((entry.row_id, entry.group, group, codec.encode(entry.item)))
+        self.spool.posted_message(entries[0].item.channel, webhook, members, embeds)
+        return True
+
     def started(self, entry: Entry, webhook: str, answer: Any, now: float) -> bool:
         """The first occurrence was posted: remember its message (False if Discord sent no id)."""
         assert self.spool is not None and entry.group is not None and entry.row_id is not None
@@ -111,27 +141,57 @@ class GroupBook:
             if wait is None:
                 continue
             if wait <= 0:
-                return EditJob(name, hook, key, group, codec.decode(body))
+                return self._job(name, hook, key, group, body, now)
             soonest = wait if soonest is None else min(soonest, wait)
         return soonest
 
+    def _job(self, channel: str, hook: str, key: str, group: Group, body: str, now: float) -> EditJob | float:
+        """The edit of ``key``'s message: all its embeds, every live group's brought up to date.
+        0.0: the group outgrew the message and moved to a new one (its row is in the outbox)."""
+        assert self.spool is not None
+        item = codec.decode(body)
+        found = self.spool.message(channel, hook, group.message_id)
+        if found is None:  # a message of its own (or recorded before messages were shared)
+            listing = [(key, shown(item.embed, group.count, group.first_seen, group.last_seen))]
+            return EditJob(channel, hook, key, group, item, tuple(listing), ((key, group.count),))
+        stored, live = found
+        live[key] = (group, body)
+        listing, written = [], []
+        for member, embed in stored:
+            if member in live:
+                current, member_body = live[member]
+                member_item = item if member == key else codec.decode(member_body)
+                embed = shown(member_item.embed, current.count, current.first_seen, current.last_seen)
+                written.append((member, current.count))
+            listing.append((member, embed))
+        if len(listing) > 1 and sum(embed_size(e) for _, e in listing) > limits.TOTAL_PER_MESSAGE:
+            # Its Seen field pushed the message past Discord's limit: the rest continues anew.
+            self._repost(channel, hook, key, group, body, now, group.count - group.written, None)
+            return 0.0
+        return EditJob(channel, hook, key, group, item, tuple(listing), tuple(written))
+
     @staticmethod
     def payload(job: EditJob) -> dict[str, Any]:
-        group = job.group
-        embed = with_seen(job.item.embed, group.count, group.first_seen, group.last_seen)
-        return {"embeds": [embed], "allowed_mentions": dict(NO_MENTIONS)}
+        embeds = [dict(embed) for _, embed in job.listing]
+        return {"embeds": embeds, "allowed_mentions": dict(NO_MENTIONS)}
 
     def edited(self, job: EditJob, now: float) -> None:
-        """The message shows ``job.group.count`` now (or we gave up on showing it)."""
+        """The message shows ``job.listing`` now (or we gave up on showing it)."""
         assert self.spool is not None
-        self.spool.mark_written(job.channel, job.webhook, job.key, job.group.count, now)
-        self._dirty.pop((job.channel, job.webhook, job.key), None)
+        written = dict(job.written) or {job.key: job.group.count}
+        self.spool.message_edited(job.channel, job.webhook, job.group.message_id, job.listing, written, now)
+        for key in written:
+            self._dirty.pop((job.channel, job.webhook, key), None)
 
     def message_gone(self, job: EditJob, now: float) -> None:
-        """404 Unknown Message: someone deleted it. Post the group's count in a new message."""
-        group = job.group
-        self._repost(job.channel, job.webhook, job.key, group, codec.encode(job.item), now, group.count,
-                     group.first_seen)
+        """404 Unknown Message: someone deleted it. Post every live group of it anew, with its count."""
+        assert self.spool is not None
+        found = self.spool.message(job.channel, job.webhook, job.group.message_id)
+        live = found[1] if found is not None else {}
+        live[job.key] = (job.group, codec.encode(job.item))
+        for key, (group, body) in live.items():
+            self._repost(job.channel, job.webhook, key, group, body, now, group.count, group.first_seen)
+        self.spool.forget_message(job.channel, job.webhook, job.group.message_id)
 
     def _repost(self, channel: str, webhook: str, key: str, group: Group, body: str, now: float, count: int,
                 first_seen: float | None) -> None:

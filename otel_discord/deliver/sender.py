@@ -30,13 +30,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Final
+from typing import Any, Final
 
 from otel_discord.config import Channel, Settings
 from otel_discord.deliver import codec, replay
-from otel_discord.deliver.answers import UNEXPECTED_4XX_ATTEMPTS, Answers
+from otel_discord.deliver.answers import UNEXPECTED_4XX_ATTEMPTS, Answers, disable_key
 from otel_discord.deliver.fallback import FallbackLog
-from otel_discord.deliver.grouping import EditJob, GroupBook
+from otel_discord.deliver.grouping import EditJob, GroupBook, shown
 from otel_discord.deliver.options import DeliveryOptions
 from otel_discord.deliver.queue import Entry, Lanes
 from otel_discord.deliver.ratelimit import EDIT, EXECUTE, INFO, RateLimiter
@@ -44,7 +44,7 @@ from otel_discord.deliver.retry import RetryPolicy
 from otel_discord.deliver.shared_limits import Reservation, SharedLimits
 from otel_discord.deliver.spool import Spool, SpoolBusy, SpoolUnavailable
 from otel_discord.deliver.webhook import Outcome, WebhookClient
-from otel_discord.group import GroupPolicy, with_seen
+from otel_discord.group import GroupPolicy
 from otel_discord.render import limits
 from otel_discord.render.payload import SUPPRESS_NOTIFICATIONS, build_payload, pack
 from otel_discord.stats import DropReason, Stats, format_drops, redacting_logger
@@ -75,7 +75,7 @@ class Sender(Answers):
         # What Discord told us holds for the life of the process (forks included).
         self.limiter = RateLimiter()
         self.channel_keys: dict[str, str] = {}  # webhook id → "channel:<id>"
-        self.disabled: dict[str, str] = {}  # webhook id → why
+        self.disabled: dict[str, str] = {}  # disable_key (webhook id + hashed token) → why
         self.book = GroupBook(policy, writer)
         self.reset(None)
 
@@ -153,7 +153,7 @@ class Sender(Answers):
             return self._unknown(name)
         hook_id = channel.webhook.webhook_id
         head = self.lanes.peek(name, limits.EMBEDS_PER_MESSAGE)
-        if hook_id in self.disabled:
+        if disable_key(channel) in self.disabled:
             self._drop(self.lanes.peek(name), DropReason.WEBHOOK_DISABLED)
             return 0.0 if head or self.book.forget_channel(name) else None
         if head and head[0].group is not None and not head[0].solo and self.book.fold(head[0], hook_id, wall):
@@ -193,6 +193,12 @@ class Sender(Answers):
             if limited >= wait:
                 self.stats.incr("rate_limit_waits")
             return min(wait, job) if isinstance(job, float) else wait
+        if len(batch) > 1 and batch[0].group is not None and not collapse:
+            # A repeat of a group that went live meanwhile folds rather than starting a second message.
+            folded = [entry for entry in batch[1:] if self.book.fold(entry, hook_id, wall)]
+            if folded:
+                self.lanes.remove(folded)
+                return 0.0
         reservation = self.shared.reserve(_hook_key(hook_id), channel_key, wall)
         if not isinstance(reservation, Reservation):
             self.stats.incr("rate_limit_waits")
@@ -247,11 +253,8 @@ class Sender(Answers):
             base, summary = replay.summarize(entries, self.wall())
             embeds = [summary]
             flags = 0 if any(not e.item.flags & SUPPRESS_NOTIFICATIONS for e in entries) else SUPPRESS_NOTIFICATIONS
-        elif entries[0].group is not None and first_item.notice.count > 1:
-            notice = first_item.notice
-            embeds = [with_seen(first_item.embed, notice.count, notice.first_seen, notice.timestamp)]
         else:
-            embeds = [dict(e.item.embed) for e in entries]
+            embeds = [_embed(e) for e in entries]
         content, reported = self._content(base)
         settings = self._settings()
         try:
@@ -271,7 +274,7 @@ class Sender(Answers):
         outcome = self.client.execute(channel.webhook, payload, files=files or None)
         self._answered(channel, channel_key, reservation, outcome, EXECUTE)
         if outcome.ok:
-            self._delivered(name, channel, entries, outcome, reported, collapse)
+            self._delivered(name, channel, entries, outcome, reported, collapse, payload.get("embeds", embeds))
             return
         self.spool.unclaim([e.row_id for e in entries])
         self._failed(name, channel, entries, outcome, collapse)
@@ -331,13 +334,13 @@ class Sender(Answers):
 
     # ------------------------------------------------------------------ answers
     def _delivered(self, name: str, channel: Channel, entries: list[Entry], outcome: Outcome,
-                   reported: dict[str, int], collapse: bool) -> None:
+                   reported: dict[str, int], collapse: bool, embeds: list[dict[str, Any]]) -> None:
         wall = self.wall()
         if collapse:  # the details, before the rows go (whoever sees them gone finds the record)
             self.fallback.write([e.item.notice for e in entries], replay.REASON)
             self.stats.incr("collapsed_notices", sum(e.item.notice.count for e in entries))
-        grouped = not collapse and len(entries) == 1 and entries[0].group is not None
-        if grouped and self.book.started(entries[0], channel.webhook.webhook_id, outcome.json, wall):
+        grouped = not collapse and entries[0].group is not None
+        if grouped and self.book.started_many(entries, embeds, channel.webhook.webhook_id, outcome.json, wall):
             self.lanes.remove(entries)  # ``started`` took the row with it
         else:
             self._ack(entries)
@@ -367,16 +370,28 @@ def _hook_key(webhook_id: str) -> str:
 
 
 def _batch(head: list[Entry]) -> list[Entry]:
-    """The first entries of a lane that fit one message (a grouped or rejected one goes alone)."""
+    """The first entries of a lane that fit one message (a rejected one, or one with files, goes alone).
+
+    First occurrences of different groups share a message (the spool records which embed is whose,
+    for edits); they are not mixed with ungrouped notices, which no edit would know about.
+    """
     first = head[0]
-    if first.solo or first.group is not None or first.item.files:
+    if first.solo or first.item.files:
         return [first]
-    key = first.item.pack_key()
-    candidates = [first]
+    key, grouped = first.item.pack_key(), first.group is not None
+    candidates, groups_seen = [first], {first.group}
     for entry in head[1:]:
-        if entry.solo or entry.group is not None or entry.item.files or entry.item.pack_key() != key:
+        if entry.solo or entry.item.files or entry.item.pack_key() != key or (entry.group is not None) != grouped \
+                or (grouped and entry.group in groups_seen):
             break
         candidates.append(entry)
-    groups = pack([entry.item.embed for entry in candidates])
+        groups_seen.add(entry.group)
+    groups = pack([_embed(entry) for entry in candidates])
     # pack keeps order and never splits an embed, so its first group is a prefix.
     return candidates[: len(groups[0])] if groups else [first]
+
+
+def _embed(entry: Entry) -> dict[str, Any]:
+    """The embed an entry's message shows (a grouped notice that repeated already shows its count)."""
+    embed, notice = entry.item.embed, entry.item.notice
+    return dict(embed) if entry.group is None else shown(embed, notice.count, notice.first_seen, notice.timestamp)

@@ -56,6 +56,10 @@ CREATE TABLE IF NOT EXISTS groups (
     message_id TEXT NOT NULL, started_at REAL NOT NULL, count INTEGER NOT NULL, written INTEGER NOT NULL,
     edited_at REAL NOT NULL, first_seen REAL, last_seen REAL, body TEXT NOT NULL,
     PRIMARY KEY (scope, channel, webhook, grp));
+CREATE INDEX IF NOT EXISTS groups_message ON groups(scope, channel, webhook, message_id);
+CREATE TABLE IF NOT EXISTS messages (
+    scope TEXT NOT NULL, channel TEXT NOT NULL, webhook TEXT NOT NULL, message_id TEXT NOT NULL,
+    embeds TEXT NOT NULL, PRIMARY KEY (scope, channel, webhook, message_id));
 CREATE TABLE IF NOT EXISTS lease (scope TEXT PRIMARY KEY, holder TEXT NOT NULL, expires REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS sends (key TEXT NOT NULL, at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS sends_key ON sends(key, at);

@@ -1,4 +1,9 @@
-"""The spool's ``groups`` table: the fingerprint → message id map of grouped messages.
+"""The spool's ``groups`` and ``messages`` tables: the fingerprint → message id map of grouped messages.
+
+First occurrences of different groups share messages (up to 10 embeds), so
+``messages`` keeps, per message, its ordered list of (group key, embed as last
+sent): an edit re-sends the whole list with the embeds of its live groups
+brought up to date and the others left as they are.
 
 A mixin of ``Spool`` (it uses its connection and transactions). Keyed by scope,
 channel, webhook id and group key: every process of the application folds its
@@ -9,8 +14,10 @@ it came from can never be half done.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 from contextlib import AbstractContextManager
 
 from otel_discord.group import Group, GroupPolicy
@@ -69,6 +76,54 @@ class GroupStore:
             self._write_group(db, channel, webhook, key, group, body)
             db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
 
+    def posted_message(self, channel: str, webhook: str, members: Sequence[tuple[int, str, Group, str]],
+                       embeds: Sequence[dict[str, Any]]) -> None:
+        """A message of grouped notices exists: their rows go, their groups start, the message's
+        (key, embed) list is kept for edits (one transaction). ``members``: (row id, key, group, body)."""
+        if not members:
+            return
+        message_id = members[0][2].message_id
+        listing = json.dumps([[key, embed] for (_, key, _, _), embed in zip(members, embeds, strict=True)])
+        with self.transaction() as db:
+            for row_id, key, group, body in members:
+                self._write_group(db, channel, webhook, key, group, body)
+                db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+            db.execute("INSERT OR REPLACE INTO messages VALUES (?, ?, ?, ?, ?)",
+                       (self.scope, channel, webhook, message_id, listing))
+
+    def message(self, channel: str, webhook: str, message_id: str
+                ) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, tuple[Group, str]]] | None:
+        """A grouped message's (key, embed as last sent) list and its live groups (key → group, body);
+        None when the message was not recorded (posted alone, before messages were shared)."""
+        with self.reading() as db:
+            row = db.execute("SELECT embeds FROM messages WHERE scope = ? AND channel = ? AND webhook = ?"
+                             " AND message_id = ?", (self.scope, channel, webhook, message_id)).fetchone()
+            if row is None:
+                return None
+            live = db.execute(
+                "SELECT grp, message_id, started_at, count, written, edited_at, first_seen, last_seen, body"
+                " FROM groups WHERE scope = ? AND channel = ? AND webhook = ? AND message_id = ?",
+                (self.scope, channel, webhook, message_id)).fetchall()
+        listing = [(str(key), dict(embed)) for key, embed in json.loads(row[0])]
+        return listing, {r[0]: (Group(*r[1:8]), r[8]) for r in live}
+
+    def message_edited(self, channel: str, webhook: str, message_id: str,
+                       listing: Sequence[tuple[str, dict[str, Any]]], written: dict[str, int], now: float) -> None:
+        """An edit succeeded: the message shows ``listing``, group ``key`` shows ``written[key]``."""
+        with self.transaction() as db:
+            db.execute("UPDATE messages SET embeds = ? WHERE scope = ? AND channel = ? AND webhook = ?"
+                       " AND message_id = ?", (json.dumps([[k, e] for k, e in listing]), self.scope, channel,
+                                               webhook, message_id))
+            for key, count in written.items():
+                found = self._group(db, channel, webhook, key)
+                if found is not None and found[0].message_id == message_id:
+                    self._write_group(db, channel, webhook, key, GroupPolicy.edited(found[0], count, now), None)
+
+    def forget_message(self, channel: str, webhook: str, message_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM messages WHERE scope = ? AND channel = ? AND webhook = ? AND message_id = ?",
+                       (self.scope, channel, webhook, message_id))
+
     def repost(self, channel: str, webhook: str, key: str, *, writer: str, now: float, count: int,
                first_seen: float | None, last_seen: float | None, body: str) -> None:
         """The group's message is gone (deleted, or its webhook replaced): post its count anew."""
@@ -107,3 +162,7 @@ class GroupStore:
         with self.transaction() as db:
             db.execute("DELETE FROM groups WHERE scope = ? AND started_at < ? AND count <= written",
                        (self.scope, before))
+            # A message none of whose groups is live any more is never edited again.
+            db.execute("DELETE FROM messages WHERE scope = ? AND NOT EXISTS (SELECT 1 FROM groups g WHERE"
+                       " g.scope = messages.scope AND g.channel = messages.channel AND g.webhook = messages.webhook"
+                       " AND g.message_id = messages.message_id)", (self.scope,))
