@@ -132,6 +132,42 @@ _live: weakref.WeakSet[Spool] = weakref.WeakSet()
 _inherited: list[Spool] = []  # a child's copies of its parent's spools: kept, never closed
 
 
+class FairLock:
+    """A lock granted in arrival order.
+
+    Under a flood the housekeeping thread writes one transaction after another;
+    with a plain ``threading.Lock`` it re-took the lock before the waiting sender
+    ever woke, so nothing was sent until the flood ended. Tickets make them take
+    turns.
+    """
+
+    __slots__ = ("_cond", "_next", "_serving")
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._next = 0
+        self._serving = 0
+
+    def acquire(self) -> None:
+        with self._cond:
+            ticket = self._next
+            self._next += 1
+            while ticket != self._serving:
+                self._cond.wait()
+
+    def release(self) -> None:
+        with self._cond:
+            self._serving += 1
+            self._cond.notify_all()
+
+    def __enter__(self) -> FairLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 def _before_fork() -> None:
     for spool in list(_live):
         spool._lock.acquire()
@@ -160,7 +196,7 @@ class Spool(GroupStore):
         self.scope = scope
         self.busy_timeout = busy_timeout
         self.max_pages = max_pages  # caps the file (tests use it for a full disk)
-        self._lock = threading.Lock()
+        self._lock = FairLock()
         self._db: sqlite3.Connection | None = None
         _live.add(self)
 
