@@ -2,7 +2,7 @@
 
 The strict local server enforces Discord's limits, scaled down for speed: a
 channel takes 6 messages per 4 s and a webhook 5 requests per second, so the
-workers' 13 messages and the count edits cannot all go at once. Four workers
+workers' 13 notices (packed up to 10 per message) and the count edits cannot all go at once. Four workers
 each believing they have the whole budget would collect 429s; sharing one
 sender through the spool, they get none, and the error repeated across all
 workers ends up as one message edited to show the total count.
