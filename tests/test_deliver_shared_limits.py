@@ -114,3 +114,44 @@ def test_two_applications_on_one_host_share_a_webhook_without_a_429(tmp_path):
         finally:
             for engine in engines:
                 engine.shutdown(1)
+
+
+def test_a_lease_renewed_late_wakes_the_parked_sender(tmp_path: Path):
+    """A busy process renews its lease late: meanwhile its sender saw no lease and parked until woken.
+
+    The late renewal must wake it; before this, 10,000 notices of a flood waited in the
+    spool until the next notice came along (the renewal changed nothing the sender watched).
+    """
+    import os
+    import socket
+    from types import SimpleNamespace
+
+    from otel_discord.deliver.fallback import FallbackLog
+    from otel_discord.deliver.housekeeping import Housekeeper
+    from otel_discord.deliver.options import DeliveryOptions
+    from otel_discord.deliver.queue import MemoryQueue
+    from otel_discord.stats import Stats
+
+    settings = resolve(webhook_url="http://127.0.0.1:9/api/webhooks/1/x", allowed_hosts="127.0.0.1:9",
+                       spool_dir=tmp_path, environ={})
+    woken: list[int] = []
+    keeper = Housekeeper(path=tmp_path / "spool.sqlite3", scope="app", pages=None,
+                         options=DeliveryOptions.from_settings(settings), stats=Stats(),
+                         fallback=FallbackLog(tmp_path / "dropped.jsonl"),
+                         sender=SimpleNamespace(shared=None, spool=None), channels=dict,
+                         wake_sender=lambda: woken.append(1))
+    keeper.reset(f"{socket.gethostname()}:{os.getpid()}:test")
+    inbox = MemoryQueue(10)
+    keeper.tick(inbox, 0.0, NOW, flushing=False)
+    assert keeper.leads(0.0) and woken  # won the lease: the sender was told
+    on_time = keeper.next_lease
+    woken.clear()
+    keeper.tick(inbox, on_time, NOW + on_time, flushing=False)
+    assert keeper.leads(on_time) and not woken  # renewed in time: nothing changed for the sender
+
+    late = keeper.leader_until + 0.5
+    assert not keeper.leads(late)  # what the sender saw: no lease, so it parked
+    keeper.tick(inbox, late, NOW + late, flushing=False)
+    assert keeper.leads(late)
+    assert woken, "the sender was not woken when the lapsed lease was renewed"
+    keeper.spool.close()

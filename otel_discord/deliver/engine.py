@@ -39,6 +39,7 @@ from otel_discord.deliver.housekeeping import Housekeeper, Timers
 from otel_discord.deliver.options import DeliveryOptions
 from otel_discord.deliver.queue import MemoryQueue, Outgoing
 from otel_discord.deliver.retry import RetryPolicy
+from otel_discord.deliver.shared_limits import LEASE_RENEW
 from otel_discord.deliver.sender import Sender
 from otel_discord.deliver.spool import FILE_NAME as SPOOL_FILE
 from otel_discord.deliver.spool import SpoolBusy, SpoolUnavailable, default_scope
@@ -351,7 +352,9 @@ class DeliveryEngine:
             if self._stop.is_set():
                 break
             if wait is None:
-                self._wake.wait(TICK if self.is_leader else None)
+                # A process without the lease still looks now and then: a wake-up it missed
+                # (the lease renewed late, another holder gone) must not park it for good.
+                self._wake.wait(TICK if self.is_leader else LEASE_RENEW)
             elif wait > 0:
                 self._wake.wait(min(wait, TICK))  # other processes' rows need us to look again soon
 

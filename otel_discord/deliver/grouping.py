@@ -30,6 +30,7 @@ from otel_discord.render import limits
 from otel_discord.render.limits import embed_size
 
 NO_MENTIONS: Final = {"parse": []}
+_MAX_STARTED: Final = 4096  # keys whose start the book remembers (for rows waiting with the same key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +62,20 @@ class GroupBook:
         self._dirty: dict[tuple[str, str, str], tuple[Group, str]] = {}
         self._stale = False
         self.reposted = 0  # rows put back in the outbox, until the engine has counted them
+        # A waiting row finds a live group it had not found before only when this sender starts
+        # that group (repeats arriving later fold as they are written): rows are looked at again
+        # only then. ``generation`` counts starts; ``_started`` keeps each key's last one.
+        self.generation = 0
+        self._started: dict[str, int] = {}
+        self._floor = 0  # rows looked at before this look again (a reset, forgotten keys)
 
     def reset(self, spool: Spool | None) -> None:
         self.spool = spool
         self._dirty = {}
         self._stale = spool is not None
+        self.generation += 1
+        self._floor = self.generation
+        self._started.clear()
 
     def refresh(self) -> None:
         """Read the dirty groups again (another process, or a fold of ours, changed them)."""
@@ -89,12 +99,36 @@ class GroupBook:
         return {channel for channel, _, _ in self._current()}
 
     # ------------------------------------------------------------------ folding and starting
-    def fold(self, entry: Entry, webhook: str, now: float) -> bool:
-        """Fold a waiting row into its group's live message (no request); False: post it."""
-        assert self.spool is not None and entry.group is not None and entry.row_id is not None
-        folded = self.spool.fold_row(entry.row_id, entry.item.channel, webhook, entry.group, self.policy, now)
-        self._stale = self._stale or folded
+    def fold(self, entries: list[Entry], webhook: str, now: float) -> list[Entry]:
+        """Fold waiting rows of one channel into their groups' live messages (no request, one
+        transaction); the entries handled. The rest are posted. Rows already looked at since the
+        last group started are not looked at again."""
+        assert self.spool is not None
+        todo = [e for e in entries if e.group is not None and e.row_id is not None and not e.solo
+                and e.fold_checked < max(self._floor, self._started.get(e.group, -1))]
+        if not todo:
+            return []
+        for entry in todo:
+            entry.fold_checked = self.generation
+        channel = todo[0].item.channel
+        live = self.spool.live_keys(channel, webhook, sorted({str(e.group) for e in todo}), self.policy, now)
+        if not live:
+            return []
+        ids = set(self.spool.fold_rows([(int(e.row_id), str(e.group)) for e in todo if e.group in live],  # type: ignore[arg-type]
+                                       channel, webhook, self.policy, now))
+        folded = [e for e in todo if e.row_id in ids]
+        self._stale = self._stale or bool(folded)
         return folded
+
+    def _mark_started(self, keys: list[str]) -> None:
+        self.generation += 1
+        for key in keys:
+            self._started[key] = self.generation
+        if len(self._started) > _MAX_STARTED:  # forget the oldest half: rows before them look again
+            forgotten = list(self._started)[: len(self._started) // 2]
+            self._floor = max(self._floor, max(self._started[k] for k in forgotten))
+            for key in forgotten:
+                del self._started[key]
 
     def started_many(self, entries: list[Entry], embeds: list[dict[str, Any]], webhook: str, answer: Any,
                      now: float) -> bool:
@@ -103,6 +137,7 @@ class GroupBook:
         message_id = answer.get("id") if isinstance(answer, Mapping) else None
         if not isinstance(message_id, str) or not message_id.isdigit():
             return False
+        self._mark_started([str(e.group) for e in entries])
         members = []
         for entry in entries:
             assert entry.group is not None and entry.row_id is not None
@@ -118,6 +153,7 @@ class GroupBook:
         message_id = answer.get("id") if isinstance(answer, Mapping) else None
         if not isinstance(message_id, str) or not message_id.isdigit():
             return False
+        self._mark_started([str(entry.group)])
         notice = entry.item.notice
         group = self.policy.started(message_id, notice.count, notice.first_seen, notice.timestamp, now)
         self.spool.posted(entry.row_id, entry.item.channel, webhook, entry.group, group, codec.encode(entry.item))

@@ -164,9 +164,12 @@ class Housekeeper:
         # Scheduled on the monotonic clock: a wall clock set back two hours must not stop the
         # renewals. The values shared in the spool are wall times, which every process agrees on.
         if now >= self.next_lease:
+            lapsed = self.leader and not self.leads(now)  # renewed late (a busy process): the sender parked
             held, fresh = spool.acquire(self.writer, wall, LEASE_TTL, holder_gone)
             if held != self.leader or fresh:
                 self.term += 1
+                self._wake_sender()
+            elif held and lapsed:
                 self._wake_sender()
             self.leader = held
             self.leader_until = now + LEASE_TTL - 2 * LEASE_RENEW if held else 0.0

@@ -51,7 +51,8 @@ class Outgoing:
 class Entry:
     """One queued item. ``wall`` is when it was submitted (unix seconds), ``row_id`` its spool row."""
 
-    __slots__ = ("seq", "item", "queued_at", "wall", "solo", "row_id", "group", "_more", "_first", "_last")
+    __slots__ = ("seq", "item", "queued_at", "wall", "solo", "row_id", "group", "fold_checked",
+                 "_more", "_first", "_last")
 
     def __init__(self, seq: int, item: Outgoing, queued_at: float, wall: float,
                  group: str | None = None, row_id: int | None = None) -> None:
@@ -62,6 +63,7 @@ class Entry:
         self.group = group  # group key (fingerprint) or None: never grouped
         self.row_id = row_id
         self.solo = False  # Discord rejected a message holding it: resend it alone
+        self.fold_checked = -1  # the sender's GroupBook.generation when it last found no live group
         self._more, self._first, self._last = 0, None, 0.0  # repeats folded in, applied by ``settled``
 
     def fold(self, notice: Notice) -> None:
@@ -169,9 +171,11 @@ class Lanes:
             lane = self._lanes.get(channel)
             if not lane:
                 continue
+            before = len(removed)
             while lane and lane[0].seq in wanted:  # the usual case: a batch is a prefix
                 removed.append(lane.popleft())
-            if any(entry.seq in wanted for entry in lane):
+            in_channel = sum(1 for entry in wanted.values() if entry.item.channel == channel)
+            if len(removed) - before < in_channel and any(entry.seq in wanted for entry in lane):
                 kept: deque[Entry] = deque()
                 for entry in lane:
                     (removed if entry.seq in wanted else kept).append(entry)

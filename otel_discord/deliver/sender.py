@@ -4,7 +4,8 @@ It reads the spool's outbox into lanes, one per channel, and serves channels in
 turn (one busy channel cannot starve the others). For a channel, the next step
 is the first that applies:
 
-1. fold a repeat into its group's live message (no request; ``grouping.py``);
+1. fold repeats waiting at the head into their groups' live messages (no request;
+   ``grouping.py``; looked at again only after this sender started new groups);
 2. an edit that is due (at most one per message per ``GROUP_EDIT_INTERVAL``);
 3. one summary of a backlog older than ``REPLAY_COLLAPSE_AFTER`` (``replay.py``);
 4. the next message: up to 10 packed embeds (a lone one lingers briefly for
@@ -156,8 +157,9 @@ class Sender(Answers):
         if disable_key(channel) in self.disabled:
             self._drop(self.lanes.peek(name), DropReason.WEBHOOK_DISABLED)
             return 0.0 if head or self.book.forget_channel(name) else None
-        if head and head[0].group is not None and not head[0].solo and self.book.fold(head[0], hook_id, wall):
-            self.lanes.remove(head[:1])  # the fold took its row
+        folded = self.book.fold(head, hook_id, wall) if head else []
+        if folded:
+            self.lanes.remove(folded)  # the fold took their rows
             return 0.0
         backoff = self.not_before.get(name, now) - now
         channel_key = self.channel_keys.get(hook_id)
@@ -193,12 +195,6 @@ class Sender(Answers):
             if limited >= wait:
                 self.stats.incr("rate_limit_waits")
             return min(wait, job) if isinstance(job, float) else wait
-        if len(batch) > 1 and batch[0].group is not None and not collapse:
-            # A repeat of a group that went live meanwhile folds rather than starting a second message.
-            folded = [entry for entry in batch[1:] if self.book.fold(entry, hook_id, wall)]
-            if folded:
-                self.lanes.remove(folded)
-                return 0.0
         reservation = self.shared.reserve(_hook_key(hook_id), channel_key, wall)
         if not isinstance(reservation, Reservation):
             self.stats.incr("rate_limit_waits")

@@ -59,16 +59,36 @@ class GroupStore:
 
         A row that is gone already (trimmed) counts as handled.
         """
+        return bool(self.fold_rows([(row_id, key)], channel, webhook, policy, now))
+
+    def live_keys(self, channel: str, webhook: str, keys: Sequence[str], policy: GroupPolicy, now: float) -> set[str]:
+        """Which of ``keys`` have a live group a repeat may fold into (one read, no transaction)."""
+        if not keys:
+            return set()
+        marks = ",".join("?" * len(keys))
+        with self.reading() as db:
+            rows = db.execute(
+                "SELECT grp, message_id, started_at, count, written, edited_at, first_seen, last_seen FROM groups"
+                f" WHERE scope = ? AND channel = ? AND webhook = ? AND grp IN ({marks})",
+                (self.scope, channel, webhook, *keys),
+            ).fetchall()
+        return {row[0] for row in rows if policy.accepts(Group(*row[1:]), now)}
+
+    def fold_rows(self, rows: Sequence[tuple[int, str]], channel: str, webhook: str, policy: GroupPolicy,
+                  now: float) -> list[int]:
+        """``fold_row`` for several (row id, key) pairs in one transaction; the ids handled."""
+        handled: list[int] = []
         with self.transaction() as db:
-            row = db.execute("SELECT count, first_seen, last_seen FROM outbox WHERE id = ?", (row_id,)).fetchone()
-            if row is None:
-                return True
-            found = self._group(db, channel, webhook, key)
-            if found is None or not policy.accepts(found[0], now):
-                return False
-            self._write_group(db, channel, webhook, key, policy.fold(found[0], *row), None)
-            db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
-            return True
+            for row_id, key in rows:
+                row = db.execute("SELECT count, first_seen, last_seen FROM outbox WHERE id = ?", (row_id,)).fetchone()
+                if row is not None:
+                    found = self._group(db, channel, webhook, key)
+                    if found is None or not policy.accepts(found[0], now):
+                        continue
+                    self._write_group(db, channel, webhook, key, policy.fold(found[0], *row), None)
+                    db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+                handled.append(row_id)
+        return handled
 
     def posted(self, row_id: int, channel: str, webhook: str, key: str, group: Group, body: str) -> None:
         """A grouped notice's message exists: its row goes, its group starts (one transaction)."""
@@ -85,9 +105,10 @@ class GroupStore:
         message_id = members[0][2].message_id
         listing = json.dumps([[key, embed] for (_, key, _, _), embed in zip(members, embeds, strict=True)])
         with self.transaction() as db:
-            for row_id, key, group, body in members:
-                self._write_group(db, channel, webhook, key, group, body)
-                db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
+            db.executemany("INSERT OR REPLACE INTO groups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                (self.scope, channel, webhook, key, group.message_id, group.started_at, group.count, group.written,
+                 group.edited_at, group.first_seen, group.last_seen, body) for _, key, group, body in members])
+            db.executemany("DELETE FROM outbox WHERE id = ?", [(row_id,) for row_id, _, _, _ in members])
             db.execute("INSERT OR REPLACE INTO messages VALUES (?, ?, ?, ?, ?)",
                        (self.scope, channel, webhook, message_id, listing))
 
