@@ -1,20 +1,111 @@
-"""The benchmark app (``bench_app``) served by waitress in a subprocess, with or without OpenTelemetry."""
+"""The benchmark app (``bench_app``) served by waitress in a subprocess, with or without OpenTelemetry.
+
+Besides starting and stopping it, this reads the app's CPU time thread by thread
+(``sample``) and splits the CPU between two samples by what each thread does
+(``split_cpu``): waitress's worker threads serve requests, its main thread runs
+the socket loop, and every other thread (the SDK's batch processors, whose
+thread calls the exporter's ``export()``, otel-discord's spool and delivery
+threads, the benchmark's flush thread) works for telemetry.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final
 
 import psutil
 import requests
 
 from benchlib import BENCH_DIR, LOOPBACK, child_env, free_port, venv_bin
 
-THREADS = 4
+THREADS: Final = 4
+#: waitress names its worker threads ``waitress-0`` … (``waitress/task.py``); they run the WSGI app.
+REQUEST_THREAD: Final = re.compile(r"waitress-\d+")
+MAIN_THREAD: Final = "MainThread"  # waitress-serve's own thread: the asyncore socket loop
+UNNAMED: Final = "(not a Python thread, or ended before it was named)"
+
+
+@dataclass(frozen=True)
+class CPUSample:
+    """CPU seconds of each live thread (by native id) and of the whole process, at one moment.
+
+    ``clock`` says where the per-thread times come from: ``schedstat`` (Linux's
+    per-task run time, in nanoseconds) or ``psutil`` (user + system time in clock
+    ticks, 10 ms on Linux: too coarse for a thread that runs 30 ms in a run).
+    """
+
+    threads: dict[int, float]
+    process: float
+    clock: str
+
+
+@dataclass
+class CPUSplit:
+    """CPU seconds between two samples, by thread role, and per thread name."""
+
+    request: float = 0.0
+    main: float = 0.0
+    telemetry: float = 0.0
+    #: the process's total minus the live threads' sum: threads that ended between the samples, and the
+    #: process total's clock-tick rounding (±10 ms)
+    unaccounted: float = 0.0
+    by_name: dict[str, float] = field(default_factory=dict)
+
+
+def role(name: str, native_id: int, pid: int) -> str:
+    """``request``, ``main`` or ``telemetry`` for one thread of the app process."""
+    if REQUEST_THREAD.fullmatch(name):
+        return "request"
+    if native_id == pid or name == MAIN_THREAD:
+        return "main"
+    return "telemetry"
+
+
+def split_cpu(before: CPUSample, after: CPUSample, names: Mapping[int, str], pid: int) -> CPUSplit:
+    """The CPU used between ``before`` and ``after``, split by thread role.
+
+    A thread alive only at ``after`` started in between: all its time counts. A
+    thread alive only at ``before`` ended in between: its last time is unknown, so
+    it lands in ``unaccounted``. A native id whose time went down belongs to a new
+    thread that reused the id of an ended one: all its time counts.
+    """
+    if before.clock != after.clock:
+        raise ValueError(f"samples from different clocks: {before.clock} and {after.clock}")
+    split = CPUSplit()
+    for native_id, now in after.threads.items():
+        then = before.threads.get(native_id, 0.0)
+        used = now - then if now >= then else now
+        name = names.get(native_id, UNNAMED)
+        kind = role(name, native_id, pid)
+        setattr(split, kind, getattr(split, kind) + used)
+        split.by_name[name] = split.by_name.get(name, 0.0) + used
+    split.unaccounted = (after.process - before.process) - (split.request + split.main + split.telemetry)
+    return split
+
+
+def _schedstat(pid: int) -> dict[int, float] | None:
+    """Run time of each thread in seconds, at nanosecond resolution; None where Linux does not offer it."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    times: dict[int, float] = {}
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat", "rb") as f:
+                times[int(tid)] = int(f.read().split()[0]) / 1e9
+        except FileNotFoundError:
+            continue  # the thread ended while we listed the others
+        except (OSError, ValueError, IndexError):
+            return None
+    return times or None
 
 
 class AppServer:
@@ -68,6 +159,26 @@ class AppServer:
         """CPU seconds the app has used, all its threads together."""
         times = self.ps.cpu_times()
         return times.user + times.system
+
+    def sample(self) -> CPUSample:
+        """The CPU time of every live thread of the app, and of the process."""
+        process = self.cpu()
+        threads = _schedstat(self.proc.pid)
+        if threads is not None:
+            return CPUSample(threads, process, "schedstat")
+        return CPUSample({t.id: t.user_time + t.system_time for t in self.ps.threads()}, process, "psutil")
+
+    def thread_names(self) -> dict[int, str]:
+        """Native thread id → name of the app's live Python threads (``bench_app``'s ``/_threads``)."""
+        answer = requests.get(f"{self.base}/_threads", timeout=10)
+        answer.raise_for_status()
+        return {int(tid): name for tid, name in answer.json().items()}
+
+    def flush_telemetry(self) -> None:
+        """Export what the SDK's batch processors hold, on the app's flush thread (``bench_app``'s ``/_flush``)."""
+        answer = requests.post(f"{self.base}/_flush", timeout=60)
+        if answer.status_code != 200:
+            raise RuntimeError(f"app {self.name} could not flush its telemetry: {answer.text[:300]}")
 
     def dropped_notices(self) -> int:
         """Lines in the fallback log: notices otel-discord dropped (counted, not delivered)."""

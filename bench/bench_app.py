@@ -11,12 +11,24 @@ OpenTelemetry (``opentelemetry-instrument`` instruments it from outside, as a us
   same CPU, and the fast queries of ``/ok`` stay far below any sensible threshold even on a busy
   machine.
 
+Two more endpoints belong to the benchmark, not to the app; the runner calls them between load runs,
+never during one:
+
+* ``/_threads``: ``{native thread id: thread name}`` of the live threads, so the runner can split the
+  process's CPU time into request threads (``waitress-N``) and telemetry threads.
+* ``/_flush`` (POST): exports what the SDK's batch processors still hold, on a thread of its own
+  (``bench-telemetry-flush``). A load run leaves up to a batch of spans queued; exporting them before
+  the runner's "after" sample puts the export of every span of a run inside that run's window, and on
+  a thread counted as telemetry rather than a request thread.
+
 Run: ``waitress-serve --listen=127.0.0.1:PORT bench_app:app`` with ``BENCH_APP_DB`` set to a SQLite file.
 """
 
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
 
 from flask import Flask, request
@@ -101,3 +113,64 @@ def slow() -> str:
             text("SELECT sleep_ms(:ms) AS waited, count(*) AS invoices FROM invoices"), {"ms": SLOW_MS}
         ).first()
     return str(waited)
+
+
+# --------------------------------------------------------------------------- the benchmark's probes
+
+FLUSH_THREAD_NAME = "bench-telemetry-flush"
+
+
+class _Flusher:
+    """Runs the tracer provider's ``force_flush`` on one long-lived thread and waits for it.
+
+    The SDK's ``BatchProcessor.force_flush`` exports on the calling thread: called
+    from a view, it would bill a waitress thread for telemetry work. A thread that
+    lives as long as the process keeps its CPU time visible to the runner's samples
+    (a thread that ended would take its time out of the per-thread view).
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[threading.Event, list[str]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self, timeout: float) -> str | None:
+        """None once everything queued is exported; otherwise what went wrong."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=FLUSH_THREAD_NAME, daemon=True)
+                self._thread.start()
+        done, errors = threading.Event(), []
+        self._jobs.put((done, errors))
+        if not done.wait(timeout):
+            return f"not flushed within {timeout} s"
+        return errors[0] if errors else None
+
+    def _run(self) -> None:
+        while True:
+            done, errors = self._jobs.get()
+            try:
+                from opentelemetry import trace
+
+                flush = getattr(trace.get_tracer_provider(), "force_flush", None)  # absent without the SDK
+                if flush is not None and flush() is False:
+                    errors.append("force_flush() returned False")
+            except Exception as exc:  # noqa: BLE001 - a probe must not take the app down; the runner is told
+                errors.append(repr(exc))
+            finally:
+                done.set()
+
+
+_flush_telemetry = _Flusher()
+
+
+@app.get("/_threads")
+def live_threads() -> dict:
+    return {str(t.native_id): t.name for t in threading.enumerate() if t.native_id is not None}
+
+
+@app.post("/_flush")
+def flush_telemetry() -> tuple[dict, int]:
+    error = _flush_telemetry(timeout=30)
+    return {"error": error}, 200 if error is None else 500
+

@@ -40,7 +40,11 @@ DEFAULT_RATE_CAP: Final = 10  # notices per channel per minute
 RATE_PERIOD: Final = 60.0
 TICK_INTERVAL: Final = 10.0  # how soon after a window opens its digest goes out
 _MAX_LINES: Final = 30
-_MAX_GROUPS: Final = 1000
+_MAX_GROUPS: Final = 1000  # groups a rate window remembers at most
+# Forgetting down to a low-water mark, not to just under the maximum, makes the
+# next clean-up ~250 records away: O(1) per record on average, even in a flood of
+# distinct errors where nothing has expired yet.
+_GROUPS_LOW_WATER: Final = _MAX_GROUPS * 3 // 4
 _LINES_BUDGET: Final = 3500  # characters of the digest's list (Discord allows 4096 in a description)
 
 
@@ -92,9 +96,30 @@ class RateWindow:
             if self.cap > 0:
                 self._trim(channel, now).append(now)
             if fingerprint:
-                self._groups[(channel, fingerprint)] = now
-                if len(self._groups) > _MAX_GROUPS:  # forget groups whose window has passed
-                    self._groups = {k: t for k, t in self._groups.items() if now - t < self.group_window}
+                key = (channel, fingerprint)
+                # Removed first so it goes to the end: the dict stays ordered by posting time.
+                self._groups.pop(key, None)
+                self._groups[key] = now
+                if len(self._groups) > _MAX_GROUPS:
+                    self._forget_groups(now)
+
+    def _forget_groups(self, now: float) -> None:
+        """Forget the groups whose window has passed, then the oldest down to the low-water mark.
+
+        Oldest first (insertion order is posting order), so the scan stops at the
+        first group it keeps. A group forgotten while still fresh only means its next
+        repeat counts as a new message against the cap; the engine still edits it.
+        """
+        groups = self._groups
+        excess = len(groups) - _GROUPS_LOW_WATER
+        forget: list[tuple[str, str]] = []
+        for key, posted in groups.items():
+            if len(forget) < excess or now - posted >= self.group_window:
+                forget.append(key)
+            else:
+                break
+        for key in forget:
+            del groups[key]
 
     def reset_lock(self) -> None:
         self._lock = threading.Lock()

@@ -207,6 +207,16 @@ class Pipeline:
         them); ``image`` (``attachment://summary.png``) is shown in the embed.
         """
         now = time.time() if now is None else now
+        try:
+            accepted = self._submit_all(notices, now, files, image)
+        finally:
+            self.engine.wake()  # the whole batch goes to the spool in one transaction
+        if self.digester.holding:
+            self._ensure_ticking()
+        return accepted
+
+    def _submit_all(self, notices: Iterable[Notice], now: float, files: Sequence[tuple[str, bytes, str]],
+                    image: str | None) -> int:
         router, filters = self.stages.router, self.stages.filters
         accepted = 0
         for notice in notices:
@@ -216,7 +226,8 @@ class Pipeline:
                 for routed in router(notice):
                     channel = routed.channel or ""
                     if channel in router.audit_channels:
-                        accepted += self._enqueue(routed, quiet=True, files=files, image=image)  # never held
+                        accepted += self._enqueue(routed, quiet=True, files=files, image=image,  # never held
+                                                  wake=False)
                         continue
                     reason = filters(routed, channel)
                     if reason:
@@ -227,9 +238,8 @@ class Pipeline:
                         self.engine.stats.incr("held")
                     for item in admitted:
                         attach = item is routed
-                        accepted += self._enqueue(item, files=files if attach else (), image=image if attach else None)
-        if self.digester.holding:
-            self._ensure_ticking()
+                        accepted += self._enqueue(item, files=files if attach else (), image=image if attach else None,
+                                                  wake=False)
         return accepted
 
     def _ensure_ticking(self) -> None:
@@ -266,6 +276,7 @@ class Pipeline:
         quiet: bool = False,
         files: Sequence[tuple[str, bytes, str]] = (),
         image: str | None = None,
+        wake: bool = True,
     ) -> int:
         """Render and submit; ``quiet`` (an audit copy) never notifies: the notice's own channel does."""
         channel = notice.channel or ""
@@ -291,7 +302,7 @@ class Pipeline:
         )
         if notice.kind is Kind.DIGEST:
             self.engine.stats.incr("digests")
-        return int(self.engine.submit(item))
+        return int(self.engine.submit(item, wake=wake))
 
     def flush(self, timeout: float) -> bool:
         return self.engine.flush(timeout)

@@ -62,6 +62,7 @@ def test_targets_are_evaluated(quick_run):
     judged = {row["name"] for s in results["sections"].values() for row in s["metrics"] if row["passed"] is not None}
     assert "otel-discord / sdk-none throughput" in judged
     assert "otel-discord / otlp throughput" in judged
+    assert "otel-discord / otlp telemetry threads' CPU per request" in judged
     assert "429 answers, all floods" in judged
     assert any(name.startswith("RSS growth over the 2nd half, bsp-otel-discord") for name in judged)
 
@@ -75,6 +76,45 @@ def test_measurements_come_from_real_traffic(quick_run):
     assert app["discord_messages"]["otel-discord"] > 0
     latencies = results["sections"]["alert_latency"]["raw"]["latencies_s"]
     assert all(values and all(v > 0 for v in values) for values in latencies.values())
+    ignored = results["sections"]["ignored"]["raw"]
+    assert ignored["otlp_sink"]["requests"] >= ignored["export_calls"]["otlp"] > 0
+
+
+def test_app_cpu_is_split_by_thread(quick_run):
+    """Every run found waitress's request threads, and the exporting threads where there is an exporter."""
+    _, results, _ = quick_run
+    section = results["sections"]["app_cost"]
+    for config, runs in section["raw"]["runs"].items():
+        for run in runs:
+            threads = run["threads"]
+            assert threads["request"] > 0 and any(name.startswith("waitress-") for name in threads["by_name"]), config
+            batch_threads = [name for name in threads["by_name"] if name.startswith("OtelBatchSpan")]
+            assert bool(batch_threads) == ("otlp" in config or "discord" in config), (config, threads["by_name"])
+            assert any(name.startswith("otel-discord-") for name in threads["by_name"]) == ("discord" in config)
+    # sdk-none exports nothing; the OTLP exporter's work must show in the telemetry threads.
+    rows = {row["name"]: row for row in section["metrics"]}
+    exporting = rows["telemetry threads' CPU per request, otlp − sdk-none"]
+    assert exporting["passed"] is True, exporting
+
+
+def test_split_cpu_by_thread_role():
+    """Waitress workers are request threads, its main thread is the loop, everything else is telemetry."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from app_server import UNNAMED, CPUSample, split_cpu
+
+    pid = 100
+    names = {100: "MainThread", 101: "waitress-0", 102: "waitress-1", 103: "OtelBatchSpanRecordProcessor",
+             104: "otel-discord-delivery", 105: "bench-telemetry-flush"}
+    before = CPUSample({100: 1.0, 101: 2.0, 102: 2.0, 103: 0.5, 104: 0.25, 106: 9.0}, 14.75, "schedstat")
+    # 105 started between the samples, 106 ended, 107 is a thread Python does not know (a native one),
+    # and 104's id went to a new thread (its time went down): all of the new one's time counts.
+    after = CPUSample({100: 1.5, 101: 3.0, 102: 2.5, 103: 0.75, 104: 0.125, 105: 0.0625, 107: 0.5}, 19.0, "schedstat")
+    split = split_cpu(before, after, names, pid)
+    assert split.main == 0.5
+    assert split.request == 1.5
+    assert split.telemetry == 0.25 + 0.125 + 0.0625 + 0.5
+    assert split.by_name[UNNAMED] == 0.5 and split.by_name["waitress-1"] == 0.5
+    assert split.unaccounted == (19.0 - 14.75) - (0.5 + 1.5 + 0.9375)  # 106's last moments, and rounding
 
 
 def test_table_and_plot(quick_run):

@@ -166,6 +166,48 @@ class TestErrors:
         (notice,) = detector(environment="qa")([bare])
         assert notice.environment == "qa" and fields(notice)["Service"] == "shop · qa"
 
+    def test_each_notice_names_its_own_service(self, provider, tracer):
+        """Spans of two services in one batch: each notice names the service, environment and host of its span."""
+        other = TracerProvider(resource=Resource({"service.name": "worker", "host.name": "job-1"}))
+        exporter = InMemorySpanExporter()
+        other.add_span_processor(SimpleSpanProcessor(exporter))
+        _fail_in_app(tracer, OLD_SERVER)
+        _fail_in_app(other.get_tracer("tests"), NEW_SERVER)
+        _fail_in_app(tracer, OLD_SERVER)
+        first, second = finished(provider)
+        notices = detector(environment="qa")([first, *exporter.get_finished_spans(), second])
+        other.shutdown()
+        assert [fields(n)["Service"] for n in notices] == [
+            "shop · staging · web-1", "worker · qa · job-1", "shop · staging · web-1",
+        ]
+        assert [n.host for n in notices] == ["web-1", "job-1", "web-1"]
+
+    def test_span_type_with_its_own_events(self, provider, tracer):
+        """A span type whose events property is its own (a wrapper, a gateway) is read through that property."""
+        _fail_in_app(tracer, OLD_SERVER)
+        (span,) = finished(provider)
+        recorded = span.events
+
+        class Wrapped(ReadableSpan):
+            @property
+            def events(self):
+                return recorded
+
+        bare = Wrapped(
+            name=span.name, context=span.context, kind=span.kind, attributes=span.attributes, events=(),
+            status=Status(StatusCode.UNSET), start_time=span.start_time, end_time=span.end_time, resource=span.resource,
+        )  # fmt: skip
+        (notice,) = detector()([bare])
+        assert notice.title.startswith("json.decoder.JSONDecodeError")
+
+    def test_server_span_with_many_attributes(self, provider, tracer):
+        """A server span with dozens of attributes still gives route, status and user."""
+        _fail_in_app(tracer, {**OLD_SERVER, "enduser.id": "u-7", **{f"app.extra.{i}": i for i in range(40)}})
+        (notice,) = detector()(finished(provider))
+        assert fields(notice)["Route"] == "GET /orders/<int:order_id>"
+        assert fields(notice)["Status"] == "500"
+        assert fields(notice)["User"] == "u-7 · 10.1.2.3 · probe/1.0"
+
     def test_5xx_server_span_without_exception(self, provider, tracer):
         """A 503 answered without an exception is still an error, titled by status and route."""
         attributes = {"http.method": "GET", "http.route": "/five", "http.status_code": 503}

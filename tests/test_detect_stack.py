@@ -17,6 +17,7 @@ from otel_discord.detect.stack import (
     first_app_frame,
     is_app_file,
     parse_frames,
+    read_traceback,
 )
 
 
@@ -238,3 +239,37 @@ class TestAppTraceback:
     def test_non_traceback_text(self):
         assert app_traceback("just a message") == "just a message"
         assert app_traceback("") == ""
+
+
+class TestReadTraceback:
+    """read_traceback: the Location frame and the code block of an error notice, from one parse."""
+
+    @pytest.mark.parametrize("func", [_parse_json_in_app, _load_settings, _connect_in_app, _library_raises])
+    def test_same_as_reading_frames_and_code_separately(self, func):
+        """For real tracebacks (chained, library-raised) it gives exactly the frame and text of the two readers."""
+        _, text = _capture(func)
+        frame, shown = read_traceback(text)
+        assert frame == first_app_frame(parse_frames(text)) and frame is not None
+        assert shown == app_traceback(text)
+
+    def test_frame_keeps_its_source_line(self):
+        """The frame shown carries the source line printed under it."""
+        text = (
+            "Traceback (most recent call last):\n"
+            '  File "/srv/app/app.py", line 45, in boom\n'
+            "    data = json.loads(body)\n"
+            "           ^^^^^^^^^^^^^^^^\n"
+            '  File "/usr/lib/python3.11/json/__init__.py", line 346, in loads\n'
+            "    return _default_decoder.decode(s)\n"
+            "ValueError: kaboom\n"
+        )
+        frame, shown = read_traceback(text)
+        assert frame == Frame("/srv/app/app.py", 45, "boom", "data = json.loads(body)")
+        assert "^^^" not in shown and shown.endswith("ValueError: kaboom")
+
+    def test_no_app_frame_and_no_traceback(self):
+        """Only library frames: no frame, the trace minus markers; plain text and non-text: nothing to show."""
+        text = '  File "/v/lib/python3.11/site-packages/lib/x.py", line 1, in f\nlib.Error: boom'
+        assert read_traceback(text) == (None, app_traceback(text))
+        assert read_traceback("just a message") == (None, "just a message")
+        assert read_traceback("") == (None, "") and read_traceback(None) == (None, "")  # type: ignore[arg-type]

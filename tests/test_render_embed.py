@@ -305,6 +305,45 @@ class TestSafety:
         str(embed).encode("utf-8")
 
 
+class TestRepeatedAlerts:
+    """One RenderOptions renders every alert of a channel: what repeats must render as the first time."""
+
+    def test_personal_data_is_masked_in_every_alert(self) -> None:
+        """The same customer in two alerts is masked in both, field name, value and footer alike."""
+        options = RenderOptions(masker=Masker(ip_mode="mask"))
+        notice = error(fields=(Field("jan@example.com", "from 10.1.2.3"),), host="10.9.8.7")
+        first, second = render_embed(notice, options), render_embed(notice, options)
+        assert first == second
+        assert "jan@example.com" not in str(second).replace("\\", "") and "10.1.2.3" not in str(second)
+        assert second["footer"]["text"] == "billing · prod · 10.9.8.***"
+
+    def test_a_text_renders_as_name_and_as_value(self) -> None:
+        """A text used as a field name in one alert and as a value in the next is rendered for each role."""
+        options = RenderOptions()
+        text = "two   words\nand_a line"
+        as_name = render_embed(error(fields=(Field(text, "v"),)), options)["fields"][0]
+        as_value = render_embed(error(fields=(Field("n", text),)), options)["fields"][0]
+        again = render_embed(error(fields=(Field(text, text),)), options)["fields"][0]
+        assert as_name["name"] == "two words and\\_a line"
+        assert as_value["value"] == "two   words\nand\\_a line"
+        assert (again["name"], again["value"]) == (as_name["name"], as_value["value"])
+
+    def test_each_channel_keeps_its_own_footer(self) -> None:
+        """Two channels' options render the same notice with their own footer, however often."""
+        billing, ops = RenderOptions(footer="Team Billing"), RenderOptions()
+        for _ in range(2):
+            assert render_embed(error(), billing)["footer"] == {"text": "Team Billing"}
+            assert render_embed(error(), ops)["footer"] == {"text": "billing · prod · web-1"}
+
+    def test_thousands_of_distinct_values_then_a_repeat(self) -> None:
+        """After many distinct routes, a repeated route and field name still render the same."""
+        options = RenderOptions()
+        first = render_embed(error(fields=(Field("Route", "POST /a_b"),)), options)
+        for i in range(3000):
+            render_embed(error(fields=(Field("Route", f"POST /reports/{i}"),)), options)
+        assert render_embed(error(fields=(Field("Route", "POST /a_b"),)), options) == first
+
+
 def test_last_resort_cut_drops_the_code_block_before_breaking_it() -> None:
     """An embed over budget loses its code block whole, never its closing fence."""
     embed = {

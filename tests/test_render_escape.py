@@ -138,3 +138,23 @@ class TestTruncateEscaped:
     def test_short_text_unchanged(self) -> None:
         """Text within the limit is returned as is."""
         assert truncate_escaped("a\\*", 10) == "a\\*"
+
+
+class TestMultiLineText:
+    def test_stack_trace_keeps_lines_and_loses_controls(self) -> None:
+        """A multi-line text without \\r keeps its lines and tabs; a stray control in it still goes."""
+        trace = 'Traceback (most recent call last):\n  File "/app/x.py", line 3, in f\n\tboom()\nValueError: x'
+        assert clean(trace) == trace
+        assert clean(trace.replace("boom", "bo\x1bom")) == trace
+
+    def test_every_newline_form_in_one_text(self) -> None:
+        """\\r\\n, \\r, NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR each become one \\n."""
+        assert clean("a\r\nb\rc\x85d\u2028e\u2029f") == "a\nb\nc\nd\ne\nf"
+
+
+class TestEveryMarkdownCharacter:
+    def test_each_gets_one_backslash(self) -> None:
+        """Each markdown character gets exactly one backslash, the backslash itself included."""
+        specials = "\\*_~`|>#-[]()<"
+        assert escape_markdown(f"a{specials}b") == "a" + "".join("\\" + char for char in specials) + "b"
+        assert rendered(escape_markdown(f"x {specials} y")) == f"x {specials} y"

@@ -47,6 +47,12 @@ class TestEmbedSize:
         """An embed without text, or with a null footer, has size zero."""
         assert embed_size({"footer": None, "fields": None, "color": 3}) == 0
 
+    def test_values_that_are_not_text_count_zero(self) -> None:
+        """In a hand-made embed, a null title or a numeric field value adds nothing; the text around it counts."""
+        embed = {"title": None, "description": " ab ", "footer": {"text": 7},
+                 "fields": [{"name": "n", "value": 12345}, "not a field", {"name": " xy", "value": "z "}]}
+        assert embed_size(embed) == 2 + 1 + 2 + 1
+
 
 class TestTruncate:
     def test_short_text_is_unchanged(self) -> None:

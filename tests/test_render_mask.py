@@ -62,6 +62,37 @@ def test_masks_personal_data(label: str, text: str, expected: str) -> None:
     assert MASK(text) == expected
 
 
+# The shortest and oddest shapes each detector accepts or rejects. Masking skips a
+# detector when a cheap pre-check says it cannot match; these pin that it never
+# skips one that would have.
+EDGES = [
+    ("card with 13 digits", "visa 13 digits 4222222222222 ok", "visa 13 digits **** **** 2222 ok"),
+    ("card in non-ASCII text", "café 4111 1111 1111 1111 payé", "café **** **** **** 1111 payé"),
+    ("iban with Arabic-Indic check digits", "NL٩١ABNA0417164300", "NL٩١ **** **** 4300"),
+    ("e164 with (0) and eight digits", "+1 (0)234 5678", "+* (*)*** **78"),
+    ("e164 in non-ASCII text", "tél +31612345678", "tél +*********78"),
+    ("dutch mobile after an e-mail", "jan@example.com 06-12345678", "j***@example.com **-******78"),
+    ("secret with spaces", "password = hunter2", "password = ****"),
+    ("json secret with spaces", '{"api_key" : "abc123"}', '{"api_key" : "****"}'),
+    ("url password", "https://u:pa55@db.example/x", "https://u:***@db.example/x"),
+    ("nine digits apart", "ref 12345678 9", "ref 12345678 9"),
+    ("card split by two spaces", "4111  1111 1111 1111", "4111  1111 1111 1111"),
+    ("landline one digit short", "010-123456", "010-123456"),
+    ("plus zero is no country code", "+0 123 456 789", "+0 123 456 789"),
+    ("key error is no secret", "KeyError: 'token'", "KeyError: 'token'"),
+    ("url without password", "http://user@host/x", "http://user@host/x"),
+    ("domain without a dot", "a@b", "a@b"),
+]
+
+
+@pytest.mark.parametrize(("label", "text", "expected"), EDGES, ids=[row[0] for row in EDGES])
+def test_edge_shapes(label: str, text: str, expected: str) -> None:
+    """Edge shapes are masked (or left alone) exactly as the detectors say, also in a longer text."""
+    assert MASK(text) == expected
+    filler = "Traceback line 12, in f: x.y = 3\n" * 20  # digits, dots and colons: every pre-check passes
+    assert MASK(filler + text + "\n" + filler) == MASK(filler) + expected + "\n" + MASK(filler)
+
+
 @pytest.mark.parametrize(("label", "text"), KEPT, ids=[row[0] for row in KEPT])
 def test_leaves_business_numbers_alone(label: str, text: str) -> None:
     """Amounts, invoice numbers, dates and trace ids are never masked."""
@@ -90,6 +121,11 @@ class TestIpModes:
         out = masker("a 203.0.113.9 b 203.0.113.9 c 203.0.113.10")
         tokens = [word for word in out.split() if word.startswith("ip#")]
         assert len(tokens) == 3 and tokens[0] == tokens[1] != tokens[2] and "203.0.113" not in out
+
+    def test_mask_edge_shapes(self) -> None:
+        """A trailing dot after an address, and short dotted numbers that are no address."""
+        out = Masker(ip_mode="mask")("ip 10.0.0.1. and 1.2.3 and 999.1.1.1 and fe80::1%eth0")
+        assert out == "ip 10.0.0.***. and 1.2.3 and 999.1.1.1 and fe80:0:0:0:****%eth0"
 
     def test_unknown_mode_is_rejected(self) -> None:
         """A typo in ip_mode fails loudly."""
@@ -124,6 +160,28 @@ class TestCredentials:
         """Turning PII masking off still never shows a webhook token."""
         out = Masker(enabled=False)("jan@example.com https://discord.com/api/webhooks/1/secret")
         assert out == "jan@example.com https://discord.com/api/webhooks/1/****"
+
+
+class TestRepeatedTexts:
+    def test_masked_text_is_masked_every_time(self) -> None:
+        """A text with personal data is masked on every call, not only the first."""
+        masker = Masker(ip_mode="mask")
+        text = "jan@example.com from 10.1.2.3"
+        assert [masker(text) for _ in range(3)] == ["j***@example.com from 10.1.2.***"] * 3
+
+    def test_hashed_address_is_stable_across_calls(self) -> None:
+        """ip_mode=hash gives one address the same token on every call."""
+        masker = Masker(ip_mode="hash", salt=b"test")
+        first = masker("from 203.0.113.9")
+        assert first != "from 203.0.113.9" and masker("from 203.0.113.9") == first
+
+    def test_many_distinct_texts_then_a_repeat(self) -> None:
+        """After thousands of distinct texts, known texts and personal data come out as before."""
+        masker = Masker()
+        for i in range(5000):
+            assert masker(f"POST /reports/{i}") == f"POST /reports/{i}"
+        assert masker("Route") == "Route"
+        assert masker("call 06-12345678") == "call **-******78"
 
 
 def test_disabled_masker_shows_personal_data() -> None:

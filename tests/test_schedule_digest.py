@@ -12,6 +12,7 @@ import pytest
 
 from otel_discord.config import resolve
 from otel_discord.deliver.engine import DeliveryEngine
+from otel_discord.digest import _MAX_GROUPS, RateWindow
 from otel_discord.notice import Category, Kind, Notice, Severity
 from otel_discord.pipeline import Pipeline
 from otel_discord.route.store import MemoryStore
@@ -219,3 +220,52 @@ def test_the_timer_posts_the_digest_without_any_new_notice(make_pipeline, discor
     pipeline.submit([notice("first", ts=past), notice("second", ts=past)], now=past)
     messages = discord_server.wait_for_messages(2, "system-debug", timeout=15)
     assert plain_titles(messages[1]) == ["Digest: 1 notice folded (more than 1 a minute)"]
+
+
+class TestRateWindowMemory:
+    """The rate window's memory of posted groups, under a flood of distinct errors."""
+
+    def test_a_flood_of_distinct_groups_keeps_memory_bounded(self):
+        """Twenty thousand distinct errors within one group window: the window remembers at most its maximum."""
+        window = RateWindow(cap=0, group_window=600.0)
+        t0 = at("2025-06-02 10:00")
+        for i in range(20 * _MAX_GROUPS):
+            window.record("errors", t0 + i / 1000, f"fp{i}")
+            assert len(window._groups) <= _MAX_GROUPS
+
+    def test_recent_repeats_are_still_recognised_after_a_flood(self):
+        """After the flood, a repeat of any of the latest errors is still an edit, not a new message."""
+        window = RateWindow(cap=10, group_window=600.0)
+        t0 = at("2025-06-02 10:00")
+        total = 5 * _MAX_GROUPS
+        for i in range(total):
+            window.record("errors", t0 + i / 1000, f"fp{i}")
+        now = t0 + total / 1000
+        assert all(window.is_repeat("errors", f"fp{i}", now) for i in range(total - _MAX_GROUPS // 2, total))
+        assert not window.is_repeat("errors", "fp0", now)  # the oldest were let go to bound memory
+        assert not window.is_repeat("other-channel", f"fp{total - 1}", now)
+
+    def test_a_group_posted_again_is_remembered_as_recent(self):
+        """A group recorded again (a CRITICAL repeat) counts from its latest post, not its first."""
+        window = RateWindow(cap=0, group_window=600.0)
+        t0 = at("2025-06-02 10:00")
+        window.record("errors", t0, "again")
+        for i in range(_MAX_GROUPS - 1):
+            window.record("errors", t0 + 1, f"fp{i}")
+        window.record("errors", t0 + 2, "again")
+        for i in range(_MAX_GROUPS // 2):
+            window.record("errors", t0 + 3, f"late{i}")
+        assert window.is_repeat("errors", "again", t0 + 4)
+        assert not window.is_repeat("errors", "fp0", t0 + 4)
+
+    def test_expired_groups_are_forgotten_before_fresh_ones(self):
+        """When the memory is full, groups whose window has passed go first; fresh ones stay recognised."""
+        window = RateWindow(cap=0, group_window=600.0)
+        t0 = at("2025-06-02 10:00")
+        for i in range(_MAX_GROUPS):
+            window.record("errors", t0, f"old{i}")
+        later = t0 + 700  # every old group's window has passed
+        for i in range(10):
+            window.record("errors", later, f"new{i}")
+        assert len(window._groups) == 10
+        assert all(window.is_repeat("errors", f"new{i}", later + 1) for i in range(10))

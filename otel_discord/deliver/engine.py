@@ -59,6 +59,7 @@ SPOOL_THREAD_NAME: Final = "otel-discord-spool"
 #: A full message (10 embeds) or a flush sends at once.
 LINGER: Final = 0.25
 TICK: Final = 0.25  # housekeeping and lease-holder polling, idle
+_FULL_LOOK: Final = 1.0  # an idle sender's full step at least this often (time moves limits and edits)
 _FLUSH_TICK: Final = 0.02
 _ERROR_PAUSE: Final = 1.0  # after an internal error, so a persistent bug cannot spin the CPU
 _JOIN_GRACE: Final = 0.1
@@ -185,8 +186,12 @@ class DeliveryEngine:
         """Notices of this application waiting in the spool (as last counted)."""
         return self._keeper.depth
 
-    def submit(self, item: Outgoing) -> bool:
-        """Queue ``item``; never blocks, no I/O. False when dropped (full inbox or after shutdown)."""
+    def submit(self, item: Outgoing, *, wake: bool = True) -> bool:
+        """Queue ``item``; never blocks, no I/O. False when dropped (full inbox or after shutdown).
+
+        ``wake=False`` leaves the spool thread asleep: a caller submitting a batch calls ``wake()``
+        once at its end, so the batch reaches the spool in one transaction, not one per item.
+        """
         self._ensure_process()
         if self._closed:
             self.stats.record_drop(DropReason.ENGINE_STOPPED)
@@ -197,8 +202,13 @@ class DeliveryEngine:
             self.stats.record_drop(DropReason.QUEUE_OVERFLOW)
             self.fallback.defer(item.notice, DropReason.QUEUE_OVERFLOW.value)
         self._ensure_threads()
-        self._tick.set()
+        if wake or len(self._inbox) * 2 >= self._inbox.maxsize:  # a long batch must not fill the inbox
+            self._tick.set()
         return accepted
+
+    def wake(self) -> None:
+        """Have the spool thread take what was submitted with ``wake=False``."""
+        self._tick.set()
 
     def update_channels(self, channels: Mapping[str, Channel]) -> None:
         """Add or replace channels by name (each exporter brings those of its signal)."""
@@ -351,12 +361,31 @@ class DeliveryEngine:
             self._notify()
             if self._stop.is_set():
                 break
-            if wait is None:
-                # A process without the lease still looks now and then: a wake-up it missed
-                # (the lease renewed late, another holder gone) must not park it for good.
-                self._wake.wait(TICK if self.is_leader else LEASE_RENEW)
-            elif wait > 0:
-                self._wake.wait(min(wait, TICK))  # other processes' rows need us to look again soon
+            if wait is None or wait > 0:
+                self._pause(wait)
+
+    def _pause(self, wait: float | None) -> None:
+        """Sleep until woken, ``wait`` is over, or another process changed the spool.
+
+        Other processes' rows wake no one here, so the spool is looked at every ``TICK``;
+        that look is one cheap read, and a full step (limits, groups, edits) runs only when
+        it changed or at least every ``_FULL_LOOK``.
+        """
+        if not self.is_leader:
+            # A process without the lease still looks now and then: a wake-up it missed
+            # (the lease renewed late, another holder gone) must not park it for good.
+            self._wake.wait(LEASE_RENEW)
+            return
+        end = self._clock() + min(_FULL_LOOK if wait is None else wait, _FULL_LOOK)
+        while not self._stop.is_set():
+            left = end - self._clock()
+            if left <= 0 or self._wake.wait(min(left, TICK)):
+                return
+            try:
+                if self.sender.changed():
+                    return
+            except Exception:  # the step will meet it too, and knows what to do
+                return
 
     def _step(self) -> float | None:
         if self.fallback.pending():
@@ -398,7 +427,9 @@ class DeliveryEngine:
     def _housekeep(self) -> float:
         now = self._clock()
         self._keeper.tick(self._inbox, now, self._wall(), flushing=self._flushing > 0)
-        wait = self._timers.run_due(now, self._wall(), TICK)
+        # Idle, the next look is due at the lease's renewal: submits, flushes and timers wake it sooner.
+        idle = TICK if len(self._inbox) else min(LEASE_RENEW, max(TICK, self._keeper.next_lease - now))
+        wait = self._timers.run_due(now, self._wall(), idle)
         self._apply(self._reloader.check(now))
         if self.fallback.pending():
             self.fallback.write_deferred()

@@ -97,6 +97,12 @@ class Sender(Answers):
         """The spool changed through our own connection (which ``data_version`` does not see)."""
         self._poked = True
 
+    def changed(self) -> bool:
+        """Whether the spool changed since the sender last read it (one cheap read)."""
+        if self.spool is None:
+            return False
+        return self._poked or self.spool.data_version() != self._version
+
     # ------------------------------------------------------------------ reading the outbox
     def _refresh(self) -> None:
         assert self.spool is not None

@@ -28,7 +28,7 @@ from otel_discord.config import ConfigError, Settings
 from otel_discord.detect import semconv as sc
 from otel_discord.detect.money import DEFAULT_STYLE, parse_style, to_decimal
 from otel_discord.detect.sql import short_db_name
-from otel_discord.detect.stack import app_traceback, describe_frame, first_app_frame, parse_frames
+from otel_discord.detect.stack import describe_frame, read_traceback
 from otel_discord.detect.suspicious import Finding, SuspiciousActivity
 from otel_discord.detect.templates import BUILT_IN, HIGH_VALUE_NOTE, HIGH_VALUE_TITLE, Templates
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
@@ -233,10 +233,10 @@ class EventDetector:
             fields.append(Field("User", user))
         stacktrace = attributes.get(sc.EXCEPTION_STACKTRACE)
         if code is None and isinstance(stacktrace, str) and stacktrace:
-            frame = first_app_frame(parse_frames(stacktrace))
+            frame, traceback_text = read_traceback(stacktrace)
             if frame is not None:
                 fields.append(Field("Location", describe_frame(frame), inline=False))
-            code, code_language = app_traceback(stacktrace) or None, "py"
+            code, code_language = traceback_text or None, "py"
         return Notice(
             kind=Kind.EVENT,
             severity=severity,
@@ -318,7 +318,7 @@ class SpanExtras:
         changes: dict[str | None, list[tuple[ReadableSpan, re.Match[str], str]]] = {}
         for span in spans:
             try:
-                events = span.events
+                events = sc.span_events(span)
                 if events:
                     notices.extend(self._span_events(span, events))
                 if span.kind is SpanKind.CLIENT and span.name.startswith(_DDL_WORDS):

@@ -28,7 +28,7 @@ from otel_discord.detect import semconv as sc
 from otel_discord.detect.dedupe import ExceptionRegistry, fingerprint, registry, short_type
 from otel_discord.detect.events import EventDetector, Occurrence, event_name_of, severity_of
 from otel_discord.detect.sql import scrub_db_error
-from otel_discord.detect.stack import app_traceback, describe_frame, display_path, first_app_frame, parse_frames
+from otel_discord.detect.stack import describe_frame, display_path, read_traceback
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 
 if TYPE_CHECKING:
@@ -228,7 +228,7 @@ class LogDetector:
         if flask and not route:
             route, method = flask[1], method or flask[2]
         label = " ".join(part for part in (method, route) if part) or None
-        frame = first_app_frame(parse_frames(exception.stacktrace)) if exception.stacktrace else None
+        frame, traceback_text = read_traceback(exception.stacktrace)
         first_line, _, rest = exception.message.partition("\n")
         title = f"{exception.type}: {first_line.strip()}" if first_line.strip() else exception.type
         said = [rest.strip()[:300]] if rest.strip() else []
@@ -259,7 +259,7 @@ class LogDetector:
             title=title[:_MAX_TITLE],
             description=description[:_MAX_DESCRIPTION],
             fields=tuple(fields),
-            code=scrub_db_error(app_traceback(exception.stacktrace)) or None,
+            code=scrub_db_error(traceback_text) or None,
             code_language="py",
             details=details,
             fingerprint=fingerprint(exception.type, location, route or scope),  # as the span detector

@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_discord import observe
@@ -27,7 +28,7 @@ from otel_discord._log import get_logger
 from otel_discord.detect import dedupe
 from otel_discord.detect import semconv as sc
 from otel_discord.detect.sql import normalize_sql, scrub_db_error, short_db_name, sql_operation
-from otel_discord.detect.stack import app_traceback, describe_frame, display_path, first_app_frame, parse_frames
+from otel_discord.detect.stack import describe_frame, display_path, read_traceback
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 
 if TYPE_CHECKING:
@@ -78,11 +79,12 @@ class _TraceRequests:
     server span came in an earlier batch falls back to the remembered route.
     """
 
-    __slots__ = ("_cache", "_remembered", "_servers")
+    __slots__ = ("_cache", "_of_span", "_remembered", "_servers")
 
     def __init__(self, remembered: _Bounded) -> None:
         self._servers: dict[Hashable, ReadableSpan] = {}
         self._cache: dict[Hashable, sc.RequestInfo | None] = {}
+        self._of_span: dict[int, sc.RequestInfo] = {}  # id(server span) → what it says
         self._remembered = remembered
 
     def add(self, key: Hashable, span: ReadableSpan) -> None:
@@ -95,11 +97,18 @@ class _TraceRequests:
         if key not in self._cache:
             span = self._servers.get(key)
             if span is not None:
-                self._cache[key] = sc.RequestInfo.of(span.attributes)
+                self._cache[key] = self.of(span)
             else:
                 remembered = self._remembered.get(key)
                 self._cache[key] = sc.RequestInfo(*remembered) if remembered else None
         return self._cache[key]
+
+    def of(self, span: ReadableSpan) -> sc.RequestInfo:
+        """What ``span``'s own attributes say, read once per batch (a failed server span is often its trace's)."""
+        info = self._of_span.get(id(span))
+        if info is None:
+            info = self._of_span[id(span)] = sc.RequestInfo.of(span.attributes)
+        return info
 
 
 def _trace_key(span: ReadableSpan) -> tuple[Hashable, int | None]:
@@ -173,6 +182,7 @@ class SpanDetector:
         self._slow_query_ns = int(self._slow_query_ms * _NS_PER_MS)
         self._slow_request_ns = int(self._slow_request_ms * _NS_PER_MS)
         self._environment = settings.environment
+        self._last_origin: tuple[Any, tuple[str | None, str | None, str | None]] | None = None
         self._reported = _Bounded(REMEMBERED_TRACES)  # trace id → None
         self._routes = _Bounded(REMEMBERED_TRACES)  # trace id → (method, route) of its server span
         self._lock = threading.Lock()
@@ -208,7 +218,7 @@ class SpanDetector:
                 kind = span.kind
                 is_error = span.status.status_code is StatusCode.ERROR
                 if not is_error:
-                    events = span.events
+                    events = sc.span_events(span)
                     is_error = bool(events) and any(event.name == sc.EXCEPTION_EVENT for event in events)
                 if kind is SpanKind.SERVER:
                     servers.append((span, duration, is_error))
@@ -276,26 +286,26 @@ class SpanDetector:
     # --- errors -------------------------------------------------------------------
 
     def _errors(self, failed: list[ReadableSpan], requests: _TraceRequests) -> list[Notice]:
-        best: dict[Hashable, tuple[tuple[bool, bool, int], ReadableSpan]] = {}
+        best: dict[Hashable, tuple[tuple[bool, bool, int], ReadableSpan, Mapping[str, Any] | None]] = {}
         for span in failed:
             try:
                 if _is_own_delivery(span, span.attributes):
                     continue
                 key, _ = _trace_key(span)
-                event = sc.exception_event(span.events)
+                event = sc.exception_event(sc.span_events(span))
                 stack = event.get(sc.EXCEPTION_STACKTRACE) if event is not None else None
                 # Most informative first: a stack trace, then the server span; among
                 # equals the earliest-ending span, which is closest to the cause.
                 rank = (isinstance(stack, str) and bool(stack), span.kind is SpanKind.SERVER, -int(span.end_time))
                 if key not in best or rank > best[key][0]:
-                    best[key] = (rank, span)
+                    best[key] = (rank, span, event)
             except Exception:
                 _logger.debug("skipping a malformed error span", exc_info=True)
         notices = []
-        for key, (_, span) in best.items():
+        for key, (_, span, event) in best.items():
             if key in self._reported:
                 continue
-            notice = self._guarded(self._error, span, requests.get(key))
+            notice = self._guarded(self._error, span, event or {}, requests.get(key), requests)
             if notice is not None:
                 if notice.trace_id is not None:
                     self._reported.put(key)
@@ -304,18 +314,33 @@ class SpanDetector:
                 notices.append(notice)
         return notices
 
-    def _error(self, span: ReadableSpan, trace_request: sc.RequestInfo | None) -> Notice:
+    def _error(
+        self,
+        span: ReadableSpan,
+        event: Mapping[str, Any],
+        trace_request: sc.RequestInfo | None,
+        requests: _TraceRequests,
+    ) -> Notice:
+        """The notice for ``span``; ``event`` is its exception event's attributes (``{}`` without one)."""
         attributes = span.attributes
-        is_server = span.kind is SpanKind.SERVER
-        request = sc.RequestInfo.of(attributes).merged(trace_request) if is_server else trace_request
+        request: sc.RequestInfo | None
+        if span.kind is SpanKind.SERVER:
+            request = requests.of(span).merged(trace_request)
+            # The request was read from this span's own attributes: nothing more to find there.
+            enduser, client, agent = request.enduser, request.client, request.user_agent
+        else:
+            request = trace_request
+            attributes = sc.readable(attributes)  # up to seven names to look for, most of them absent
+            enduser = (request.enduser if request else None) or sc.text(attributes, sc.ENDUSER_ID)
+            client = (request.client if request else None) or sc.text(attributes, sc.CLIENT_ADDRESS)
+            agent = (request.user_agent if request else None) or sc.text(attributes, sc.USER_AGENT)
         label = request.label if request else None
         status = request.status if request else None
-        event = sc.exception_event(span.events) or {}
         exc_type = sc.text(event, (sc.EXCEPTION_TYPE,))
         message = scrub_db_error(sc.text(event, (sc.EXCEPTION_MESSAGE,)) or "")
         stacktrace = event.get(sc.EXCEPTION_STACKTRACE)
         stacktrace = stacktrace if isinstance(stacktrace, str) else ""
-        frame = first_app_frame(parse_frames(stacktrace)) if stacktrace else None
+        frame, traceback_text = read_traceback(stacktrace)
         system = sc.db_system(attributes)
         status_text = span.status.description if isinstance(span.status.description, str) else ""
 
@@ -325,11 +350,9 @@ class SpanDetector:
             fields.append(Field("Route", label))
         if status is not None:
             fields.append(Field("Status", str(status)))
+        where = display_path(frame.file) if frame is not None else ""
         if frame is not None:
-            fields.append(Field("Location", describe_frame(frame), inline=False))
-        enduser = (request.enduser if request else None) or sc.text(attributes, sc.ENDUSER_ID)
-        client = (request.client if request else None) or sc.text(attributes, sc.CLIENT_ADDRESS)
-        agent = (request.user_agent if request else None) or sc.text(attributes, sc.USER_AGENT)
+            fields.append(Field("Location", describe_frame(frame, where), inline=False))
         if request is not None or enduser or client or agent:
             # Only requests have users; a failing background job gets no "Anonymous".
             fields.append(Field("User", _SEPARATOR.join(p for p in (enduser or "Anonymous", client, agent) if p)))
@@ -341,14 +364,14 @@ class SpanDetector:
         code: str | None = None
         language = ""
         if stacktrace:
-            code, language = scrub_db_error(app_traceback(stacktrace)) or None, "py"
+            code, language = scrub_db_error(traceback_text) or None, "py"
         elif system:
             statement = sc.text(attributes, sc.DB_STATEMENT)
             if statement:
                 code, language = normalize_sql(statement, dialect=system), "sql"
 
         route = request.route if request else None
-        location = f"{display_path(frame.file)}:{frame.function}" if frame else ""
+        location = f"{where}:{frame.function}" if frame else ""
         kind_of_failure = exc_type or (f"HTTP {status}" if status is not None and status >= 500 else span.name)
         details = {
             sc.ATTR_ROUTE: route,
@@ -446,12 +469,21 @@ class SpanDetector:
 
     def _origin(self, span: ReadableSpan) -> tuple[str | None, str | None, str | None]:
         """(service, environment, host) from the span's resource, environment defaulting to settings."""
-        resource = sc.resource_attributes(span.resource)
-        return (
-            sc.text(resource, sc.SERVICE_NAME),
-            sc.text(resource, sc.ENVIRONMENT) or self._environment,
-            sc.text(resource, sc.HOST_NAME),
+        resource = span.resource
+        # Every span of a provider shares one Resource, and the SDK's is immutable: read
+        # it once, not per notice (anything else that quacks like one is read each time).
+        cached = self._last_origin
+        if cached is not None and cached[0] is resource:
+            return cached[1]
+        attributes = sc.resource_attributes(resource)
+        origin = (
+            sc.text(attributes, sc.SERVICE_NAME),
+            sc.text(attributes, sc.ENVIRONMENT) or self._environment,
+            sc.text(attributes, sc.HOST_NAME),
         )
+        if isinstance(resource, Resource):
+            self._last_origin = (resource, origin)
+        return origin
 
     def _notice(
         self,

@@ -61,28 +61,40 @@ def _last_section(stacktrace: str) -> list[str]:
     """The lines of the last traceback (the exception that escaped), header excluded."""
     lines = stacktrace[-_MAX_CHARS:].splitlines()
     for index in range(len(lines) - 1, -1, -1):
-        if lines[index].lstrip(" \t|+").startswith(_HEADER):
+        line = lines[index]
+        if _HEADER in line and line.lstrip(" \t|+").startswith(_HEADER):  # `in` rules out most lines cheaply
             return lines[index + 1 :]
     return lines
 
 
-def _parse_lines(lines: Sequence[str]) -> list[tuple[int, Frame]]:
-    """``(line index, frame)`` for every frame line in ``lines``."""
-    found: list[tuple[int, Frame]] = []
-    count = len(lines)
+# The substring tests rule out most lines before the regexes run.
+def _is_frame(line: str) -> bool:
+    return 'File "' in line and _FRAME.match(line) is not None
+
+
+def _is_carets(line: str) -> bool:
+    return ("^" in line or "~" in line) and _CARETS.match(line) is not None
+
+
+def _frame_lines(lines: Sequence[str]) -> list[tuple[int, re.Match[str]]]:
+    """``(line index, match)`` for every frame line in ``lines``."""
+    found = []
     for index, text in enumerate(lines):
-        if "File \"" not in text:
-            continue
-        match = _FRAME.match(text)
-        if match is None:
-            continue
-        code = ""
-        if index + 1 < count:
-            following = lines[index + 1]
-            if following.startswith("    ") and not _FRAME.match(following) and not _CARETS.match(following):
-                code = following.strip()
-        found.append((index, Frame(match["file"], int(match["line"]), match["function"], code)))
+        if 'File "' in text:
+            match = _FRAME.match(text)
+            if match is not None:
+                found.append((index, match))
     return found
+
+
+def _frame(lines: Sequence[str], index: int, match: re.Match[str]) -> Frame:
+    """The frame of the line at ``index``, with the source line printed under it, if any."""
+    code = ""
+    if index + 1 < len(lines):
+        following = lines[index + 1]
+        if following.startswith("    ") and not _is_frame(following) and not _is_carets(following):
+            code = following.strip()
+    return Frame(match["file"], int(match["line"]), match["function"], code)
 
 
 def parse_frames(stacktrace: str) -> list[Frame]:
@@ -94,7 +106,8 @@ def parse_frames(stacktrace: str) -> list[Frame]:
     """
     if not isinstance(stacktrace, str) or not stacktrace:
         return []
-    return [frame for _, frame in _parse_lines(_last_section(stacktrace))]
+    lines = _last_section(stacktrace)
+    return [_frame(lines, index, match) for index, match in _frame_lines(lines)]
 
 
 def is_app_file(path: str) -> bool:
@@ -102,8 +115,9 @@ def is_app_file(path: str) -> bool:
     if not path or path.startswith("<"):
         return False
     normalized = path.replace("\\", "/")
-    if any(marker in normalized for marker in _LIBRARY_DIRS):
-        return False
+    for marker in _LIBRARY_DIRS:
+        if marker in normalized:
+            return False
     if _STDLIB_PREFIXES and normalized.startswith(_STDLIB_PREFIXES):
         return False
     return _STDLIB_SHAPE.search(normalized) is None
@@ -154,9 +168,9 @@ def display_path(path: str) -> str:
     return "/".join(parts[-_KEEP_COMPONENTS:]) or path
 
 
-def describe_frame(frame: Frame) -> str:
-    """``file:line in function`` with the short path, for a Location field."""
-    return f"{display_path(frame.file)}:{frame.line} in {frame.function}"
+def describe_frame(frame: Frame, path: str | None = None) -> str:
+    """``file:line in function`` with the short path (``path``, if the caller has it already)."""
+    return f"{path if path is not None else display_path(frame.file)}:{frame.line} in {frame.function}"
 
 
 def app_traceback(stacktrace: str) -> str:
@@ -171,13 +185,34 @@ def app_traceback(stacktrace: str) -> str:
     if not isinstance(stacktrace, str) or not stacktrace:
         return ""
     lines = _last_section(stacktrace)
-    parsed = _parse_lines(lines)
+    return _app_text(lines, _frame_lines(lines))
+
+
+def read_traceback(stacktrace: str) -> tuple[Frame | None, str]:
+    """``(first_app_frame(parse_frames(s)), app_traceback(s))`` from one parse of ``s``.
+
+    Every error notice needs both (its Location field and its code block), and
+    parsing is the costly part, so detectors call this once per exception.
+    """
+    if not isinstance(stacktrace, str) or not stacktrace:
+        return None, ""
+    lines = _last_section(stacktrace)
+    parsed = _frame_lines(lines)
+    frame = None
+    for index, match in reversed(parsed):  # as first_app_frame; only the frame shown is built
+        if is_app_file(match["file"]):
+            frame = _frame(lines, index, match)
+            break
+    return frame, _app_text(lines, parsed)
+
+
+def _app_text(lines: list[str], parsed: list[tuple[int, re.Match[str]]]) -> str:
     start = 0
-    for index, frame in parsed:
-        if is_app_file(frame.file):
+    for index, match in parsed:
+        if is_app_file(match["file"]):
             start = index
             break
-    kept = [line for line in lines[start:] if not _CARETS.match(line)]
+    kept = [line for line in lines[start:] if not (("^" in line or "~" in line) and _CARETS.match(line))]
     while kept and not kept[-1].strip():
         kept.pop()
     if not parsed:

@@ -42,6 +42,11 @@ _WHITESPACE = re.compile(r"\s+")
 # percent-encodes the rest (non-ASCII, quotes, braces, pipes, backslashes).
 _URL_SAFE: Final = "!#$%&'()*+,/:;=?@[]~"
 _LATEST_TIMESTAMP: Final = 253402300799.0  # 9999-12-31T23:59:59Z
+# Field names, statuses and service lines repeat in every alert; rendering them
+# again is most of the work for a field. Short texts that masking left unchanged
+# are remembered per RenderOptions (never a text that had something masked).
+_MEMO_CHARS: Final = 200
+_MEMO_SIZE: Final = 1024
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class RenderOptions:
     masker: Masker = field(default_factory=Masker)
     footer: str | None = None  # channel footer text, else "service · environment · host"
     color: int | None = None  # channel colour override (0xRRGGBB)
+    _memo: dict[tuple[str, str], str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
 
 _DEFAULT_OPTIONS: Final = RenderOptions()
@@ -63,9 +69,9 @@ def render_embed(notice: Notice, options: RenderOptions = _DEFAULT_OPTIONS) -> d
     trace_id, trace_link = _trace(notice.trace_id, options.trace_url)
 
     title = _title(notice, mask)
-    footer = _footer(notice, options.footer, mask)
+    footer = _footer(notice, options)
     extras = _extra_fields(notice, trace_id, trace_link)
-    fields = _fields(notice.fields, limits.FIELDS - len(extras), mask) + extras
+    fields = _fields(notice.fields, limits.FIELDS - len(extras), options) + extras
 
     text = escape_markdown(mask(clean(head_for(notice.description, limits.DESCRIPTION)))).strip()
     code_tail, cut_before = tail_lines_for(notice.code or "", limits.DESCRIPTION)
@@ -78,7 +84,7 @@ def render_embed(notice: Notice, options: RenderOptions = _DEFAULT_OPTIONS) -> d
     available = limits.EMBED_BUDGET - len(title) - len(footer)
     fields_budget = available - min(description_need, DESCRIPTION_RESERVE)
     fields = _fit_fields(fields, fields_budget, keep=len(extras))
-    description_budget = min(limits.DESCRIPTION, available - sum(len(n) + len(v) for n, v, _ in fields))
+    description_budget = min(limits.DESCRIPTION, available - _chars(fields))
     description = _description(text, code, language, description_budget, cut_before)
 
     embed: dict[str, Any] = {"title": title, "color": color_for(notice.severity, options.color)}
@@ -101,6 +107,10 @@ def render_embed(notice: Notice, options: RenderOptions = _DEFAULT_OPTIONS) -> d
 
 
 def _one_line(text: str) -> str:
+    # Printable means no whitespace but " " (str.isprintable rejects every other
+    # character \s matches), so without "  " the substitution would change nothing.
+    if "  " not in text and text.isprintable():
+        return text.strip()
     return _WHITESPACE.sub(" ", text).strip()
 
 
@@ -114,36 +124,66 @@ def _title(notice: Notice, mask: Masker) -> str:
     return prefix + truncate_escaped(body, limits.TITLE - len(prefix))
 
 
-def _footer(notice: Notice, configured: str | None, mask: Masker) -> str:
-    if configured:
-        text = configured
+def _remember(memo: dict[tuple[str, str], str], key: tuple[str, str], raw: str, masked: str, shown: str) -> None:
+    if masked == raw and len(key[1]) <= _MEMO_CHARS:
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()  # simpler than LRU; the texts that repeat are back after one alert
+        memo[key] = shown
+
+
+def _footer(notice: Notice, options: RenderOptions) -> str:
+    if options.footer:
+        text = options.footer
     else:
         text = " · ".join(part for part in (notice.service, notice.environment, notice.host) if part)
-    # Footers show plain text (no markdown), so nothing is escaped; mentions are defanged
-    # only so a copy-paste of the footer cannot turn into one.
-    return truncate(defang_mentions(mask(_one_line(clean(head_for(text, FOOTER_BUDGET))))), FOOTER_BUDGET)
+    key = ("footer", text)
+    shown = options._memo.get(key)
+    if shown is None:
+        raw = _one_line(clean(head_for(text, FOOTER_BUDGET)))
+        masked = options.masker(raw)
+        # Footers show plain text (no markdown), so nothing is escaped; mentions are defanged
+        # only so a copy-paste of the footer cannot turn into one.
+        shown = truncate(defang_mentions(masked), FOOTER_BUDGET)
+        _remember(options._memo, key, raw, masked, shown)
+    return shown
 
 
-def _field(item: Field, mask: Masker) -> tuple[str, str, bool]:
-    name = escape_markdown(mask(_one_line(clean(head_for(str(item.name), limits.FIELD_NAME)))))
-    value = escape_markdown(mask(clean(head_for(str(item.value), limits.FIELD_VALUE))).strip())
-    return (
-        truncate_escaped(name, limits.FIELD_NAME) or EMPTY_NAME,
-        truncate_escaped(value, limits.FIELD_VALUE) or EMPTY_VALUE,
-        bool(item.inline),
-    )
+def _field_name(name: str, options: RenderOptions) -> str:
+    key = ("name", name)
+    shown = options._memo.get(key)
+    if shown is None:
+        raw = _one_line(clean(head_for(name, limits.FIELD_NAME)))
+        masked = options.masker(raw)
+        shown = truncate_escaped(escape_markdown(masked), limits.FIELD_NAME) or EMPTY_NAME
+        _remember(options._memo, key, raw, masked, shown)
+    return shown
 
 
-def _fields(items: tuple[Field, ...], slots: int, mask: Masker) -> list[tuple[str, str, bool]]:
+def _field_value(value: str, options: RenderOptions) -> str:
+    key = ("value", value)
+    shown = options._memo.get(key)
+    if shown is None:
+        raw = clean(head_for(value, limits.FIELD_VALUE))
+        masked = options.masker(raw)
+        shown = truncate_escaped(escape_markdown(masked.strip()), limits.FIELD_VALUE) or EMPTY_VALUE
+        _remember(options._memo, key, raw, masked, shown)
+    return shown
+
+
+def _field(item: Field, options: RenderOptions) -> tuple[str, str, bool]:
+    return _field_name(str(item.name), options), _field_value(str(item.value), options), bool(item.inline)
+
+
+def _fields(items: tuple[Field, ...], slots: int, options: RenderOptions) -> list[tuple[str, str, bool]]:
     """At most ``slots`` fields; the rest become one last field "… N more" listing them."""
     if len(items) <= slots:
-        return [_field(item, mask) for item in items]
-    kept = [_field(item, mask) for item in items[: slots - 1]]
+        return [_field(item, options) for item in items]
+    kept = [_field(item, options) for item in items[: slots - 1]]
     rest = items[slots - 1 :]
     lines: list[str] = []
     length = 0
     for item in rest:  # only as many as can show: the rest would be cut anyway
-        name, value, _ = _field(item, mask)
+        name, value, _ = _field(item, options)
         lines.append(f"{name}: {_one_line(value)}")
         length += len(lines[-1]) + 1
         if length > limits.FIELD_VALUE:
@@ -257,16 +297,21 @@ def _fit_fields(fields: list[tuple[str, str, bool]], budget: int, keep: int) -> 
 
     The last ``keep`` fields (Seen, Trace) are short and ours; they are never cut.
     """
-    total = sum(len(n) + len(v) for n, v, _ in fields)
+    total = _chars(fields)
     if total <= budget or not fields:
         return fields
     ours = fields[len(fields) - keep :] if keep else []
     theirs = fields[: len(fields) - keep]
-    room = budget - sum(len(n) + len(v) for n, v, _ in ours)
+    room = budget - _chars(ours)
     lengths = sorted(len(text) for n, v, _ in theirs for text in (n, v))
     cap = _water_level(lengths, max(room, 2 * len(lengths)))
     trimmed = [(_cut(n, cap, EMPTY_NAME), _cut(v, cap, EMPTY_VALUE), inline) for n, v, inline in theirs]
     return trimmed + ours
+
+
+def _chars(fields: list[tuple[str, str, bool]]) -> int:
+    """Characters of the fields' names and values (map and sum: this runs on every alert)."""
+    return sum(map(len, [text for name, value, _ in fields for text in (name, value)]))
 
 
 def _cut(text: str, cap: int, empty: str) -> str:
