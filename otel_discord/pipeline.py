@@ -33,7 +33,6 @@ from otel_discord.filters import FilterChain
 from otel_discord.group import DEFAULT_WINDOW as DEFAULT_GROUP_WINDOW
 from otel_discord.notice import Kind, Notice, Severity
 from otel_discord.render.embed import RenderOptions, render_embed
-from otel_discord.render.limits import embed_size
 from otel_discord.render.mask import IP_MODES, Masker
 from otel_discord.route import Router
 from otel_discord.route.match import check_keys, config_error, mapping
@@ -278,11 +277,18 @@ class Pipeline:
         image: str | None = None,
         wake: bool = True,
     ) -> int:
-        """Render and submit; ``quiet`` (an audit copy) never notifies: the notice's own channel does."""
+        """Submit, to be rendered when needed; ``quiet`` (an audit copy) never notifies: the notice's
+        own channel does."""
         channel = notice.channel or ""
-        embed = render_embed(notice, self._options.get(channel, self._default_options))
-        if files and image:
-            embed["image"] = {"url": image}  # attachment://<name> of one of the files
+        options = self._options.get(channel, self._default_options)
+        shown_image = image if files else None
+
+        def render() -> dict[str, Any]:  # on the engine's spool thread, only if the notice needs a row
+            embed = render_embed(notice, options)
+            if shown_image:
+                embed["image"] = {"url": shown_image}  # attachment://<name> of one of the files
+            return embed
+
         mention = Mention.parse_text(notice.mention)
         loud = not quiet and (
             notice.severity >= Severity.WARNING
@@ -291,9 +297,9 @@ class Pipeline:
         )
         item = Outgoing(
             channel=channel,
-            embed=embed,
+            embed={},
+            render=render,
             notice=notice,
-            size=embed_size(embed),
             content=mention.text or None,
             flags=0 if loud else SUPPRESS_NOTIFICATIONS,
             mention_roles=mention.roles,

@@ -13,6 +13,7 @@ clock, ``wall`` in unix seconds (what every process of the host agrees on).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import threading
@@ -128,21 +129,30 @@ class Housekeeper:
         entries = inbox.take_all()
         if not entries:
             return
+        policy = self.sender.book.policy
+        drafts = [(entry, self._pending(entry)) for entry in entries]
+        # Repeats that will fold need no embed: rendering waits until a row turns out to need one.
+        foldable = self.spool.foldable([p for _, p in drafts], policy, wall)
+        kept: list[Entry] = []
         items: list[Pending] = []
-        for entry in entries:
+        for entry, pending in drafts:
+            if (pending.channel, pending.group) in foldable:
+                kept.append(entry)
+                items.append(pending)
+                continue
             try:
-                items.append(self._pending(entry))
-            except (TypeError, ValueError) as exc:  # a non-JSON value: no message could ever carry it
-                _logger.warning("channel %r: notice %r cannot be encoded (%s); written to %s", entry.item.channel,
-                                entry.item.notice.title[:100], exc, self.fallback.path)
-                self.fallback.write([entry.item.notice], DropReason.INVALID_PAYLOAD.value)
-                self.stats.record_drop(DropReason.INVALID_PAYLOAD)
+                items.append(dataclasses.replace(pending, body=pending.body()))  # type: ignore[operator]
+                kept.append(entry)
+            except Exception as exc:
+                self._unencodable(entry, exc)
+        failed: list[tuple[int, Exception]] = []
         try:
-            created, grouped = self.spool.persist(items, writer=self.writer, policy=self.sender.book.policy,
-                                                  now=wall)
+            created, grouped = self.spool.persist(items, writer=self.writer, policy=policy, now=wall, failed=failed)
         except BaseException:
             inbox.give_back(entries)
             raise
+        for index, exc in failed:
+            self._unencodable(kept[index], exc)
         self.sender.poke()  # before the counts below: a sender that reads them then sees the poke
         self.own_rows += len(created)
         self.depth += len(created)
@@ -151,11 +161,26 @@ class Housekeeper:
         self._wake_sender()
 
     def _pending(self, entry: Entry) -> Pending:
+        """The entry for the spool, its body made on demand (``Pending.body`` is then a callable)."""
         item, notice = entry.item, entry.item.notice
         channel = self._channels().get(item.channel)
         return Pending(item.channel, entry.group, channel.webhook.webhook_id if channel else None, entry.wall,
                        notice.count, notice.first_seen if notice.first_seen is not None else notice.timestamp,
-                       notice.timestamp, codec.encode(item))
+                       notice.timestamp, lambda: codec.encode(item.rendered()))
+
+    def _unencodable(self, entry: Entry, exc: Exception) -> None:
+        """No message could ever carry this notice (a non-JSON value, or rendering failed): record it."""
+        notice = entry.item.notice
+        if isinstance(exc, (TypeError, ValueError)):
+            _logger.warning("channel %r: notice %r cannot be encoded (%s); written to %s", entry.item.channel,
+                            notice.title[:100], exc, self.fallback.path)
+            reason = DropReason.INVALID_PAYLOAD
+        else:  # a bug of ours in rendering
+            _logger.error("channel %r: internal error while rendering notice %r; written to %s", entry.item.channel,
+                          notice.title[:100], self.fallback.path, exc_info=exc)
+            reason = DropReason.INTERNAL_ERROR
+        self.fallback.write([notice], reason.value)
+        self.stats.record_drop(reason)
 
     def _keep(self, now: float, wall: float, flushing: bool) -> None:
         """Lease, trimming and counts: each at its own pace."""

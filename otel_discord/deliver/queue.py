@@ -15,12 +15,13 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from otel_discord.group import fold_notice
 from otel_discord.notice import Notice
+from otel_discord.render.limits import embed_size
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,16 @@ class Outgoing:
     #: Files to upload with the message: (name, content, content type), e.g. a summary's chart,
     #: which the embed shows as ``attachment://<name>``. An item with files is sent alone.
     files: tuple[tuple[str, bytes, str], ...] = ()
+    #: Makes ``embed`` when it is first needed (``rendered``): a repeat that folds into its group's
+    #: message never needs its own, so its rendering is never paid for.
+    render: Callable[[], dict[str, Any]] | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    def rendered(self) -> Outgoing:
+        """This item with its embed made (and sized); itself if it was made already."""
+        if self.render is None:
+            return self
+        embed = self.render()
+        return dataclasses.replace(self, embed=embed, size=embed_size(embed), render=None)
 
     def pack_key(self) -> tuple[Any, ...]:
         """Items may share one message only if everything outside the embed is equal."""

@@ -37,11 +37,12 @@ from pathlib import Path
 from typing import Final
 
 from otel_discord.deliver.spool_groups import GroupStore
-from otel_discord.group import GroupPolicy, earliest, latest
+from otel_discord.group import Group, GroupPolicy, earliest, latest
 
 FILE_NAME: Final = "spool.sqlite3"
 BUSY_TIMEOUT: Final = 2.0
 _TRANSIENT: Final = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
+_IN_CHUNK: Final = 500  # keys per "IN (...)" (SQLite caps the parameters of a statement)
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -109,7 +110,8 @@ class Row:
 
 @dataclass(frozen=True, slots=True)
 class Pending:
-    """What the housekeeping thread hands to ``Spool.persist``: one item, encoded."""
+    """What the housekeeping thread hands to ``Spool.persist``: one item, encoded (or how to encode
+    it: a repeat expected to fold is encoded only if it turns out to need a row after all)."""
 
     channel: str
     group: str | None
@@ -118,7 +120,7 @@ class Pending:
     count: int
     first_seen: float | None
     last_seen: float | None
-    body: str
+    body: str | Callable[[], str]
 
 
 def _classify(exc: BaseException) -> Exception:
@@ -295,29 +297,67 @@ class Spool(GroupStore):
             return int(db.execute("PRAGMA data_version").fetchone()[0])
 
     # ------------------------------------------------------------------ outbox
-    def persist(self, items: Sequence[Pending], *, writer: str, policy: GroupPolicy,
-                now: float) -> tuple[list[int], int]:
+    def persist(self, items: Sequence[Pending], *, writer: str, policy: GroupPolicy, now: float,
+                failed: list[tuple[int, Exception]] | None = None) -> tuple[list[int], int]:
         """Store ``items`` in one transaction; return the new row ids and how many went into groups.
 
         A repeat folds into its group's live message (the sender will edit it) or
-        into its group's row still waiting; anything else becomes a row.
+        into its group's row still waiting; anything else becomes a row. An item whose
+        lazy body cannot be made is left out and reported in ``failed`` (index, error).
         """
         created: list[int] = []
         grouped = 0
         with self.transaction() as db:
-            for item in items:
+            for index, item in enumerate(items):
                 folded = self._fold(db, item, policy, now) if item.group is not None else None
                 if folded is not None:
                     grouped += folded == "group"
                     continue
+                body = item.body
+                if not isinstance(body, str):
+                    try:
+                        body = body()
+                    except Exception as exc:  # the caller reports it; the other items go in
+                        if failed is not None:
+                            failed.append((index, exc))
+                        continue
                 cursor = db.execute(
                     "INSERT INTO outbox (scope, channel, grp, writer, queued_at, count, first_seen, last_seen, body)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (self.scope, item.channel, item.group, writer, item.queued_at, item.count,
-                     item.first_seen, item.last_seen, item.body),
+                     item.first_seen, item.last_seen, body),
                 )
                 created.append(int(cursor.lastrowid or 0))
         return created, grouped
+
+    def foldable(self, items: Sequence[Pending], policy: GroupPolicy, now: float) -> set[tuple[str, str]]:
+        """(channel, group) of the grouped ``items`` that would fold now: a live group accepts them,
+        or a row of their group is waiting (one read per channel; ``persist`` decides for good)."""
+        keys: dict[tuple[str, str | None], set[str]] = {}
+        for item in items:
+            if item.group is not None:
+                keys.setdefault((item.channel, item.webhook), set()).add(item.group)
+        found: set[tuple[str, str]] = set()
+        with self.reading() as db:
+            for (channel, webhook), groups in keys.items():
+                wanted = sorted(groups)
+                for start in range(0, len(wanted), _IN_CHUNK):
+                    chunk = wanted[start:start + _IN_CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    if webhook is not None:
+                        for row in db.execute(
+                            "SELECT grp, message_id, started_at, count, written, edited_at, first_seen, last_seen"
+                            f" FROM groups WHERE scope = ? AND channel = ? AND webhook = ? AND grp IN ({marks})",
+                            (self.scope, channel, webhook, *chunk),
+                        ):
+                            if policy.accepts(Group(*row[1:]), now):
+                                found.add((channel, row[0]))
+                    for (grp,) in db.execute(
+                        f"SELECT DISTINCT grp FROM outbox WHERE scope = ? AND channel = ? AND state = 0"
+                        f" AND grp IN ({marks})", (self.scope, channel, *chunk),
+                    ):
+                        found.add((channel, grp))
+        return found
 
     def _fold(self, db: sqlite3.Connection, item: Pending, policy: GroupPolicy, now: float) -> str | None:
         """Where a repeat went: "group" (a live message), "row" (a waiting row) or None (nowhere)."""
