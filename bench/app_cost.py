@@ -91,7 +91,7 @@ def _order(rep: int) -> list[str]:
 
 
 def run(mode: Mode) -> dict[str, Any]:
-    reps = mode.pick(2, 5)
+    reps = mode.pick(2, 8)  # the whole-process ratios move ±10 % per run here: more runs, a steadier median
     duration = mode.pick(1.5, 3.0)
     warmup = mode.pick(0.5, 1.5)
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in CONFIGS}

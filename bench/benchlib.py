@@ -29,7 +29,7 @@ LOOPBACK: Final = "127.0.0.1"
 
 @dataclass(frozen=True)
 class Mode:
-    """Sizes of one run: ``quick`` for CI (≤ ~90 s), ``full`` for the README (≤ ~8 min)."""
+    """Sizes of one run: ``quick`` for CI (≤ ~90 s), ``full`` for the README (≤ ~9 min)."""
 
     name: str
 

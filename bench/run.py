@@ -1,6 +1,6 @@
 """otel-discord benchmarks: one command, a table, JSON, a plot.
 
-    python bench/run.py            # full run (≤ ~8 min on 2 cores): README numbers, docs plot
+    python bench/run.py            # full run (≤ ~9 min on 2 cores): README numbers, docs plot
     python bench/run.py --quick    # CI's short run (≤ ~90 s): same sections, smaller sizes
 
 Sections (each reports median and spread over repetitions, ratios from this one run):

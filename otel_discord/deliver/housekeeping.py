@@ -131,8 +131,13 @@ class Housekeeper:
             return
         policy = self.sender.book.policy
         drafts = [(entry, self._pending(entry)) for entry in entries]
-        # Repeats that will fold need no embed: rendering waits until a row turns out to need one.
-        foldable = self.spool.foldable([p for _, p in drafts], policy, wall)
+        try:
+            # Repeats that will fold need no embed: rendering waits until a row turns out to need one.
+            foldable = self.spool.foldable([(p.channel, p.webhook, p.group) for _, p in drafts if p.group],
+                                           policy, wall)
+        except BaseException:
+            inbox.give_back(entries)
+            raise
         kept: list[Entry] = []
         items: list[Pending] = []
         for entry, pending in drafts:
@@ -149,7 +154,7 @@ class Housekeeper:
         try:
             created, grouped = self.spool.persist(items, writer=self.writer, policy=policy, now=wall, failed=failed)
         except BaseException:
-            inbox.give_back(entries)
+            inbox.give_back(kept)  # those recorded as unencodable stay recorded, once
             raise
         for index, exc in failed:
             self._unencodable(kept[index], exc)

@@ -37,12 +37,11 @@ from pathlib import Path
 from typing import Final
 
 from otel_discord.deliver.spool_groups import GroupStore
-from otel_discord.group import Group, GroupPolicy, earliest, latest
+from otel_discord.group import GroupPolicy, earliest, latest
 
 FILE_NAME: Final = "spool.sqlite3"
 BUSY_TIMEOUT: Final = 2.0
 _TRANSIENT: Final = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
-_IN_CHUNK: Final = 500  # keys per "IN (...)" (SQLite caps the parameters of a statement)
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -329,35 +328,6 @@ class Spool(GroupStore):
                 )
                 created.append(int(cursor.lastrowid or 0))
         return created, grouped
-
-    def foldable(self, items: Sequence[Pending], policy: GroupPolicy, now: float) -> set[tuple[str, str]]:
-        """(channel, group) of the grouped ``items`` that would fold now: a live group accepts them,
-        or a row of their group is waiting (one read per channel; ``persist`` decides for good)."""
-        keys: dict[tuple[str, str | None], set[str]] = {}
-        for item in items:
-            if item.group is not None:
-                keys.setdefault((item.channel, item.webhook), set()).add(item.group)
-        found: set[tuple[str, str]] = set()
-        with self.reading() as db:
-            for (channel, webhook), groups in keys.items():
-                wanted = sorted(groups)
-                for start in range(0, len(wanted), _IN_CHUNK):
-                    chunk = wanted[start:start + _IN_CHUNK]
-                    marks = ",".join("?" * len(chunk))
-                    if webhook is not None:
-                        for row in db.execute(
-                            "SELECT grp, message_id, started_at, count, written, edited_at, first_seen, last_seen"
-                            f" FROM groups WHERE scope = ? AND channel = ? AND webhook = ? AND grp IN ({marks})",
-                            (self.scope, channel, webhook, *chunk),
-                        ):
-                            if policy.accepts(Group(*row[1:]), now):
-                                found.add((channel, row[0]))
-                    for (grp,) in db.execute(
-                        f"SELECT DISTINCT grp FROM outbox WHERE scope = ? AND channel = ? AND state = 0"
-                        f" AND grp IN ({marks})", (self.scope, channel, *chunk),
-                    ):
-                        found.add((channel, grp))
-        return found
 
     def _fold(self, db: sqlite3.Connection, item: Pending, policy: GroupPolicy, now: float) -> str | None:
         """Where a repeat went: "group" (a live message), "row" (a waiting row) or None (nowhere)."""

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final
 from contextlib import AbstractContextManager
 
 from otel_discord.group import Group, GroupPolicy
+
+_IN_CHUNK: Final = 500  # keys per "IN (...)" (SQLite caps the parameters of a statement)
 
 
 class GroupStore:
@@ -73,6 +75,35 @@ class GroupStore:
                 (self.scope, channel, webhook, *keys),
             ).fetchall()
         return {row[0] for row in rows if policy.accepts(Group(*row[1:]), now)}
+
+    def foldable(self, keys: Iterable[tuple[str, str | None, str]], policy: GroupPolicy,
+                 now: float) -> set[tuple[str, str]]:
+        """Which (channel, webhook id or None, group key) would fold now, as (channel, group key): a live
+        group accepts them, or a row of their group is waiting (``Spool.persist`` decides for good)."""
+        wanted: dict[tuple[str, str | None], set[str]] = {}
+        for channel, webhook, key in keys:
+            wanted.setdefault((channel, webhook), set()).add(key)
+        found: set[tuple[str, str]] = set()
+        with self.reading() as db:
+            for (channel, webhook), groups in wanted.items():
+                ordered = sorted(groups)
+                for start in range(0, len(ordered), _IN_CHUNK):
+                    chunk = ordered[start:start + _IN_CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    if webhook is not None:
+                        for row in db.execute(
+                            "SELECT grp, message_id, started_at, count, written, edited_at, first_seen, last_seen"
+                            f" FROM groups WHERE scope = ? AND channel = ? AND webhook = ? AND grp IN ({marks})",
+                            (self.scope, channel, webhook, *chunk),
+                        ):
+                            if policy.accepts(Group(*row[1:]), now):
+                                found.add((channel, row[0]))
+                    for (key,) in db.execute(
+                        "SELECT DISTINCT grp FROM outbox WHERE scope = ? AND channel = ? AND state = 0"
+                        f" AND grp IN ({marks})", (self.scope, channel, *chunk),
+                    ):
+                        found.add((channel, key))
+        return found
 
     def fold_rows(self, rows: Sequence[tuple[int, str]], channel: str, webhook: str, policy: GroupPolicy,
                   now: float) -> list[int]:
