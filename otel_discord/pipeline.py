@@ -283,12 +283,16 @@ class Pipeline:
         options = self._options.get(channel, self._default_options)
         shown_image = image if files else None
 
-        def render() -> dict[str, Any]:  # on the engine's spool thread, only if the notice needs a row
+        def render() -> dict[str, Any]:
             embed = render_embed(notice, options)
             if shown_image:
                 embed["image"] = {"url": shown_image}  # attachment://<name> of one of the files
             return embed
 
+        # A repeat of a group that reached the spool moments ago will fold into it and never needs
+        # an embed of its own: it is rendered (on the engine's spool thread) only if it turns out to.
+        # Anything else is rendered here, on the exporting thread, as its message will need it.
+        lazy = self.engine.likely_folds(notice, channel)
         mention = Mention.parse_text(notice.mention)
         loud = not quiet and (
             notice.severity >= Severity.WARNING
@@ -306,6 +310,8 @@ class Pipeline:
             mention_users=mention.users,
             files=tuple(files),
         )
+        if not lazy:
+            item = item.rendered()
         if notice.kind is Kind.DIGEST:
             self.engine.stats.incr("digests")
         return int(self.engine.submit(item, wake=wake))

@@ -65,10 +65,12 @@ def test_repeats_of_a_posted_error_are_counted_without_being_rendered(pipeline, 
     assert counted_renders["ValueError in POST /imports"] == 1
 
 
-def test_a_notice_that_cannot_be_rendered_is_dropped_alone_and_recorded(pipeline, discord_server,
-                                                                         counted_renders, caplog):
-    """A rendering bug never raises into the exporter: that notice goes to the fallback log and is
-    counted as dropped; the notices around it are delivered."""
+def test_a_deferred_render_that_fails_is_dropped_alone_and_recorded(pipeline, discord_server, counted_renders,
+                                                                     caplog, monkeypatch):
+    """A notice expected to fold (so not rendered yet) that needs a row after all, and whose rendering
+    then fails on the engine's thread: it goes to the fallback log and is counted as dropped; the
+    notices around it are delivered."""
+    monkeypatch.setattr(DeliveryEngine, "likely_folds", lambda self, notice, channel: True)
     accepted = pipeline.submit([failure("TypeError in GET /a", "a"), failure("broken title", "b"),
                                 failure("KeyError in GET /c", "c")])
     assert accepted == 3  # queued; rendering happens later, on the engine's thread

@@ -153,6 +153,20 @@ class TestOutbox:
                                                          (ids[2], "spool_full")]
         assert [row.id for row in spool.load(0)] == ids[3:]
 
+    def test_a_large_excess_is_trimmed_a_batch_at_a_time_oldest_first(self, spool):
+        """A flood far beyond SPOOL_MAX_ROWS: each call hands back at most ``limit`` rows (their bodies are
+        read into memory to write the fallback log), expired ones first, until the spool is at its limit."""
+        old = [pending(group=None, at=NOW - 100) for _ in range(3)]
+        fresh = [pending(group=None, at=NOW - 1) for _ in range(12)]
+        ids, _ = spool.persist(old + fresh, writer="a", policy=POLICY, now=NOW)
+        batches = []
+        while batch := spool.trim(NOW, max_age=60, max_rows=4, limit=5):
+            batches.append([(row.id, why) for row, why in batch])
+        assert [len(b) for b in batches] == [5, 5, 1]
+        gone = [entry for batch in batches for entry in batch]
+        assert gone == [(i, "spool_expired") for i in ids[:3]] + [(i, "spool_full") for i in ids[3:11]]
+        assert [row.id for row in spool.load(0)] == ids[11:]
+
 
 class TestLease:
     def test_one_holder_at_a_time_until_it_expires(self, spool):

@@ -45,6 +45,7 @@ from otel_discord.deliver.spool import FILE_NAME as SPOOL_FILE
 from otel_discord.deliver.spool import SpoolBusy, SpoolUnavailable, default_scope
 from otel_discord.deliver.webhook import WebhookClient
 from otel_discord.group import AUDIT_CHANNEL, GroupPolicy, group_key
+from otel_discord.notice import Notice
 from otel_discord.stats import DropReason, Stats, guard, redacting_logger
 
 __all__ = ["LINGER", "THREAD_NAME", "DeliveryEngine", "Outgoing", "get_engine"]
@@ -205,6 +206,12 @@ class DeliveryEngine:
         if wake or len(self._inbox) * 2 >= self._inbox.maxsize:  # a long batch must not fill the inbox
             self._tick.set()
         return accepted
+
+    def likely_folds(self, notice: Notice, channel: str) -> bool:
+        """Whether ``notice`` will most likely fold into a group that reached the spool moments ago, so
+        rendering it can wait (``Outgoing.render``) and will most likely never happen."""
+        key = group_key(notice, channel, self._exempt)
+        return key is not None and self._keeper.recently_grouped(channel, key, self._wall())
 
     def wake(self) -> None:
         """Have the spool thread take what was submitted with ``wake=False``."""

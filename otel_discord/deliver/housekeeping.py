@@ -29,13 +29,15 @@ from otel_discord.deliver.options import DeliveryOptions
 from otel_discord.deliver.queue import Entry, MemoryQueue
 from otel_discord.deliver.sender import Sender
 from otel_discord.deliver.shared_limits import LEASE_RENEW, LEASE_TTL
-from otel_discord.deliver.spool import Pending, Spool, SpoolBusy, SpoolUnavailable
+from otel_discord.deliver.spool import TRIM_BATCH, Pending, Spool, SpoolBusy, SpoolUnavailable
 from otel_discord.notice import Notice
 from otel_discord.stats import DropReason, Stats, guard, redacting_logger
 
 _logger = redacting_logger(__name__)
 
 TRIM_EVERY: Final = 5.0
+_RECENT_GROUPS: Final = 2048  # groups remembered for ``recently_grouped``
+_RECENT_SECONDS: Final = 5.0  # well inside any group window: such a repeat folds
 COUNT_EVERY: Final = 1.0
 
 
@@ -81,6 +83,9 @@ class Housekeeper:
         self.depth = 0  # rows of the application in the spool
         self.counted = False  # the spool and the lease were looked at once
         self.folds = 0  # generations of folds into live groups (edits owed)
+        # (channel, group key) → when a notice of that group last reached the spool: a repeat
+        # arriving soon after will fold, so the pipeline leaves it unrendered (``recently_grouped``).
+        self.recent: dict[tuple[str, str], float] = {}
 
     def leads(self, now: float) -> bool:
         return self.leader and now < self.leader_until
@@ -158,12 +163,27 @@ class Housekeeper:
             raise
         for index, exc in failed:
             self._unencodable(kept[index], exc)
+        self._remember_groups(items, wall)
         self.sender.poke()  # before the counts below: a sender that reads them then sees the poke
         self.own_rows += len(created)
         self.depth += len(created)
         self.folds += grouped > 0  # an edit is owed: flush waits for it
         inbox.settle()
         self._wake_sender()
+
+    def _remember_groups(self, items: list[Pending], wall: float) -> None:
+        for item in items:
+            if item.group is not None:
+                self.recent.pop((item.channel, item.group), None)  # re-inserted last: oldest first
+                self.recent[(item.channel, item.group)] = wall
+        if len(self.recent) > _RECENT_GROUPS:
+            for key in list(self.recent)[: len(self.recent) - _RECENT_GROUPS // 2]:
+                del self.recent[key]
+
+    def recently_grouped(self, channel: str, key: str, wall: float) -> bool:
+        """Whether a notice of this group reached the spool moments ago (any thread; a hint only)."""
+        seen = self.recent.get((channel, key))
+        return seen is not None and 0 <= wall - seen < _RECENT_SECONDS
 
     def _pending(self, entry: Entry) -> Pending:
         """The entry for the spool, its body made on demand (``Pending.body`` is then a callable)."""
@@ -215,17 +235,24 @@ class Housekeeper:
 
     def _trim(self, spool: Spool, wall: float) -> None:
         options = self.options
-        dropped: dict[str, list[Notice | None]] = {}
-        for row, reason in spool.trim(wall, options.spool_max_age, options.spool_max_rows):
-            try:
-                notice: Notice | None = codec.decode(row.body).notice.replace(count=row.count)
-            except (ValueError, TypeError, KeyError):
-                notice = None  # unreadable: counted all the same
-            dropped.setdefault(reason, []).append(notice)
-        for reason, notices in dropped.items():
-            self.fallback.write([n for n in notices if n is not None], reason)
-            self.stats.record_drop(reason, len(notices))  # after writing: whoever sees the count finds the record
-            _logger.warning("%d notice(s) dropped from the spool (%s); written to %s", len(notices),
+        counts: dict[str, int] = {}
+        while True:  # a batch at a time: a flood's excess never sits in memory all at once
+            rows = spool.trim(wall, options.spool_max_age, options.spool_max_rows, TRIM_BATCH)
+            dropped: dict[str, list[Notice | None]] = {}
+            for row, reason in rows:
+                try:
+                    notice: Notice | None = codec.decode(row.body).notice.replace(count=row.count)
+                except (ValueError, TypeError, KeyError):
+                    notice = None  # unreadable: counted all the same
+                dropped.setdefault(reason, []).append(notice)
+            for reason, notices in dropped.items():
+                self.fallback.write([n for n in notices if n is not None], reason)
+                self.stats.record_drop(reason, len(notices))  # after writing: whoever sees the count finds it
+                counts[reason] = counts.get(reason, 0) + len(notices)
+            if len(rows) < TRIM_BATCH:
+                break
+        for reason, count in counts.items():
+            _logger.warning("%d notice(s) dropped from the spool (%s); written to %s", count,
                             "older than SPOOL_MAX_AGE" if reason == "spool_expired" else "beyond SPOOL_MAX_ROWS",
                             self.fallback.path)
         if self.sender.shared is not None and self.sender.spool is spool:

@@ -41,6 +41,7 @@ from otel_discord.group import GroupPolicy, earliest, latest
 
 FILE_NAME: Final = "spool.sqlite3"
 BUSY_TIMEOUT: Final = 2.0
+TRIM_BATCH: Final = 500  # rows trimmed per call (their bodies are read to write the fallback log)
 _TRANSIENT: Final = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED"})
 
 _SCHEMA: Final = """
@@ -383,17 +384,18 @@ class Spool(GroupStore):
                 return int(db.execute("SELECT count(*) FROM outbox WHERE scope = ?", (self.scope,)).fetchone()[0])
             return int(db.execute("SELECT count(*) FROM outbox WHERE writer = ?", (writer,)).fetchone()[0])
 
-    def trim(self, now: float, max_age: float, max_rows: int) -> list[tuple[Row, str]]:
-        """Remove rows older than ``max_age`` and the oldest beyond ``max_rows``; return them with why."""
+    def trim(self, now: float, max_age: float, max_rows: int, limit: int = TRIM_BATCH) -> list[tuple[Row, str]]:
+        """Remove rows older than ``max_age`` and the oldest beyond ``max_rows``, at most ``limit`` of them
+        (call again while it returns that many: their bodies are in memory meanwhile); return them with why."""
         select = "SELECT id, channel, grp, writer, queued_at, count, first_seen, last_seen, body FROM outbox"
         with self.transaction() as db:
-            expired = [Row(*r) for r in db.execute(f"{select} WHERE scope = ? AND queued_at < ? ORDER BY id",
-                                                   (self.scope, now - max_age)).fetchall()]
+            expired = [Row(*r) for r in db.execute(f"{select} WHERE scope = ? AND queued_at < ? ORDER BY id LIMIT ?",
+                                                   (self.scope, now - max_age, limit)).fetchall()]
             total = int(db.execute("SELECT count(*) FROM outbox WHERE scope = ?", (self.scope,)).fetchone()[0])
-            excess = max(0, total - len(expired) - max_rows)
+            excess = min(max(0, total - len(expired) - max_rows), limit - len(expired))
             full = [Row(*r) for r in db.execute(
                 f"{select} WHERE scope = ? AND queued_at >= ? AND state = 0 ORDER BY id LIMIT ?",
-                (self.scope, now - max_age, excess)).fetchall()] if excess else []
+                (self.scope, now - max_age, excess)).fetchall()] if excess > 0 else []
             gone = [row.id for row in expired + full]
             for start in range(0, len(gone), 500):
                 chunk = gone[start:start + 500]
