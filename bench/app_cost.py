@@ -12,9 +12,14 @@ repetition (the runs closest in time), then summarized across repetitions.
 Besides requests/s, the app process's CPU time per request is reported: it
 counts every thread of the app, the SDK's batch thread and our delivery thread
 included. Capacity, 1 / (CPU per request), is what a saturated machine of one's
-own could serve; unlike requests/s on a shared machine, it does not move much
-with whatever else runs there. Both are judged against the "≤ 3 % against the
-SDK without exporter" target.
+own could serve. On this shared machine both move ±15 % between repetitions (for
+every exporter alike), five times the "≤ 3 % against the SDK without exporter"
+target, so they are reported, and the targets are judged on the threads below:
+the CPU otel-discord's threads add per request, as a share of the app's CPU per
+request without an exporter (a CPU-bound server loses that share of throughput).
+What telemetry costs on other threads (a garbage collection its allocations
+trigger, caches it evicts) is not in that share; the whole-process rows hold it,
+within their noise.
 
 Two exporters differ only in the threads that export, and on a shared machine
 the whole process's CPU per request moves about ±10 % from run to run: more
@@ -141,6 +146,13 @@ def _verdict(name: str, values: list[float], target: float, op: str = "≥") -> 
     return metric(name, "ratio", values, target=f"{op} {target:g}", passed=passed, note=note)
 
 
+def _context(name: str, values: list[float], wanted: str) -> dict[str, Any]:
+    """A whole-process ratio shown beside the judged per-thread rows, with how far it moves."""
+    return metric(name, "ratio", values, ratio=wanted,
+                  note="whole process, info: on this shared machine it moves about ±15 % between repetitions "
+                       "(otlp's alike), more than the effect; judged on the telemetry threads' CPU instead")
+
+
 def _per_config(runs: dict[str, list[dict[str, Any]]], label: str, key: str, unit: str, against: str,
                 headline: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """One row per configuration, with its median ratio to ``against`` taken within each repetition."""
@@ -161,10 +173,12 @@ def _report(runs, reps, duration, delivered, dropped, server_stats, sink_counts)
                         headline=with_otel)
     # Capacity: what a saturated, dedicated machine could serve is inversely proportional to the
     # CPU per request; unlike requests/s it does not move with whatever else the machine runs.
-    rows.append(_verdict("otel-discord / sdk-none throughput", _ratios(runs, "rps", "otel-discord", BASELINE),
-                         TARGET_VS_SDK))
-    rows.append(_verdict("otel-discord / sdk-none capacity (1 / CPU per request)",
-                         _ratios(runs, "cpu_ms_per_request", BASELINE, "otel-discord"), TARGET_VS_SDK))
+    # Whole-process ratios are reported, not judged: the same ratio for otlp moves as much (0.87–1.33
+    # per repetition in one run here) as a 3 % target is small; the rows below measure the cost itself.
+    rows.append(_context("otel-discord / sdk-none throughput", _ratios(runs, "rps", "otel-discord", BASELINE),
+                         f"≥ {TARGET_VS_SDK:g} wanted"))
+    rows.append(_context("otel-discord / sdk-none capacity (1 / CPU per request)",
+                         _ratios(runs, "cpu_ms_per_request", BASELINE, "otel-discord"), f"≥ {TARGET_VS_SDK:g} wanted"))
     # The precise form of "≤ 3 %": what otel-discord's threads add per request, as a share of what the
     # app spends per request without an exporter (a CPU-bound server loses that share of throughput).
     added = [(d["telemetry_us_per_request"] - n["telemetry_us_per_request"]) / (1000 * n["cpu_ms_per_request"])
@@ -174,8 +188,7 @@ def _report(runs, reps, duration, delivered, dropped, server_stats, sink_counts)
                        headline=True,
                        note="the exporter's own cost, read thread by thread: steadier than requests/s or whole-"
                             "process CPU, which move ±10 % from run to run here"))
-    rows.append(_verdict("otel-discord / otlp throughput", _ratios(runs, "rps", "otel-discord", "otlp"), 1.0,
-                         op=">"))
+    rows.append(_context("otel-discord / otlp throughput", _ratios(runs, "rps", "otel-discord", "otlp"), "> 1 wanted"))
     # Two exporters differ only in the threads that export; the whole process's CPU per request moves
     # ±10 % from run to run here, more than that difference, so "< OTLP" is judged on those threads.
     rows.append(_verdict("otel-discord / otlp telemetry threads' CPU per request",

@@ -155,9 +155,10 @@ Measured by `{command}` on {results['finished_at'][:10]} (a {results['mode']} ru
 on {m['nproc']} cores ({m['cpu_model']}), {m['ram_gib']} GiB RAM, Python {m['python']}
 ({m['platform']}); load average at the start {load}; code at `{m.get('git_commit')}`
 {'with uncommitted changes' if m.get('git_dirty') else ''}. Ratios are taken within one run,
-medians over the repetitions; the spread is min–max. The machine is shared and noisy: differences of a few
-percent in requests/s are within the spread, so capacity (1 / the app's CPU time per request) is judged too,
-and the comparison with OTLP is judged on the CPU of the threads that export (see 1. below).
+medians over the repetitions; the spread is min–max. The machine is shared and noisy: requests/s and the
+whole process's CPU per request move about ±15 % between repetitions, for every exporter alike, so the cost
+targets of section 1 are judged on the CPU of the threads that export, read thread by thread (see 1. below);
+the whole-process ratios are shown beside them.
 
 {markdown_table(results, headline_only=True)}
 
@@ -187,7 +188,9 @@ What each section does:
    run's window. Two exporters differ only in their telemetry threads, while the whole process's CPU per
    request moves about ±10 % from run to run here; so "costs less than the OTLP exporter" is judged on the
    telemetry threads' CPU per request, otel-discord / otlp within each repetition, and the whole-process
-   capacity ratio against OTLP is shown as corroboration. What telemetry causes on other threads (e.g. garbage
+   capacity ratio against OTLP is shown as corroboration. The same holds for "≤ 3 % against the SDK without
+   exporter": judged on the CPU otel-discord's threads add per request as a share of the app's CPU per request
+   without an exporter (what a CPU-bound server loses); throughput and capacity against sdk-none are shown. What telemetry causes on other threads (e.g. garbage
    collections its allocations trigger) stays in the request threads' and the whole-process rows.
 2. **Cost per logged error on the request thread**: `logger.exception(...)` through the OpenTelemetry logs
    bridge to `DiscordLogExporter`, versus the blocking `requests.post` logging handler people write, both
