@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Final
@@ -124,11 +125,21 @@ def _title(notice: Notice, mask: Masker) -> str:
     return prefix + truncate_escaped(body, limits.TITLE - len(prefix))
 
 
-def _remember(memo: dict[tuple[str, str], str], key: tuple[str, str], raw: str, masked: str, shown: str) -> None:
-    if masked == raw and len(key[1]) <= _MEMO_CHARS:
-        if len(memo) >= _MEMO_SIZE:
-            memo.clear()  # simpler than LRU; the texts that repeat are back after one alert
-        memo[key] = shown
+def _memoized(options: RenderOptions, kind: str, text: str, prepare: Callable[[str], str],
+              finish: Callable[[str], str]) -> str:
+    """``finish(mask(prepare(text)))``, remembered for texts masking leaves alone (names, routes,
+    services repeat in every alert; texts holding personal data are never kept)."""
+    key = (kind, text)
+    shown = options._memo.get(key)
+    if shown is None:
+        raw = prepare(text)
+        masked = options.masker(raw)
+        shown = finish(masked)
+        if masked == raw and len(text) <= _MEMO_CHARS:
+            if len(options._memo) >= _MEMO_SIZE:
+                options._memo.clear()  # simpler than LRU; the texts that repeat are back after one alert
+            options._memo[key] = shown
+    return shown
 
 
 def _footer(notice: Notice, options: RenderOptions) -> str:
@@ -136,38 +147,20 @@ def _footer(notice: Notice, options: RenderOptions) -> str:
         text = options.footer
     else:
         text = " · ".join(part for part in (notice.service, notice.environment, notice.host) if part)
-    key = ("footer", text)
-    shown = options._memo.get(key)
-    if shown is None:
-        raw = _one_line(clean(head_for(text, FOOTER_BUDGET)))
-        masked = options.masker(raw)
-        # Footers show plain text (no markdown), so nothing is escaped; mentions are defanged
-        # only so a copy-paste of the footer cannot turn into one.
-        shown = truncate(defang_mentions(masked), FOOTER_BUDGET)
-        _remember(options._memo, key, raw, masked, shown)
-    return shown
+    # Footers show plain text (no markdown), so nothing is escaped; mentions are defanged
+    # only so a copy-paste of the footer cannot turn into one.
+    return _memoized(options, "footer", text, lambda t: _one_line(clean(head_for(t, FOOTER_BUDGET))),
+                     lambda m: truncate(defang_mentions(m), FOOTER_BUDGET))
 
 
 def _field_name(name: str, options: RenderOptions) -> str:
-    key = ("name", name)
-    shown = options._memo.get(key)
-    if shown is None:
-        raw = _one_line(clean(head_for(name, limits.FIELD_NAME)))
-        masked = options.masker(raw)
-        shown = truncate_escaped(escape_markdown(masked), limits.FIELD_NAME) or EMPTY_NAME
-        _remember(options._memo, key, raw, masked, shown)
-    return shown
+    return _memoized(options, "name", name, lambda t: _one_line(clean(head_for(t, limits.FIELD_NAME))),
+                     lambda m: truncate_escaped(escape_markdown(m), limits.FIELD_NAME) or EMPTY_NAME)
 
 
 def _field_value(value: str, options: RenderOptions) -> str:
-    key = ("value", value)
-    shown = options._memo.get(key)
-    if shown is None:
-        raw = clean(head_for(value, limits.FIELD_VALUE))
-        masked = options.masker(raw)
-        shown = truncate_escaped(escape_markdown(masked.strip()), limits.FIELD_VALUE) or EMPTY_VALUE
-        _remember(options._memo, key, raw, masked, shown)
-    return shown
+    return _memoized(options, "value", value, lambda t: clean(head_for(t, limits.FIELD_VALUE)),
+                     lambda m: truncate_escaped(escape_markdown(m.strip()), limits.FIELD_VALUE) or EMPTY_VALUE)
 
 
 def _field(item: Field, options: RenderOptions) -> tuple[str, str, bool]:
