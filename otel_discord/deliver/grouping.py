@@ -100,9 +100,9 @@ class GroupBook:
 
     # ------------------------------------------------------------------ folding and starting
     def fold(self, entries: list[Entry], webhook: str, now: float) -> list[Entry]:
-        """Fold waiting rows of one channel into their groups' live messages (no request, one
-        transaction); the entries handled. The rest are posted. Rows already looked at since the
-        last group started are not looked at again."""
+        """Fold waiting rows of one channel into their groups' live messages (no request: one read,
+        and one transaction if any folds); the entries handled. The rest are posted. A row is looked
+        at again only after this sender started its group (or after a reset)."""
         assert self.spool is not None
         todo = [e for e in entries if e.group is not None and e.row_id is not None and not e.solo
                 and e.fold_checked < max(self._floor, self._started.get(e.group, -1))]
