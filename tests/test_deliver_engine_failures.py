@@ -12,11 +12,10 @@ import pytest
 
 from otel_discord.config import resolve
 from otel_discord.deliver.engine import DeliveryEngine, Outgoing
-from otel_discord.deliver.retry import RetryPolicy
 from otel_discord.notice import Category, Kind, Notice, Severity
 from otel_discord.testing import DiscordServer
 
-FAST_RETRY = RetryPolicy(base=0.05, cap=0.2)
+from fakes import FAST_RETRY
 
 
 def item(i: int | str, channel: str = "default", **kw) -> Outgoing:

@@ -20,13 +20,13 @@ import pytest
 from otel_discord.config import ConfigError, resolve
 from otel_discord.deliver.engine import DeliveryEngine, Outgoing
 from otel_discord.deliver.fallback import FILE_NAME as FALLBACK_FILE
-from otel_discord.deliver.retry import RetryPolicy
 from otel_discord.deliver.spool import FILE_NAME as SPOOL_FILE
 from otel_discord.deliver.webhook import WebhookClient
 from otel_discord.notice import Category, Kind, Notice, Severity
 from otel_discord.testing import DiscordServer
 
-FAST_RETRY = RetryPolicy(base=0.05, cap=0.2)
+from fakes import FAST_RETRY
+
 PACKAGE = Path(__file__).resolve().parents[1] / "otel_discord"
 
 

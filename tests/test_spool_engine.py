@@ -14,25 +14,11 @@ import pytest
 
 from otel_discord.config import resolve
 from otel_discord.deliver.engine import DeliveryEngine, Outgoing
-from otel_discord.deliver.retry import RetryPolicy
 from otel_discord.notice import Category, Kind, Notice, Severity
 from otel_discord.render.embed import render_embed
 from otel_discord.testing import DiscordServer
 
-FAST_RETRY = RetryPolicy(base=0.05, cap=0.2)
-
-
-class FakeWall:
-    """Unix time that only moves when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from fakes import FAST_RETRY, FakeWall
 
 
 def note(i: int | str, channel: str = "default", **kw) -> Outgoing:
