@@ -53,7 +53,8 @@ OTEL_EXPORTER_DISCORD_SUMMARY_SCHEDULE = "OTEL_EXPORTER_DISCORD_SUMMARY_SCHEDULE
 ``quarterly@09:00``; comma-separated for several, ``off`` for none."""
 
 OTEL_EXPORTER_DISCORD_TIMEZONE = "OTEL_EXPORTER_DISCORD_TIMEZONE"
-"""IANA time zone of schedules, "today", month and quarter. Default Europe/Amsterdam."""
+"""IANA time zone of schedules, quiet hours, digests and summaries ("today", month, quarter).
+Default: the host's zone (``TZ``, ``/etc/localtime``), else UTC."""
 
 OTEL_EXPORTER_DISCORD_CURRENCY = "OTEL_EXPORTER_DISCORD_CURRENCY"
 """Currency of revenue figures in summaries. Default EUR."""
@@ -133,9 +134,6 @@ OTEL_EXPORTER_DISCORD_MIN_AMOUNT = "OTEL_EXPORTER_DISCORD_MIN_AMOUNT"
 
 OTEL_EXPORTER_DISCORD_RATE_CAP = "OTEL_EXPORTER_DISCORD_RATE_CAP"
 """New messages per channel per minute; beyond it notices fold into a digest. Default 10; 0 = no cap."""
-
-OTEL_EXPORTER_DISCORD_TIMEZONE = "OTEL_EXPORTER_DISCORD_TIMEZONE"
-"""Time zone of schedules, quiet hours and summaries. Default Europe/Amsterdam."""
 
 OTEL_EXPORTER_DISCORD_MASK_IP = "OTEL_EXPORTER_DISCORD_MASK_IP"
 """IP addresses in messages: keep, mask (last part) or hash. Default mask."""

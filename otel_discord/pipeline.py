@@ -25,21 +25,21 @@ from dataclasses import dataclass
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from otel_discord import audit
+from otel_discord.deliver import audit
 from otel_discord.config import Settings, parse_bool
 from otel_discord.deliver.engine import DeliveryEngine, Outgoing, get_engine
-from otel_discord.digest import DEFAULT_RATE_CAP, TICK_INTERVAL, Digester, RateWindow, Ticker, parse_rate_cap
-from otel_discord.filters import FilterChain
+from otel_discord.route.digest import DEFAULT_RATE_CAP, TICK_INTERVAL, Digester, RateWindow, Ticker, parse_rate_cap
+from otel_discord.route.filters import FilterChain
 from otel_discord.group import DEFAULT_WINDOW as DEFAULT_GROUP_WINDOW
 from otel_discord.notice import Kind, Notice, Severity
 from otel_discord.render.embed import RenderOptions, render_embed
 from otel_discord.render.mask import IP_MODES, Masker
 from otel_discord.route import Router
-from otel_discord.route.match import check_keys, config_error, mapping
+from otel_discord.config.files import check_keys, config_error, mapping
 from otel_discord.route.mentions import Mention
-from otel_discord.route.store import HoldingStore, LazyStore
-from otel_discord.schedule import Schedules, load_schedules, timezone_of
-from otel_discord.stats import guard
+from otel_discord.route.holding import HoldingStore, LazyStore
+from otel_discord.route.schedule import Schedules, load_schedules
+from otel_discord.health.drops import guard
 
 # Discord's SUPPRESS_NOTIFICATIONS flag: the message is kept, the phone stays quiet.
 SUPPRESS_NOTIFICATIONS = 1 << 12
@@ -134,7 +134,7 @@ def build_stages(settings: Settings) -> Stages:
         filters=FilterChain.from_settings(settings),
         schedules=load_schedules(settings),
         rate_cap=settings.lookup("RATE_CAP", parse_rate_cap, DEFAULT_RATE_CAP),
-        tz=timezone_of(settings),
+        tz=settings.timezone,
         masker=masker_for(settings),
     )
 

@@ -20,3 +20,11 @@ def discord_server() -> Iterator[DiscordServer]:
 def webhook(discord_server: DiscordServer) -> WebhookInfo:
     """A webhook posting to channel ``alerts`` of ``discord_server``."""
     return discord_server.create_webhook("alerts")
+
+
+@pytest.fixture(autouse=True)
+def _amsterdam_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run as on the example app's host (Europe/Amsterdam), so times in assertions read the same
+    on every machine. Settings read the host's zone from ``TZ`` first; tests of the default
+    itself pass their own ``environ``."""
+    monkeypatch.setenv("TZ", "Europe/Amsterdam")

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from otel_discord import audit
+from otel_discord.deliver import audit
 from otel_discord.cli import main
 from otel_discord.commands.export import parse_moment
 from otel_discord.config import resolve

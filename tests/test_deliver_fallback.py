@@ -6,11 +6,10 @@ import json
 import logging
 import stat
 
-import pytest
 
 from otel_discord.deliver.fallback import DEFERRED_MAX, FallbackLog
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
-from otel_discord.stats import Stats
+from otel_discord.health.drops import Stats
 
 
 def notice(title: str = "KeyError: 'invoice'", **kw) -> Notice:

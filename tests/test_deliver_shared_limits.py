@@ -130,7 +130,7 @@ def test_a_lease_renewed_late_wakes_the_parked_sender(tmp_path: Path):
     from otel_discord.deliver.housekeeping import Housekeeper
     from otel_discord.deliver.options import DeliveryOptions
     from otel_discord.deliver.queue import MemoryQueue
-    from otel_discord.stats import Stats
+    from otel_discord.health.drops import Stats
 
     settings = resolve(webhook_url="http://127.0.0.1:9/api/webhooks/1/x", allowed_hosts="127.0.0.1:9",
                        spool_dir=tmp_path, environ={})

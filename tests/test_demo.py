@@ -1,4 +1,4 @@
-"""``./dev demo`` (``python -m otel_discord.demo``): the whole run, and the choices it makes on the way."""
+"""``./dev demo`` (``python -m otel_discord.commands.demo``): the whole run, and the choices it makes on the way."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import requests
 import yaml
 
 from otel_discord.config import resolve
-from otel_discord.demo import Demo, DemoOptions, example_config, exporter_flags, has_exporter, wait_for_delivery
+from otel_discord.commands.demo import Demo, DemoOptions, example_config, exporter_flags, has_exporter, wait_for_delivery
 from otel_discord.testing.preview import Preview
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +40,7 @@ def test_demo_exit_runs_the_session_and_prints_a_summary():
     """On a clone with no Discord configured, ``--exit`` drives the app against the local preview and ends
     with the preview URL and a summary line counting at least one message, then exits 0."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    proc = subprocess.Popen([sys.executable, "-m", "otel_discord.demo", "--exit", "--port", "0"], cwd=REPO, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "otel_discord.commands.demo", "--exit", "--port", "0"], cwd=REPO, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         out, err = proc.communicate(timeout=DEMO_TIMEOUT_S)
@@ -62,7 +62,7 @@ def test_demo_exit_runs_the_session_and_prints_a_summary():
 def test_demo_keeps_the_preview_and_the_app_up_until_ctrl_c():
     """Without --exit the preview and the app stay up after the summary; Ctrl-C stops both, exit 0."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    proc = subprocess.Popen([sys.executable, "-m", "otel_discord.demo", "--port", "0"], cwd=REPO, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "otel_discord.commands.demo", "--port", "0"], cwd=REPO, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()

@@ -7,7 +7,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from otel_discord import observe
+from otel_discord.detect import observations as observe
 from otel_discord.config import resolve
 from otel_discord.detect import SpanDetector
 

@@ -163,7 +163,7 @@ def test_export_never_raises_into_the_sdk(discord_server, webhook, tmp_path, ote
 
 def test_idle_ticker_runs_the_checks_when_no_export_comes(discord_server, webhook, tmp_path):
     """With delta temporality an idle app exports nothing; the dead man's switch must still fire."""
-    from otel_discord import observe
+    from otel_discord.detect import observations as observe
 
     clock = Clock(local(2025, 10, 14, 3, 0))
     config = tmp_path / "jobs.yaml"

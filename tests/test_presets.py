@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_discord import presets
+from otel_discord.route import preset_tables, presets
 from otel_discord.config import resolve
 from otel_discord.notice import Category, Kind, Notice, Severity
 from otel_discord.pipeline import validate
@@ -44,7 +44,7 @@ def doc_table(name: str) -> tuple[str, list[str], dict[str, list[list[str]]]]:
 def test_readme_table_is_generated_from_the_preset(name):
     """The README's table is exactly what the preset definition produces (regenerate it, don't edit it)."""
     block, _, _ = doc_table(name)
-    assert block == presets.markdown_table(name)
+    assert block == preset_tables.markdown_table(name)
 
 
 @pytest.mark.parametrize("name", list(presets.PRESETS))

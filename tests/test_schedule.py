@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from otel_discord.config import ConfigError, resolve
-from otel_discord.schedule import Schedules, load_schedules, parse_window
+from otel_discord.route.schedule import Schedules, load_schedules, parse_window
 
 AMS = ZoneInfo("Europe/Amsterdam")
 HOOK = "https://discord.com/api/webhooks/{id}/tok-{id}"
@@ -116,7 +116,7 @@ schedules:
   office: {{channels: [ops], days: mon-fri}}
   night: {{channels: [ops], quiet_hours: "12:00-13:00"}}
 """)
-    schedules = load_schedules(resolve("logs", config_file=path, environ={}, spool_dir=tmp_path))
+    schedules = load_schedules(resolve("logs", config_file=path, environ={"TZ": "Europe/Amsterdam"}, spool_dir=tmp_path))
     assert schedules.is_open("ops", at("2025-06-02 11:00"))
     assert not schedules.is_open("ops", at("2025-06-02 12:30"))
     assert not schedules.is_open("ops", at("2025-06-07 11:00"))

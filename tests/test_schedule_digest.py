@@ -12,10 +12,10 @@ import pytest
 
 from otel_discord.config import resolve
 from otel_discord.deliver.engine import DeliveryEngine
-from otel_discord.digest import _MAX_GROUPS, RateWindow
+from otel_discord.route.digest import _MAX_GROUPS, RateWindow
 from otel_discord.notice import Category, Kind, Notice, Severity
 from otel_discord.pipeline import Pipeline
-from otel_discord.route.store import MemoryStore
+from otel_discord.route.holding import MemoryStore
 from otel_discord.testing import DiscordServer
 
 AMS = ZoneInfo("Europe/Amsterdam")
@@ -35,7 +35,7 @@ def make_pipeline(discord_server: DiscordServer, tmp_path: Path) -> Iterator:
     hooks: dict[str, str] = {}
 
     def make(body: str, channels=("system-debug", "finance-activity"), **kw) -> Pipeline:
-        environ, lines = {}, ["channels:"]
+        environ, lines = {"TZ": "Europe/Amsterdam"}, ["channels:"]
         for name in channels:
             var = "HOOK_" + name.upper().replace("-", "_")
             if name not in hooks:

@@ -259,6 +259,6 @@ def test_no_pickle_anywhere_in_the_package():
 
 
 def _url(url: str):
-    from otel_discord.webhook_url import WebhookURL
+    from otel_discord.config.webhook_url import WebhookURL
 
     return WebhookURL.parse(url, allowed_hosts=(url.split("/")[2],))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from test_summary_support import App, Clock, drain_observations, field, local, make_monitor, summaries
 
-from otel_discord import observe
+from otel_discord.detect import observations as observe
 
 
 @pytest.fixture(autouse=True)

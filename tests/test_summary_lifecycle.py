@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 
-import pytest
 from test_summary_support import AMS, local
 
 from otel_discord.notice import Severity

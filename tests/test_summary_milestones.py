@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from test_summary_support import Clock, drain_observations, local, make_monitor
 
-from otel_discord import observe
+from otel_discord.detect import observations as observe
 from otel_discord.notice import Severity
 
 MILESTONES = [{"name": "Q revenue", "metric": "revenue", "period": "quarter", "target": 10000}]

@@ -19,7 +19,7 @@ from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMet
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 
-from otel_discord import observe
+from otel_discord.detect import observations as observe
 from otel_discord.config import resolve
 from otel_discord.notice import Notice
 from otel_discord.summary import config as summary_config
@@ -57,8 +57,9 @@ def settings_for(tmp_path: Path, environ: Mapping[str, str] | None = None, **fil
     """Metric settings with a spool in ``tmp_path`` and ``file`` as the YAML config file."""
     config = tmp_path / "otel-discord.yaml"
     config.write_text(yaml.safe_dump(file), encoding="utf-8")
+    # These tests read Amsterdam's calendar (the example app's zone), whatever the host's zone is.
     return resolve("metrics", webhook_url=WEBHOOK, spool_dir=tmp_path / "spool", config_file=config,
-                   environ=dict(environ or {}))
+                   environ={"OTEL_EXPORTER_DISCORD_TIMEZONE": "Europe/Amsterdam", **(environ or {})})
 
 
 def make_monitor(tmp_path: Path, *, service: str = "ozark", store: Store | None = None, **file: Any) -> Monitor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from otel_discord.webhook_url import WebhookURL, redact
+from otel_discord.config.webhook_url import WebhookURL, redact
 
 TOKEN = "Abc_DEF-123.xyz" * 4
 

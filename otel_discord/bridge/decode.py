@@ -37,7 +37,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope as SdkSc
 from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags, TraceState
 from opentelemetry.trace.status import Status, StatusCode
 
-from otel_discord._log import get_logger
+from otel_discord.health.log import get_logger
 from otel_discord.bridge.wire import (
     JSON,
     MAX_DECOMPRESSED_BYTES,

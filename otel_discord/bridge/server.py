@@ -35,7 +35,7 @@ from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.metrics.export import MetricsData
 from opentelemetry.sdk.trace import ReadableSpan
 
-from otel_discord._log import get_logger
+from otel_discord.health.log import get_logger
 from otel_discord.bridge.decode import decode_logs, decode_metrics, decode_traces
 from otel_discord.bridge.wire import JSON, PROTOBUF, BodyTooLarge, DecodeError, UnsupportedMediaType, media_type
 

@@ -33,7 +33,7 @@ from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.metrics.export import MetricsData
 from opentelemetry.sdk.trace import ReadableSpan
 
-from otel_discord._log import get_logger
+from otel_discord.health.log import get_logger
 
 __all__ = ["FULL_RATIO", "PipelineSink", "SIGNAL_EXPORTERS"]
 

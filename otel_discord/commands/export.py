@@ -7,16 +7,16 @@ record of what happened gets into a spreadsheet::
     otel-discord export --since 7d --format json
 
 ``--since``/``--until`` take a date (midnight in ``TIMEZONE``, default
-Europe/Amsterdam), a date and time, an ISO timestamp with offset, or an age such
+the host's zone), a date and time, an ISO timestamp with offset, or an age such
 as ``7d``, ``12h``, ``30m``. ``--until`` is exclusive.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import csv
 import json
-import re
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,16 +25,15 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 from zoneinfo import ZoneInfo
 
-from otel_discord import audit
+from otel_discord.deliver import audit
 from otel_discord.config import ConfigError, default_state_dir, resolve
-from otel_discord.schedule import DEFAULT_TIMEZONE, parse_timezone, timezone_of
+from otel_discord.config.parse import FALLBACK_TIMEZONE, parse_duration, parse_timezone
+from otel_discord.config.settings import host_or_fallback_timezone
 
 NAME: Final = "export"
 HELP: Final = "print the local audit log of business events as CSV or JSON"
 
 COLUMNS: Final = ("time", "event", "severity", "category", "title", "service", "environment", "trace_id")
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_AGE_SECONDS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -53,11 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def parse_moment(text: str, tz: ZoneInfo, now: float) -> float:
     """Unix seconds for ``--since``/``--until`` text (see the module docstring)."""
     raw = text.strip()
-    age = _AGE.match(raw.lower())
-    if age:
-        return now - float(age.group(1)) * _AGE_SECONDS[age.group(2)]
     if raw.lower() == "now":
         return now
+    if raw[:1].isdigit() and not raw[-1:].isdigit():  # an age: 7d, 12h, 1h30m
+        try:
+            return now - parse_duration(raw)
+        except ValueError:
+            pass
     try:
         if len(raw) == 10:
             day = date.fromisoformat(raw)
@@ -113,7 +114,7 @@ def export(
     until: float | None,
     events: Iterable[str] = (),
     fmt: str = "csv",
-    tz: ZoneInfo = ZoneInfo(DEFAULT_TIMEZONE),
+    tz: ZoneInfo = ZoneInfo(FALLBACK_TIMEZONE),
 ) -> int:
     """Write the matching records of ``path`` to ``out``; return how many."""
     records = list(audit.read(path, since=since, until=until, events=list(events))) if path.exists() else []
@@ -133,13 +134,13 @@ def _locate(args: argparse.Namespace) -> tuple[Path, ZoneInfo | None]:
         print(f"otel-discord export: settings not usable ({exc}); reading {fallback} "
               "(use --spool-dir or --audit-log to choose)", file=sys.stderr)
         return fallback, None
-    return settings.spool_dir / audit.FILE_NAME, timezone_of(settings)
+    return settings.spool_dir / audit.FILE_NAME, settings.timezone
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         path, configured_tz = _locate(args)
-        tz = parse_timezone(args.timezone) if args.timezone else configured_tz or ZoneInfo(DEFAULT_TIMEZONE)
+        tz = parse_timezone(args.timezone) if args.timezone else configured_tz or host_or_fallback_timezone(os.environ)
         now = time.time()
         since = parse_moment(args.since, tz, now) if args.since else None
         until = parse_moment(args.until, tz, now) if args.until else None

@@ -22,7 +22,7 @@ import time
 from types import FrameType
 from typing import Any, Final
 
-from otel_discord._log import ROOT_NAME, get_logger
+from otel_discord.health.log import ROOT_NAME, get_logger
 from otel_discord.config import ConfigError
 
 NAME: Final = "serve"

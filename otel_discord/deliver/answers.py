@@ -19,7 +19,7 @@ from otel_discord.deliver.ratelimit import RateLimiter
 from otel_discord.deliver.retry import RetryPolicy
 from otel_discord.deliver.spool import Spool
 from otel_discord.deliver.webhook import Outcome
-from otel_discord.stats import DropReason, Stats, redacting_logger
+from otel_discord.health.drops import DropReason, Stats, redacting_logger
 
 _logger = redacting_logger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from otel_discord.deliver.queue import Outgoing
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
-from otel_discord.webhook_url import redact
+from otel_discord.config.webhook_url import redact
 
 VERSION: Final = 1
 _OPTIONAL_TEXT: Final = ("code", "url", "event_name", "trace_id", "span_id", "service", "environment", "host",

@@ -32,7 +32,8 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final
 
-from otel_discord import reload, selftelemetry
+from otel_discord.config import reload
+from otel_discord.health import selftelemetry
 from otel_discord.config import Channel, Settings
 from otel_discord.deliver.fallback import FILE_NAME, FallbackLog
 from otel_discord.deliver.housekeeping import Housekeeper, Timers
@@ -46,7 +47,7 @@ from otel_discord.deliver.spool import SpoolBusy, SpoolUnavailable, default_scop
 from otel_discord.deliver.webhook import WebhookClient
 from otel_discord.group import AUDIT_CHANNEL, GroupPolicy, group_key
 from otel_discord.notice import Notice
-from otel_discord.stats import DropReason, Stats, guard, redacting_logger
+from otel_discord.health.drops import DropReason, Stats, guard, redacting_logger
 
 __all__ = ["LINGER", "THREAD_NAME", "DeliveryEngine", "Outgoing", "get_engine"]
 

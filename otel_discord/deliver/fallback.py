@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from otel_discord.notice import Notice
-from otel_discord.stats import Stats, redacting_logger
-from otel_discord.webhook_url import redact
+from otel_discord.health.drops import Stats, redacting_logger
+from otel_discord.config.webhook_url import redact
 
 _logger = redacting_logger(__name__)
 

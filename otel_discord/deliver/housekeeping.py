@@ -31,7 +31,7 @@ from otel_discord.deliver.sender import Sender
 from otel_discord.deliver.shared_limits import LEASE_RENEW, LEASE_TTL
 from otel_discord.deliver.spool import TRIM_BATCH, Pending, Spool, SpoolBusy, SpoolUnavailable
 from otel_discord.notice import Notice
-from otel_discord.stats import DropReason, Stats, guard, redacting_logger
+from otel_discord.health.drops import DropReason, Stats, guard, redacting_logger
 
 _logger = redacting_logger(__name__)
 

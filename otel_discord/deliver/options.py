@@ -9,43 +9,18 @@ the default is used.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, TypeVar
 
-from otel_discord._log import get_logger
+from otel_discord.health.log import get_logger
 from otel_discord.config import ConfigError, Settings, parse_bool, parse_int_positive
+from otel_discord.config.parse import parse_duration, parse_positive_duration
 from otel_discord.group import DEFAULT_EDIT_INTERVAL, DEFAULT_WINDOW
 
 _logger = get_logger(__name__)
 
 T = TypeVar("T")
-
-_UNITS: Final = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$")
-
-
-def parse_duration(text: Any) -> float:
-    """Seconds from ``300``, ``"300"``, ``"5m"``, ``"5 min"``, ``"2h"``, ``"500ms"``, ``"1d"``."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        value = float(text)
-    else:
-        match = _DURATION.match(str(text).lower())
-        if match is None or match.group(2) not in ("", *_UNITS):
-            raise ValueError(f"must be a duration such as 30s, 5m or 2h, got {text!r}")
-        value = float(match.group(1)) * _UNITS.get(match.group(2), 1.0)
-    if not value >= 0 or value == float("inf"):
-        raise ValueError(f"must be a duration of zero or more, got {text!r}")
-    return value
-
-
-def parse_positive_duration(text: Any) -> float:
-    value = parse_duration(text)
-    if value <= 0:
-        raise ValueError(f"must be a duration above zero, got {text!r}")
-    return value
-
 
 @dataclass(frozen=True)
 class DeliveryOptions:

@@ -48,7 +48,7 @@ from otel_discord.deliver.webhook import Outcome, WebhookClient
 from otel_discord.group import GroupPolicy
 from otel_discord.render import limits
 from otel_discord.render.payload import SUPPRESS_NOTIFICATIONS, build_payload, pack
-from otel_discord.stats import DropReason, Stats, format_drops, redacting_logger
+from otel_discord.health.drops import DropReason, Stats, format_drops, redacting_logger
 
 _logger = redacting_logger(__name__)
 

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry.trace import SpanKind
 
-from otel_discord import observe
-from otel_discord._log import get_logger
+from otel_discord.detect import observations as observe
+from otel_discord.health.log import get_logger
 from otel_discord.config import ConfigError, Settings
+from otel_discord.config.parse import parse_duration, parse_int_non_negative
 from otel_discord.detect import semconv as sc
 from otel_discord.detect.money import DEFAULT_STYLE, parse_style, to_decimal
 from otel_discord.detect.sql import short_db_name
@@ -81,20 +82,6 @@ def _non_negative_amount(value: Any) -> Decimal:
     return number
 
 
-def _non_negative_seconds(value: Any) -> float:
-    number = float(value)
-    if not 0 <= number < float("inf"):
-        raise ValueError(f"must be a number of seconds, at least 0 (0 turns it off), got {value!r}")
-    return number
-
-
-def _non_negative_int(value: Any) -> int:
-    number = int(str(value).strip())
-    if number < 0:
-        raise ValueError(f"must be a whole number, at least 0 (0 turns it off), got {value!r}")
-    return number
-
-
 @dataclass(frozen=True)
 class EventOptions:
     """The settings of business events and suspicious-activity detection (see the README's table)."""
@@ -116,9 +103,9 @@ class EventOptions:
             templates=Templates.from_config(settings.raw_file),
             amount_style=get("amount_style", parse_style, DEFAULT_STYLE),
             high_value_amount=get("high_value_amount", _non_negative_amount, Decimal(5000)),
-            duplicate_window_s=get("duplicate_window_s", _non_negative_seconds, 600.0),
-            failed_login_limit=get("failed_login_limit", _non_negative_int, 5),
-            failed_login_window_s=get("failed_login_window_s", _non_negative_seconds, 600.0),
+            duplicate_window_s=get("duplicate_window_s", parse_duration, 600.0),
+            failed_login_limit=get("failed_login_limit", parse_int_non_negative, 5),
+            failed_login_window_s=get("failed_login_window_s", parse_duration, 600.0),
         )
 
 

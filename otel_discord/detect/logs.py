@@ -23,7 +23,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from otel_discord._log import ROOT_NAME, get_logger
+from otel_discord.health.log import ROOT_NAME, get_logger
 from otel_discord.detect import semconv as sc
 from otel_discord.detect.dedupe import ExceptionRegistry, fingerprint, registry, short_type
 from otel_discord.detect.events import EventDetector, Occurrence, event_name_of, severity_of

@@ -8,9 +8,10 @@ as the binary fraction behind it, and rounding is half-up as on an invoice.
 
 from __future__ import annotations
 
-import math
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
+
+from otel_discord.config.parse import to_decimal
 
 DEFAULT_CURRENCY: Final = "EUR"
 DEFAULT_STYLE: Final = "en"
@@ -19,8 +20,6 @@ STYLES: Final[dict[str, tuple[str, str]]] = {"en": (",", "."), "nl": (".", ",")}
 SYMBOLS: Final[dict[str, str]] = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹"}
 # ISO 4217 minor units for the currencies that do not use two.
 _DECIMALS: Final[dict[str, int]] = {"JPY": 0, "KRW": 0, "ISK": 0, "CLP": 0, "VND": 0, "BHD": 3, "KWD": 3}
-# Beyond this an "amount" is a mistake or an attack; printing 10**10000 digits helps nobody.
-_MAX_DIGITS: Final = 30
 
 
 def parse_style(value: Any) -> str:
@@ -29,23 +28,6 @@ def parse_style(value: Any) -> str:
     if style not in STYLES:
         raise ValueError(f"must be one of {', '.join(STYLES)}, got {value!r}")
     return style
-
-
-def to_decimal(value: Any) -> Decimal | None:
-    """``value`` as a finite ``Decimal``, or None when it is not a number (bools are not numbers)."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if not isinstance(value, (int, float, Decimal, str)):
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        return None
-    if not number.is_finite() or number.adjusted() >= _MAX_DIGITS:
-        return None
-    return number
 
 
 def currency_code(value: Any) -> str:

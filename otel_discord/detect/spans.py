@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any, Final
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.trace import SpanKind, StatusCode
 
-from otel_discord import observe
-from otel_discord._log import get_logger
+from otel_discord.detect import observations as observe
+from otel_discord.health.log import get_logger
 from otel_discord.detect import dedupe
 from otel_discord.detect import semconv as sc
 from otel_discord.detect.sql import normalize_sql, scrub_db_error, short_db_name, sql_operation

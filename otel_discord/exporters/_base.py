@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from otel_discord._log import get_logger
+from otel_discord.health.log import get_logger
 from otel_discord.config import ConfigError, Settings, resolve
 from otel_discord.pipeline import Pipeline, validate
-from otel_discord.stats import guard
+from otel_discord.health.drops import guard
 
 _logger = get_logger(__name__)
 

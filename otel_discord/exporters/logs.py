@@ -10,11 +10,11 @@ from typing import Any
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 
-from otel_discord._log import get_logger
+from otel_discord.health.log import get_logger
 from otel_discord.config import ConfigError
 from otel_discord.exporters._base import PipelineExporter, build_settings
 from otel_discord.notice import Notice
-from otel_discord.stats import guard
+from otel_discord.health.drops import guard
 
 _logger = get_logger(__name__)
 

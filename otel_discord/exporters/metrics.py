@@ -19,10 +19,10 @@ from typing import Any, Final
 
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 
-from otel_discord import selftelemetry
+from otel_discord.health import selftelemetry
 from otel_discord.config import ConfigError
 from otel_discord.exporters._base import PipelineExporter, build_settings
-from otel_discord.stats import guard, redacting_logger
+from otel_discord.health.drops import guard, redacting_logger
 from otel_discord.summary import config as summary_config
 from otel_discord.summary.monitor import Monitor, Post
 from otel_discord.summary.state import Store

@@ -9,7 +9,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_discord.exporters._base import PipelineExporter, build_settings
-from otel_discord.stats import guard
+from otel_discord.health.drops import guard
 
 class DiscordSpanExporter(PipelineExporter, SpanExporter):
     """Posts error, slow-query and slow-request spans to Discord.

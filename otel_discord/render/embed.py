@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
-from otel_discord._log import get_logger
+from otel_discord.health.log import get_logger
 from otel_discord.notice import Field, Kind, Notice
 from otel_discord.render import limits
 from otel_discord.render.escape import clean, code_block, defang_mentions, escape_markdown, truncate_escaped

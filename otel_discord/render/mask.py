@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Callable
 from typing import Final
 
-from otel_discord.webhook_url import redact as _redact_webhooks
+from otel_discord.config.webhook_url import redact as _redact_webhooks
 
 IP_MODES: Final = ("keep", "mask", "hash")
 STARS: Final = "***"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from otel_discord._log import get_logger
+from otel_discord.health.log import get_logger
 from otel_discord.config import parse_username
 from otel_discord.render import limits
 from otel_discord.render.embed import valid_url

@@ -10,15 +10,15 @@ matches everything. Parsing errors name the key path in the config file, e.g.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from fnmatch import fnmatchcase
 from typing import Any, Final
 
-from otel_discord.config import ConfigError
-from otel_discord.detect.money import to_decimal as to_number  # one notion of "a number" for filters and templates
+from otel_discord.config.files import as_list, check_keys, config_error, mapping
+from otel_discord.config.parse import to_decimal as to_number
 from otel_discord.notice import Category, Kind, Notice, Severity
 
 MATCH_KEYS: Final = ("category", "level", "kind", "event", "attributes")
@@ -26,36 +26,6 @@ _OPERATORS: Final = (">=", "<=", "!=", "==", ">", "<", "in", "not in")
 _CONDITION = re.compile(
     r"^\s*(?P<attr>[A-Za-z_][\w.\-/]*)\s*(?P<op>>=|<=|!=|==|=|>|<|not\s+in(?=[\s\[])|in(?=[\s\[]))\s*(?P<value>.+?)\s*$"
 )
-
-
-def config_error(path: str, message: str) -> ConfigError:
-    """``ConfigError("config file <path>: <message>")``: every routing error reads the same."""
-    return ConfigError(f"config file {path}: {message}")
-
-
-def as_list(value: Any) -> list[Any]:
-    """A scalar or a list, as a list (``None`` → ``[]``)."""
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return list(value)
-    return [value]
-
-
-def check_keys(raw: Mapping[str, Any], allowed: Sequence[str], path: str) -> None:
-    """Raise naming the first key of ``raw`` that is not in ``allowed`` (a typo must not pass silently)."""
-    for key in raw:
-        if key not in allowed:
-            raise config_error(f"{path}.{key}", f"unknown key (expected one of: {', '.join(allowed)})")
-
-
-def mapping(raw: Any, path: str) -> Mapping[str, Any]:
-    """``raw`` if it is a mapping (``None`` → empty), else a ConfigError naming ``path``."""
-    if raw is None:
-        return {}
-    if not isinstance(raw, Mapping):
-        raise config_error(path, f"must be a mapping, got {type(raw).__name__}")
-    return raw
 
 
 def parse_level(raw: Any, path: str) -> Severity:

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from otel_discord.notice import Notice, Severity
-from otel_discord.route.match import Matcher, as_list, check_keys, config_error, mapping, parse_matcher
+from otel_discord.config.files import as_list, check_keys, config_error, mapping
+from otel_discord.route.match import Matcher, parse_matcher
 
 _ONE: Final = re.compile(r"<@(?P<role>&)?!?(?P<id>\d{1,20})>")
 _ALL: Final = re.compile(r"^\s*(?:<@&?!?\d{1,20}>\s*)+$")

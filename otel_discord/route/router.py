@@ -23,11 +23,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from otel_discord._log import get_logger
+from otel_discord.health.log import get_logger
 from otel_discord.config import Settings
 from otel_discord.notice import Notice
-from otel_discord.presets import Preset, resolve_preset
-from otel_discord.route.match import Matcher, check_keys, config_error, mapping, parse_matcher
+from otel_discord.route.presets import Preset, resolve_preset
+from otel_discord.config.files import check_keys, config_error, mapping
+from otel_discord.config.parse import channel_name
+from otel_discord.route.match import Matcher, parse_matcher
 from otel_discord.route.mentions import Mention, MentionRules, parse_mention, parse_mentions
 
 _logger = get_logger(__name__)
@@ -44,11 +46,6 @@ def _warn_once(key: str, message: str, *args: Any) -> None:
             return
         _warned.add(key)
     _logger.warning(message, *args)
-
-
-def channel_name(raw: Any) -> str:
-    """Channel names as config.py normalises them: lower case, ``_`` → ``-``."""
-    return str(raw).strip().lower().replace("_", "-")
 
 
 @dataclass(frozen=True, slots=True)

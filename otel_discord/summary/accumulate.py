@@ -38,7 +38,7 @@ from opentelemetry.sdk.metrics.export import (
     Sum,
 )
 
-from otel_discord._log import get_logger
+from otel_discord.health.log import get_logger
 
 _logger = get_logger(__name__)
 

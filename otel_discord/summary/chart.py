@@ -12,7 +12,7 @@ import math
 from collections.abc import Sequence
 from typing import Final
 
-from otel_discord._log import get_logger
+from otel_discord.health.log import get_logger
 
 _logger = get_logger(__name__)
 

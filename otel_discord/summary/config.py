@@ -15,14 +15,15 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from otel_discord.config import Settings, parse_bool
+from otel_discord.config.parse import parse_positive_duration as parse_duration
+from otel_discord.config.parse import parse_timezone
 from otel_discord.detect.money import parse_style
 from otel_discord.summary.collect import BusinessMetric
-from otel_discord.summary.schedules import DEFAULT_TIMEZONE, Schedule, parse_schedule, zone
+from otel_discord.summary.schedules import Schedule, parse_schedule
 
 DEFAULT_SCHEDULES: Final = ("daily@18:00",)
 RULES: Final = ("p95_ms", "error_rate", "memory_mb", "cpu_percent")
 PERIODS: Final = ("day", "week", "month", "quarter", "year")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|s)")
 _OFF: Final = frozenset({"", "off", "none", "false", "0", "no"})
 _ENV_SHORTCUTS: Final = {
     "p95_ms": "ALERT_P95_MS",
@@ -85,7 +86,7 @@ class SummaryConfig:
 def load(settings: Settings, arguments: Mapping[str, Any] | None = None) -> SummaryConfig:
     """Read every summary setting; raises ``ConfigError`` naming the first bad one."""
     args = dict(arguments or {})
-    tz = settings.lookup("TIMEZONE", zone, ZoneInfo(DEFAULT_TIMEZONE), args.get("timezone"))
+    tz = settings.lookup("TIMEZONE", parse_timezone, settings.timezone, args.get("timezone"))
     schedules = settings.lookup("SUMMARY_SCHEDULE", lambda v: _schedules(v, tz), None, args.get("summary_schedule"))
     if schedules is None:
         schedules = settings.lookup("SUMMARIES", lambda v: _schedules(v, tz), None)
@@ -120,26 +121,6 @@ def load(settings: Settings, arguments: Mapping[str, Any] | None = None) -> Summ
 # --- parsers (each raises ValueError with a message fit for a ConfigError) -------------
 
 
-def parse_duration(value: Any) -> float:
-    """``24h``, ``90m``, ``1h30m``, ``2d``, ``45s`` or a number of seconds."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        text = str(value).strip().lower().replace(" ", "")
-        parts = _DURATION.findall(text)
-        if not parts or "".join(n + u for n, u in parts) != text:
-            try:
-                seconds = float(text)
-            except ValueError:
-                raise ValueError(f"{value!r} is not a duration such as 24h, 90m or 1h30m") from None
-        else:
-            factor = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
-            seconds = sum(float(n) * factor[u] for n, u in parts)
-    if not seconds > 0:
-        raise ValueError(f"duration must be positive, got {value!r}")
-    return seconds
-
-
 def _items(value: Any) -> list[Any]:
     """A list from YAML, JSON text, or ``a, b`` text."""
     if isinstance(value, (list, tuple)):
@@ -159,7 +140,7 @@ def _schedules(value: Any, tz: ZoneInfo) -> tuple[Schedule, ...]:
         if isinstance(item, Mapping):
             if "schedule" not in item:
                 raise ValueError(f"summary entry {dict(item)!r} needs a 'schedule'")
-            item_tz = zone(item["timezone"]) if item.get("timezone") else tz
+            item_tz = parse_timezone(item["timezone"]) if item.get("timezone") else tz
             result.append(parse_schedule(str(item["schedule"]), item_tz))
         else:
             result.append(parse_schedule(str(item), tz))

@@ -24,9 +24,9 @@ from typing import Any, Final
 
 from opentelemetry.sdk.metrics.export import MetricsData
 
-from otel_discord import observe
+from otel_discord.detect import observations as observe
 from otel_discord.notice import Notice
-from otel_discord.stats import redacting_logger
+from otel_discord.health.drops import redacting_logger
 from otel_discord.summary import chart, report
 from otel_discord.summary.accumulate import Accumulator, Batch
 from otel_discord.summary.collect import add_observations, money_key, tallies

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-DEFAULT_TIMEZONE: Final = "Europe/Amsterdam"
+from otel_discord.config.parse import FALLBACK_TIMEZONE
+
 KINDS: Final = ("every", "daily", "weekly", "monthly", "quarterly")
 WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_NAMES: Final = {name: i for i, name in enumerate(WEEKDAYS)} | {
@@ -55,20 +56,12 @@ class _QuarterHour(ValueError):
     """A time off the quarter hour."""
 
 
-def zone(name: str) -> ZoneInfo:
-    """The IANA time zone ``name`` (``Europe/Amsterdam``); ValueError if unknown."""
-    try:
-        return ZoneInfo(str(name).strip())
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Amsterdam)") from None
-
-
 @dataclass(frozen=True)
 class Schedule:
     """One posting rhythm; ``spec`` (normalised text) names it in the shared state."""
 
     kind: str
-    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo(DEFAULT_TIMEZONE))
+    tz: ZoneInfo = field(default_factory=lambda: ZoneInfo(FALLBACK_TIMEZONE))
     at: time = time(18, 0)
     minutes: int = 0  # every
     weekday: int = 0  # weekly: 0 = Monday

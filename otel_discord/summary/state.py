@@ -39,7 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
 
-from otel_discord._log import get_logger
+from otel_discord.health.log import get_logger
 from otel_discord.summary.tally import Tally
 
 _logger = get_logger(__name__)

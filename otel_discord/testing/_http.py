@@ -17,8 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
-from otel_discord._log import get_logger
-from otel_discord.webhook_url import redact
+from otel_discord.health.log import get_logger
+from otel_discord.config.webhook_url import redact
 
 _logger = get_logger(__name__)
 

@@ -55,7 +55,7 @@ _MAX_MESSAGES: Final = 200  # per channel: a preview left running all day stays 
 def preset_channels() -> dict[str, tuple[str, ...]]:
     """Preset name → the channels its routes send to."""
     try:
-        from otel_discord.presets import PRESETS
+        from otel_discord.route.presets import PRESETS
     except ImportError:
         return dict(_PRESET_CHANNELS)
     return {name: tuple(preset.channels) for name, preset in PRESETS.items() if preset.channels}

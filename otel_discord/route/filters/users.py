@@ -18,7 +18,7 @@ from fnmatch import fnmatchcase
 from typing import Any, Final
 
 from otel_discord.notice import Notice
-from otel_discord.route.match import as_list, check_keys, config_error, mapping
+from otel_discord.config.files import as_list, check_keys, config_error, mapping
 
 USER_ATTRIBUTES: Final = ("enduser.id", "user.name")
 

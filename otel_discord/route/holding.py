@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from otel_discord._log import get_logger
+from otel_discord.health.log import get_logger
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 
 _logger = get_logger(__name__)

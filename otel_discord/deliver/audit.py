@@ -20,7 +20,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Final
 
-from otel_discord._log import get_logger
+from otel_discord.health.log import get_logger
 from otel_discord.notice import Notice
 from otel_discord.render.mask import Masker
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Final
 
-from otel_discord._log import REDACT_FILTER, get_logger
+from otel_discord.health.log import REDACT_FILTER, get_logger
 
 
 class DropReason(str, enum.Enum):

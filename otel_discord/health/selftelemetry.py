@@ -37,7 +37,7 @@ from typing import Any, Final, Protocol
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Histogram, Observation
 
-from otel_discord.stats import Stats
+from otel_discord.health.drops import Stats
 from otel_discord.version import __version__
 
 METER_NAME: Final = "otel_discord"

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any, Final, Union
 
 from otel_discord.notice import Notice
-from otel_discord.route.match import as_list, check_keys, config_error, mapping
+from otel_discord.config.files import as_list, check_keys, config_error, mapping
 
 ADDRESS_ATTRIBUTES: Final = ("client.address", "http.client_ip", "net.peer.ip")
 

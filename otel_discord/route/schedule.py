@@ -3,7 +3,7 @@
 Outside its window a channel's non-critical notices are held and posted as one
 digest when the window opens (``digest.py``); CRITICAL notices always go out.
 Windows are wall-clock times in a time zone (``TIMEZONE``, default
-Europe/Amsterdam, or a schedule's own ``timezone``), so "09:00" stays 09:00
+the host's zone, or a schedule's own ``timezone``), so "09:00" stays 09:00
 across daylight-saving changes. A channel in several schedules is open only
 when all of them are.
 
@@ -30,13 +30,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from otel_discord.config import Settings
-from otel_discord.route.match import as_list, check_keys, config_error, mapping
-from otel_discord.route.router import channel_name
+from otel_discord.config.files import as_list, check_keys, config_error, mapping
+from otel_discord.config.parse import channel_name, parse_timezone
 
-DEFAULT_TIMEZONE: Final = "Europe/Amsterdam"
 DAY_NAMES: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SCHEDULE_KEYS: Final = ("channels", "days", "weekends", "hours", "holidays", "quiet_hours", "timezone")
 _DAY_ALIASES: Final[Mapping[str, tuple[int, ...]]] = {
@@ -47,15 +46,6 @@ _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _DAY_SECONDS: Final = 86_400
 
 Span = tuple[int, int]  # seconds since local midnight: [start, end); end <= start spans midnight
-
-
-def parse_timezone(value: Any) -> ZoneInfo:
-    """Read ``TIMEZONE``: an IANA name such as Europe/Amsterdam."""
-    name = str(value).strip()
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as Europe/Amsterdam)") from None
 
 
 def _in_span(seconds: int, span: Span) -> bool:
@@ -243,7 +233,7 @@ def parse_window(name: str, raw: Any, default_tz: ZoneInfo, path: str) -> tuple[
 
 def load_schedules(settings: Settings) -> Schedules:
     """Read ``schedules:`` and ``TIMEZONE``; ConfigError names the bad key."""
-    default_tz = timezone_of(settings)
+    default_tz = settings.timezone
     spec = mapping(settings.raw_file.get("schedules"), "schedules")
     windows: dict[str, list[Window]] = {}
     for name, raw in spec.items():
@@ -256,8 +246,4 @@ def load_schedules(settings: Settings) -> Schedules:
             windows.setdefault(channel, []).append(window)
     return Schedules(windows)
 
-
-def timezone_of(settings: Settings) -> ZoneInfo:
-    """The ``TIMEZONE`` setting (digests and the export command show local times in it)."""
-    return settings.lookup("TIMEZONE", parse_timezone, ZoneInfo(DEFAULT_TIMEZONE))
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from otel_discord._log import get_logger
+from otel_discord.health.log import get_logger
 from otel_discord.config import Channel, ConfigError, Settings, resolve
 
 _logger = get_logger(__name__)

@@ -12,7 +12,7 @@ import logging
 import sys
 import traceback
 
-from otel_discord.webhook_url import redact
+from otel_discord.health.scrub import redact
 
 ROOT_NAME = "otel_discord"
 

@@ -355,7 +355,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m otel_discord.demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m otel_discord.commands.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--exit", action="store_true", help="stop after the summary instead of waiting for Ctrl-C")
     parser.add_argument("--also", action="append", default=[], metavar="EXPORTER",
                         help="another exporter alongside discord for every signal, e.g. --also console")

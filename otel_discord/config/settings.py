@@ -11,26 +11,39 @@ setting and never contains a webhook token.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
+from zoneinfo import ZoneInfo
 
 from otel_discord import environment_variables as env
-from otel_discord.webhook_url import WebhookURL, redact
+from otel_discord.config.errors import ConfigError
+from otel_discord.config.files import load_file
+from otel_discord.config.parse import (
+    FALLBACK_TIMEZONE,
+    host_timezone,
+    parse_bool,
+    parse_channel_name,
+    parse_float_positive,
+    parse_int_positive,
+    parse_timezone,
+)
+from otel_discord.config.webhook_url import WebhookURL, redact
+from otel_discord.health.log import get_logger
 
 DEFAULT_CHANNEL: Final = "default"
 SIGNALS: Final = ("traces", "logs", "metrics")
 _PREFIX: Final = "OTEL_EXPORTER_DISCORD_"
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+#: Defaults, used by ``Settings`` and by ``resolve`` alike.
+DEFAULT_SLOW_QUERY_MS: Final = 500.0
+DEFAULT_SLOW_REQUEST_MS: Final = 2000.0
+DEFAULT_TIMEOUT: Final = 10.0
+DEFAULT_QUEUE_SIZE: Final = 10_000
+DEFAULT_MASK_PII: Final = True
 
 T = TypeVar("T")
-
-
-class ConfigError(ValueError):
-    """A setting is missing or invalid; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -51,16 +64,17 @@ class Settings:
 
     channels: Mapping[str, Channel]
     allowed_hosts: tuple[str, ...] = ()
-    slow_query_ms: float = 500.0
-    slow_request_ms: float = 2000.0
-    timeout: float = 10.0
-    queue_size: int = 10_000
+    slow_query_ms: float = DEFAULT_SLOW_QUERY_MS
+    slow_request_ms: float = DEFAULT_SLOW_REQUEST_MS
+    timeout: float = DEFAULT_TIMEOUT
+    queue_size: int = DEFAULT_QUEUE_SIZE
     trace_url: str | None = None
     spool_dir: Path = field(default_factory=lambda: default_state_dir())
     username: str | None = None
     avatar_url: str | None = None
-    mask_pii: bool = True
+    mask_pii: bool = DEFAULT_MASK_PII
     environment: str | None = None
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo(FALLBACK_TIMEZONE))  # TIMEZONE, else the host's
     config_file: Path | None = None
     raw_file: Mapping[str, Any] = field(default_factory=dict, repr=False)  # holds expanded webhook URLs
     signal: str | None = None
@@ -92,8 +106,27 @@ class Settings:
             "trace_url": self.trace_url,
             "spool_dir": str(self.spool_dir),
             "mask_pii": self.mask_pii,
+            "timezone": self.timezone.key,
             "config_file": str(self.config_file) if self.config_file else None,
         }
+
+
+_told_fallback = False
+
+
+def host_or_fallback_timezone(environ: Mapping[str, str]) -> ZoneInfo:
+    """The host's zone, else UTC, said once per process (times would silently be off otherwise)."""
+    global _told_fallback
+    found = host_timezone(environ)
+    if found is not None:
+        return found
+    if not _told_fallback:
+        _told_fallback = True
+        get_logger(__name__).info(
+            "the host's time zone is unknown; using %s (set %s to change it)",
+            FALLBACK_TIMEZONE, env.OTEL_EXPORTER_DISCORD_TIMEZONE,
+        )
+    return ZoneInfo(FALLBACK_TIMEZONE)
 
 
 def default_state_dir() -> Path:
@@ -103,31 +136,6 @@ def default_state_dir() -> Path:
 
 
 # --- parsers: each takes the text and returns a value or raises ValueError ------------
-
-
-def parse_float_positive(text: Any) -> float:
-    value = float(text)
-    if not value > 0 or value != value or value == float("inf"):
-        raise ValueError(f"must be a positive number, got {text!r}")
-    return value
-
-
-def parse_int_positive(text: Any) -> int:
-    value = int(str(text).strip())
-    if value <= 0:
-        raise ValueError(f"must be a positive whole number, got {text!r}")
-    return value
-
-
-def parse_bool(text: Any) -> bool:
-    if isinstance(text, bool):
-        return text
-    word = str(text).strip().lower()
-    if word in ("1", "true", "yes", "on"):
-        return True
-    if word in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"must be true or false, got {text!r}")
 
 
 def _parse_hosts(text: Any) -> tuple[str, ...]:
@@ -196,46 +204,11 @@ class _Resolver:
             yield f"config file key {name.lower()!r}", self._file[name.lower()]
 
 
-def _expand_env_refs(value: Any, environ: Mapping[str, str], where: str) -> Any:
-    """Replace ``${VAR}`` in file values, so tokens stay in the environment."""
-    if isinstance(value, str):
-
-        def lookup(match: re.Match[str]) -> str:
-            var = match.group(1)
-            if var not in environ:
-                raise ConfigError(f"config file {where}: environment variable {var} is not set")
-            return environ[var]
-
-        return _ENV_REF.sub(lookup, value)
-    if isinstance(value, Mapping):
-        return {k: _expand_env_refs(v, environ, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand_env_refs(v, environ, f"{where}[{i}]") for i, v in enumerate(value)]
-    return value
-
-
-def load_file(path: Path, environ: Mapping[str, str]) -> dict[str, Any]:
-    """Read the YAML config file; raise ``ConfigError`` naming the file on any problem."""
-    import yaml  # only needed when a file is configured
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{env.OTEL_EXPORTER_DISCORD_CONFIG}: cannot read {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{env.OTEL_EXPORTER_DISCORD_CONFIG}: {path} is not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{env.OTEL_EXPORTER_DISCORD_CONFIG}: {path} must hold a mapping at the top level")
-    return _expand_env_refs(data, environ, "")
-
-
 def _parse_channel_name(name: str, source: str) -> str:
-    normalized = name.strip().lower().replace("_", "-")
-    if not _CHANNEL_NAME.match(normalized):
-        raise ConfigError(f"{source}: channel name {name!r} must be letters, digits, '-' or '_'")
-    return normalized
+    try:
+        return parse_channel_name(name)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
 
 
 def _webhook(raw: Any, source: str, hosts: tuple[str, ...]) -> WebhookURL:
@@ -309,6 +282,7 @@ def resolve(
     avatar_url: str | None = None,
     mask_pii: bool | None = None,
     environment: str | None = None,
+    timezone: str | None = None,
     config_file: str | os.PathLike[str] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
@@ -329,16 +303,17 @@ def resolve(
     return Settings(
         channels=resolved_channels,
         allowed_hosts=hosts,
-        slow_query_ms=r.get("SLOW_QUERY_MS", slow_query_ms, parse_float_positive, 500.0),
-        slow_request_ms=r.get("SLOW_REQUEST_MS", slow_request_ms, parse_float_positive, 2000.0),
-        timeout=r.get("TIMEOUT", timeout, parse_float_positive, 10.0),
-        queue_size=r.get("QUEUE_SIZE", queue_size, parse_int_positive, 10_000),
+        slow_query_ms=r.get("SLOW_QUERY_MS", slow_query_ms, parse_float_positive, DEFAULT_SLOW_QUERY_MS),
+        slow_request_ms=r.get("SLOW_REQUEST_MS", slow_request_ms, parse_float_positive, DEFAULT_SLOW_REQUEST_MS),
+        timeout=r.get("TIMEOUT", timeout, parse_float_positive, DEFAULT_TIMEOUT),
+        queue_size=r.get("QUEUE_SIZE", queue_size, parse_int_positive, DEFAULT_QUEUE_SIZE),
         trace_url=r.get("TRACE_URL", trace_url, _parse_trace_url, None),
         spool_dir=r.get("SPOOL_DIR", spool_dir, lambda v: Path(os.path.expanduser(str(v))), default_state_dir()),
         username=r.get("USERNAME", username, parse_username, None),
         avatar_url=r.get("AVATAR_URL", avatar_url, _parse_url, None),
-        mask_pii=r.get("MASK_PII", mask_pii, parse_bool, True),
+        mask_pii=r.get("MASK_PII", mask_pii, parse_bool, DEFAULT_MASK_PII),
         environment=r.get("ENVIRONMENT", environment, _parse_str, None),
+        timezone=r.get("TIMEZONE", timezone, parse_timezone, None) or host_or_fallback_timezone(environ),
         config_file=Path(file_path) if file_path else None,
         raw_file=file_data,
         signal=signal,

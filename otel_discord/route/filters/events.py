@@ -17,7 +17,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from otel_discord.notice import Notice
-from otel_discord.route.match import as_list, check_keys, config_error, mapping
+from otel_discord.config.files import as_list, check_keys, config_error, mapping
 
 
 class EventFilter:

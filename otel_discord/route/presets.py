@@ -8,7 +8,7 @@ works with a single webhook and improves as channels are added. Without a
 channels, else ``none`` (everything to the default channel).
 
 The README's tables (which category and level lands where) are generated from
-these definitions by ``markdown_table``, and a test keeps them in step.
+these definitions by ``preset_tables.markdown_table``, and a test keeps them in step.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from otel_discord.config import Settings
-from otel_discord.notice import Category, Kind, Notice, Severity
 
 NONE: Final = "none"
 RECOMMENDED: Final = "focused"
@@ -104,45 +103,3 @@ def resolve_preset(settings: Settings) -> Preset | None:
     """The preset ``settings`` ask for (``None`` for ``none``); raises ConfigError on a bad name."""
     name = settings.lookup("PRESET", parse_preset, default_preset(list(settings.channels)))
     return PRESETS.get(name)
-
-
-# --- tables for the README -------------------------------------------------------------
-
-_LEVELS: Final = (Severity.DEBUG, Severity.INFO, Severity.WARNING, Severity.ERROR, Severity.CRITICAL)
-
-
-def routing_table(name: str) -> list[tuple[Category, list[list[str]]]]:
-    """For each category, the channels a notice of each level in ``_LEVELS`` lands in.
-
-    Computed by running the preset's routes on sample notices (not a business
-    event), exactly as the router does, without any channel fallback.
-    """
-    from otel_discord.route.router import parse_routes, select
-
-    routes = parse_routes(PRESETS[name].routes, f"preset {name}")
-    rows = []
-    for category in Category:
-        cells = []
-        for level in _LEVELS:
-            sample = Notice(kind=Kind.SYSTEM, severity=level, category=category, title="sample")
-            chosen = [route.channel for route in select(routes, sample)]
-            cells.append(list(dict.fromkeys(chosen)) or ["(default channel)"])
-        rows.append((category, cells))
-    return rows
-
-
-def markdown_table(name: str) -> str:
-    """The preset's routing table in Markdown, plus its routes that match more than category and level."""
-    from otel_discord.route.router import parse_routes
-
-    header = "| Category | " + " | ".join(level.name.lower() for level in _LEVELS) + " |"
-    lines = [header, "|" + "---|" * (len(_LEVELS) + 1)]
-    for category, cells in routing_table(name):
-        lines.append(f"| {category.value.lower()} | " + " | ".join(" + ".join(c) for c in cells) + " |")
-    for route in parse_routes(PRESETS[name].routes, f"preset {name}"):
-        if route.match.kinds or route.match.events or route.match.conditions:
-            extra = " (unfiltered, never grouped or digested)" if route.audit else ""
-            lines.append("")
-            lines.append(f"Also: {route.match.describe()} → **{route.channel}**{extra}.")
-    return "\n".join(lines)
-

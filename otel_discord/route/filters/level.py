@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from otel_discord.notice import Category, Notice, Severity
-from otel_discord.route.match import check_keys, config_error, mapping, parse_category, parse_level
-from otel_discord.route.router import channel_name
+from otel_discord.config.files import check_keys, config_error, mapping
+from otel_discord.route.match import parse_category, parse_level
+from otel_discord.config.parse import channel_name
 
 
 class LevelFilter:

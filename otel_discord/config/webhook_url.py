@@ -14,22 +14,12 @@ from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import parse_qs, urlsplit
 
+from otel_discord.health.scrub import redact
+
 DISCORD_HOSTS: Final = frozenset(
     {"discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com", "www.discord.com"}
 )
 _PATH = re.compile(r"^/api(?:/v\d{1,2})?/webhooks/(?P<id>\d{1,20})/(?P<token>[A-Za-z0-9._-]+)/?$")
-# A numeric id is followed by the token, whatever its length. A mistyped id
-# (``/webhooks/not-a-number/<token>``) must not leak the token either, but there
-# only token-like tails (≥ 20 characters) are hidden, so an app's own route such
-# as ``/webhooks/github/push`` stays readable in its alerts.
-_TOKEN_IN_TEXT = re.compile(r"(/webhooks?/(?:\d+/(?=[A-Za-z0-9._-])|[^/\s?#'\"]+/(?=[A-Za-z0-9._-]{20})))[A-Za-z0-9._-]+")
-
-
-def redact(text: str) -> str:
-    """Hide any webhook token inside free text (exception messages, URLs in logs)."""
-    return _TOKEN_IN_TEXT.sub(r"\1****", text)
-
-
 def is_loopback(host: str) -> bool:
     """True for localhost and 127.0.0.0/8 / ::1 literals."""
     if host == "localhost":
