@@ -41,7 +41,7 @@ import yaml
 from otel_discord.config import ConfigError, resolve
 from otel_discord.testing.preview import DEFAULT_CHANNEL, DEFAULT_PORT, Preview, Summary, preset_channels
 
-REPO: Final = Path(__file__).resolve().parents[1]
+REPO: Final = Path(__file__).resolve().parents[2]  # otel_discord/commands/demo.py → the clone
 APP_MODULE: Final = "examples.flask_app.ozark"
 EXAMPLE_CONFIG: Final = "otel-discord.example.yaml"
 _PREFIX: Final = "OTEL_EXPORTER_DISCORD_"
