@@ -39,7 +39,10 @@ from otel_discord.config.files import check_keys, config_error, mapping
 from otel_discord.route.mentions import Mention
 from otel_discord.route.holding import HoldingStore, LazyStore
 from otel_discord.route.schedule import Schedules, load_schedules
-from otel_discord.health.drops import guard
+from otel_discord.health.drops import DropReason, guard
+from otel_discord.health.log import get_logger
+
+_logger = get_logger(__name__)
 
 # Discord's SUPPRESS_NOTIFICATIONS flag: the message is kept, the phone stays quiet.
 SUPPRESS_NOTIFICATIONS = 1 << 12
@@ -139,9 +142,13 @@ def build_stages(settings: Settings) -> Stages:
     )
 
 
-def validate(settings: Settings) -> None:
-    """Raise ``ConfigError`` if the routing configuration is bad (exporters call this while resolving)."""
-    build_stages(settings)
+def validate(settings: Settings) -> Stages:
+    """The routing stages, built once; ``ConfigError`` names the first bad key.
+
+    Exporters call this while resolving their settings (a bad route is refused at
+    construction, not on the first notice) and hand the result to ``Pipeline``.
+    """
+    return build_stages(settings)
 
 
 def _rate_window(settings: Settings, cap: int, engine: DeliveryEngine) -> RateWindow:
@@ -164,11 +171,12 @@ class Pipeline:
         settings: Settings,
         *,
         engine: DeliveryEngine | None = None,
+        stages: Stages | None = None,
         store: HoldingStore | None = None,
         tick_interval: float = TICK_INTERVAL,
     ) -> None:
         self.settings = settings
-        self.stages = build_stages(settings)
+        self.stages = stages if stages is not None else build_stages(settings)
         self.engine = engine or get_engine(settings)
         self.engine.update_channels(settings.channels)
         # Audit channels get every business event as it happened: never grouped or collapsed.
@@ -216,30 +224,49 @@ class Pipeline:
 
     def _submit_all(self, notices: Iterable[Notice], now: float, files: Sequence[tuple[str, bytes, str]],
                     image: str | None) -> int:
-        router, filters = self.stages.router, self.stages.filters
         accepted = 0
         for notice in notices:
-            with guard("routing a notice"):
+            try:
                 if notice.kind is Kind.EVENT:
                     self.audit.record(notice)
-                for routed in router(notice):
-                    channel = routed.channel or ""
-                    if channel in router.audit_channels:
-                        accepted += self._enqueue(routed, quiet=True, files=files, image=image,  # never held
-                                                  wake=False)
-                        continue
-                    reason = filters(routed, channel)
-                    if reason:
-                        self.engine.stats.incr(f"filtered.{reason}")
-                        continue
-                    admitted = self.digester.admit(routed, now)
-                    if not any(item is routed for item in admitted):
-                        self.engine.stats.incr("held")
-                    for item in admitted:
-                        attach = item is routed
-                        accepted += self._enqueue(item, files=files if attach else (), image=image if attach else None,
-                                                  wake=False)
+                routed_copies = self.stages.router(notice)
+            except Exception:  # noqa: BLE001 - a bug of ours must cost this notice only, and be on record
+                self._lose(notice, "routing a notice")
+                continue
+            for routed in routed_copies:
+                try:
+                    accepted += self._admit(routed, now, files, image)
+                except Exception:  # noqa: BLE001 - one channel's failure never costs another channel
+                    self._lose(routed, "routing, rendering or enqueueing a notice")
         return accepted
+
+    def _admit(self, routed: Notice, now: float, files: Sequence[tuple[str, bytes, str]], image: str | None) -> int:
+        """Filter, hold or enqueue one routed copy of a notice; return how many messages were accepted."""
+        router, filters = self.stages.router, self.stages.filters
+        channel = routed.channel or ""
+        if channel in router.audit_channels:
+            return self._enqueue(routed, quiet=True, files=files, image=image, wake=False)  # never held
+        reason = filters(routed, channel)
+        if reason:
+            self.engine.stats.incr(f"filtered.{reason}")
+            return 0
+        admitted = self.digester.admit(routed, now)
+        if not any(item is routed for item in admitted):
+            self.engine.stats.incr("held")
+        accepted = 0
+        for item in admitted:
+            attach = item is routed
+            accepted += self._enqueue(item, files=files if attach else (), image=image if attach else None,
+                                      wake=False)
+        return accepted
+
+    def _lose(self, notice: Notice, doing: str) -> None:
+        """Count, record and report a notice our own code failed on (the traceback goes to our log)."""
+        with guard(f"recording a loss while {doing}"):
+            _logger.error("internal error while %s (%r); it is counted and kept in the fallback file",
+                          doing, notice.title, exc_info=True)
+            self.engine.stats.record_drop(DropReason.INTERNAL_ERROR)
+            self.engine.fallback.defer(notice, DropReason.INTERNAL_ERROR.value)
 
     def _ensure_ticking(self) -> None:
         """Have ``tick`` called every few seconds: by the engine's timer, else by a ticker of ours."""

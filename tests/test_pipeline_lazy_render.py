@@ -83,3 +83,46 @@ def test_a_deferred_render_that_fails_is_dropped_alone_and_recorded(pipeline, di
     records = [json.loads(line) for line in pipeline.engine.fallback.path.read_text().splitlines()]
     assert [(r["reason"], r["title"]) for r in records] == [("internal_error", "broken title")]
     assert "internal error while rendering" in caplog.text
+
+
+def test_a_render_that_fails_on_the_exporting_thread_costs_that_notice_only(discord_server, tmp_path, monkeypatch):
+    """The common path (a first occurrence is rendered as it is submitted): a renderer that raises for
+    one notice in one channel. The notices around it are delivered, the same notice's copy for another
+    channel is delivered too, and the failed one is counted, kept in the fallback file and reported in
+    the next message's drop note."""
+    alerts, ledger = discord_server.create_webhook("alerts"), discord_server.create_webhook("ledger")
+    config = tmp_path / "otel-discord.yaml"
+    config.write_text("routes:\n  - match: {category: error}\n    channel: default\n    continue: true\n"
+                      "  - match: {category: error}\n    channel: ledger\n")
+    settings = resolve("traces", channels={"default": alerts.url, "ledger": ledger.url}, config_file=config,
+                       allowed_hosts=discord_server.host_port, spool_dir=tmp_path / "spool",
+                       environ={"OTEL_EXPORTER_DISCORD_RATE_CAP": "0"})
+    real = pipeline_module.render_embed
+
+    def render(notice: Notice, options: Any) -> dict[str, Any]:
+        if notice.title.startswith("broken") and notice.channel == "default":
+            raise RuntimeError("a bug in rendering")
+        return real(notice, options)
+
+    monkeypatch.setattr(pipeline_module, "render_embed", render)
+    engine = DeliveryEngine(settings, linger=0.0)
+    made = Pipeline(settings, engine=engine)
+    try:
+        accepted = made.submit([failure("TypeError in GET /a", "a"), failure("broken title", "b"),
+                                failure("KeyError in GET /c", "c")])
+        assert accepted == 5  # 2 to the default channel (not the broken one), 3 to the ledger
+        assert made.flush(10)
+        made.submit([failure("OSError in GET /d", "d")])
+        assert made.flush(10)
+    finally:
+        made.release(2.0)
+    default_titles = [e["title"] for m in discord_server.messages("alerts") for e in m.embeds]
+    ledger_titles = [e["title"] for m in discord_server.messages("ledger") for e in m.embeds]
+    assert not any("broken" in t for t in default_titles)
+    assert any("TypeError" in t for t in default_titles) and any("KeyError" in t for t in default_titles)
+    assert any("broken title" in t for t in ledger_titles)  # the other channel's copy was not lost
+    assert engine.stats.snapshot()["dropped"] == 1
+    records = [json.loads(line) for line in engine.fallback.path.read_text().splitlines()]
+    assert [(r["reason"], r["title"]) for r in records] == [("internal_error", "broken title")]
+    notes = [m.content or "" for m in discord_server.messages("alerts")]
+    assert any("dropped" in note and "internal error" in note for note in notes), notes

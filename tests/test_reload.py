@@ -72,6 +72,24 @@ class TestReloader:
         assert before is settings and after.channels["default"].webhook.webhook_id == second.id
         assert reloader.check(102.0) == []  # nothing new
 
+    def test_an_edited_route_is_named_as_needing_a_restart_once(self, servers, tmp_path, logs):
+        """Routes are read once at start: an edit is not applied, and the log says so instead of
+        ignoring it silently (naming the key, never a value)."""
+        old, _ = servers
+        hook = old.create_webhook("alerts")
+        path = tmp_path / "otel-discord.yaml"
+        write_config(path, hook.url, [old.host_port])
+        reloader = reload.Reloader(1.0)
+        reloader.track(resolve(config_file=path, environ={}), lambda: resolve(config_file=path, environ={}))
+        assert reloader.check(100.0) == []
+        write_config(path, hook.url, [old.host_port], extra="routes:\n  - {match: {level: error}, channel: default}\n")
+        assert reloader.check(101.0) == []  # the channels did not change
+        warnings = [r.getMessage() for r in logs if r.levelno == logging.WARNING]
+        assert warnings == ["configuration changed: config file key 'routes'; it takes effect after a restart "
+                            "(only channels are reloaded)"]
+        assert reloader.check(102.0, force=True) == []
+        assert len([r for r in logs if r.levelno == logging.WARNING]) == 1  # said once per edit
+
     def test_a_broken_new_config_is_logged_once_and_the_old_one_stays(self, servers, tmp_path, logs):
         old, _ = servers
         hook = old.create_webhook("alerts")

@@ -16,7 +16,8 @@ thread calls ``Reloader.check(now)`` every tick; it resolves the settings again
   references in the file follow it.
 
 Only channels are reloaded (webhook URLs and per-channel options); other
-settings need a restart. And only settings that resolving again reproduces
+settings need a restart, and an edit of one (a route, a filter, a schedule) is
+logged as a WARNING naming what changed and that it needs one. And only settings that resolving again reproduces
 exactly are watched: webhook URLs given to an exporter as arguments cannot
 change while it runs, and re-reading the environment must not override them.
 A new configuration that does not resolve is logged once, naming the setting
@@ -53,6 +54,26 @@ def _stamp(path: Path | None) -> tuple[Any, ...] | None:
     except OSError as exc:
         return ("missing", exc.errno)
     return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+
+
+
+def needs_restart(old: Settings, new: Settings) -> list[str]:
+    """What changed between ``old`` and ``new`` that reloading does not apply (names only, no values).
+
+    Routes, filters, schedules and every setting but the channels are read once, by the
+    stages built at start: saying so beats ignoring an edit silently.
+    """
+    changed = [
+        f"config file key {key!r}"
+        for key in sorted(set(old.raw_file) | set(new.raw_file))
+        if key != "channels" and old.raw_file.get(key) != new.raw_file.get(key)
+    ]
+    for key in sorted(set(old.env) | set(new.env)):
+        if "WEBHOOK_URL" not in key and old.env.get(key) != new.env.get(key):
+            changed.append(key)
+    return changed
 
 
 def default_resolver(settings: Settings) -> Resolver:
@@ -115,8 +136,16 @@ class Reloader:
                     continue
                 source.stamp = stamp
                 new = self._resolve(source.resolve)
-                if new is not None and new.channels != source.settings.channels:
+                if new is None:
+                    continue
+                pending = needs_restart(source.settings, new)
+                if pending:
+                    _logger.warning("configuration changed: %s; %s effect after a restart "
+                                    "(only channels are reloaded)", ", ".join(pending),
+                                    "it takes" if len(pending) == 1 else "they take")
+                if new.channels != source.settings.channels:
                     changes.append((source.settings, new))
+                if pending or new.channels != source.settings.channels:
                     source.settings = new
             return changes
 

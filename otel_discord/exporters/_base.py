@@ -10,29 +10,62 @@ message as a ``ValueError`` (override with ``strict=``).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from otel_discord.health.log import get_logger
 from otel_discord.config import ConfigError, Settings, resolve
-from otel_discord.pipeline import Pipeline, validate
+from otel_discord.pipeline import Pipeline, Stages, validate
 from otel_discord.health.drops import guard
 
 _logger = get_logger(__name__)
 
 
-def build_settings(signal: str, kind: str, strict: bool | None, kwargs: dict[str, Any]) -> Settings | None:
-    """Resolve settings; on error raise (strict) or log one ERROR line and return None."""
-    explicit = {k: v for k, v in kwargs.items() if v is not None}
-    strict = bool(explicit) if strict is None else strict
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Configured(Generic[T]):
+    """What an exporter is built from: its settings, the routing stages, and its own feature settings."""
+
+    settings: Settings
+    stages: Stages
+    features: T
+
+
+def configure(
+    signal: str,
+    kind: str,
+    *,
+    strict: bool | None,
+    core: Mapping[str, Any],
+    features: Callable[[Settings], T],
+    given: bool = False,
+) -> Configured[T] | None:
+    """Resolve settings, build the routing stages and the exporter's own options, once.
+
+    The one "lenient under opentelemetry-instrument, strict in code" rule: ``strict``
+    defaults to whether the caller passed any setting (``core`` values, or ``given`` for
+    the exporter's own arguments). Strict raises the ``ConfigError``; lenient logs one
+    ERROR line naming the setting and returns None (the exporter becomes a no-op).
+    """
+    explicit = {k: v for k, v in core.items() if v is not None}
+    strict = (bool(explicit) or given) if strict is None else strict
     try:
         settings = resolve(signal, **explicit)
-        validate(settings)  # routes, filters and schedules: refuse here, not on the first notice
-        return settings
+        stages = validate(settings)  # routes, filters and schedules: refuse here, not on the first notice
+        return Configured(settings, stages, features(settings))
     except ConfigError as exc:
         if strict:
             raise
         _logger.error("the Discord %s exporter is disabled: %s", kind, exc)
         return None
+
+
+def no_features(settings: Settings) -> None:
+    """For exporters with no options beyond the core settings."""
+    return None
 
 
 class PipelineExporter:
@@ -41,8 +74,10 @@ class PipelineExporter:
     _pipeline: Pipeline | None
     _shutdown_done: bool
 
-    def _start(self, settings: Settings | None) -> None:
-        self._pipeline = Pipeline(settings) if settings is not None else None
+    def _start(self, configured: Configured[Any] | None) -> None:
+        self._pipeline = (
+            Pipeline(configured.settings, stages=configured.stages) if configured is not None else None
+        )
         self._shutdown_done = False
 
     @property

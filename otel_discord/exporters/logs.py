@@ -11,8 +11,8 @@ from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 
 from otel_discord.health.log import get_logger
-from otel_discord.config import ConfigError
-from otel_discord.exporters._base import PipelineExporter, build_settings
+from otel_discord.config import Settings
+from otel_discord.exporters._base import PipelineExporter, configure
 from otel_discord.notice import Notice
 from otel_discord.health.drops import guard
 
@@ -74,26 +74,20 @@ class DiscordLogExporter(PipelineExporter, LogRecordExporter):
             failed_login_limit=failed_login_limit,
             failed_login_window_s=failed_login_window_s,
         )
-        given = any(v is not None for v in (*core.values(), *features.values(), log_min_level, log_error_hold_ms))
-        strict = given if strict is None else strict
         # SimpleLogRecordProcessor calls export() from application threads, and a held
         # notice is delivered from the dedupe thread: one lock keeps the pipeline serial.
         self._lock = threading.Lock()
         self._detector: LogDetector | None = None
-        settings = build_settings("logs", "log", strict, core)
-        if settings is not None:
-            try:
-                events = EventDetector(EventOptions.from_settings(settings, **features))
-                options = LogOptions.from_settings(
-                    settings, log_min_level=log_min_level, log_error_hold_ms=log_error_hold_ms
-                )
-                self._detector = LogDetector(settings, options, events, deliver=self._deliver_held)
-            except ConfigError as exc:
-                if strict:
-                    raise
-                _logger.error("the Discord log exporter is disabled: %s", exc)
-                settings = None
-        self._start(settings)
+
+        def detector(settings: Settings) -> LogDetector:
+            events = EventDetector(EventOptions.from_settings(settings, **features))
+            options = LogOptions.from_settings(settings, log_min_level=log_min_level, log_error_hold_ms=log_error_hold_ms)
+            return LogDetector(settings, options, events, deliver=self._deliver_held)
+
+        given = any(v is not None for v in (*features.values(), log_min_level, log_error_hold_ms))
+        configured = configure("logs", "log", strict=strict, core=core, features=detector, given=given)
+        self._detector = configured.features if configured is not None else None
+        self._start(configured)
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         # Always SUCCESS: a failure would only make the SDK log and drop the batch;

@@ -20,8 +20,7 @@ from typing import Any, Final
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 
 from otel_discord.health import selftelemetry
-from otel_discord.config import ConfigError
-from otel_discord.exporters._base import PipelineExporter, build_settings
+from otel_discord.exporters._base import PipelineExporter, configure
 from otel_discord.health.drops import guard, redacting_logger
 from otel_discord.summary import config as summary_config
 from otel_discord.summary.monitor import Monitor, Post
@@ -78,18 +77,11 @@ class DiscordMetricExporter(PipelineExporter, MetricExporter):
             summary_schedule=summary_schedule, timezone=timezone, service_name=service_name,
             system_events=system_events, health_heartbeat=health_heartbeat,
         )
-        if strict is None:
-            strict = any(v is not None for v in (*core.values(), *own.values()))
-        settings = build_settings("metrics", "metric", strict, core)
-        config = None
-        if settings is not None:
-            try:
-                config = summary_config.load(settings, own)
-            except ConfigError as exc:
-                if strict:
-                    raise
-                _logger.error("the Discord metric exporter is disabled: %s", exc)
-                settings = None
+        configured = configure("metrics", "metric", strict=strict, core=core,
+                               features=lambda settings: summary_config.load(settings, own),
+                               given=any(v is not None for v in own.values()))
+        settings = configured.settings if configured is not None else None
+        config = configured.features if configured is not None else None
         self._clock = _clock
         self._tick_interval = _tick_interval
         self._monitor: Monitor | None = None
@@ -98,7 +90,7 @@ class DiscordMetricExporter(PipelineExporter, MetricExporter):
         self._ticker_pid = 0
         self._stop = threading.Event()
         self._last_run = 0.0
-        self._start(settings)
+        self._start(configured)
         if settings is None or config is None or self._pipeline is None:
             return
         with guard("starting the metric exporter"):

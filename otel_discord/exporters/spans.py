@@ -8,7 +8,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from otel_discord.exporters._base import PipelineExporter, build_settings
+from otel_discord.exporters._base import PipelineExporter, configure
 from otel_discord.health.drops import guard
 
 class DiscordSpanExporter(PipelineExporter, SpanExporter):
@@ -39,11 +39,11 @@ class DiscordSpanExporter(PipelineExporter, SpanExporter):
     ) -> None:
         from otel_discord.detect.spans import SpanDetector
 
-        settings = build_settings(
+        configured = configure(
             "traces",
             "span",
-            strict,
-            dict(
+            strict=strict,
+            core=dict(
                 webhook_url=webhook_url,
                 channels=channels,
                 allowed_hosts=allowed_hosts,
@@ -59,9 +59,10 @@ class DiscordSpanExporter(PipelineExporter, SpanExporter):
                 environment=environment,
                 config_file=config_file,
             ),
+            features=SpanDetector,
         )
-        self._detector = SpanDetector(settings) if settings is not None else None
-        self._start(settings)
+        self._detector = configured.features if configured is not None else None
+        self._start(configured)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         # Always SUCCESS: a failure here would only make the SDK log and drop the
