@@ -144,6 +144,8 @@ class TLSFront:
             try:
                 client = self._context.wrap_socket(raw, server_side=True)  # the handshake, here
             except (OSError, ValueError) as exc:
+                if self._closing:
+                    return  # cut by close(), not the peer's fault
                 if (total := self.handshake_failures.add()) is not None:
                     reason = getattr(exc, "reason", None) or str(exc)
                     hint = " (it spoke plain HTTP: use an https:// URL)" if reason == "HTTP_REQUEST" else ""
