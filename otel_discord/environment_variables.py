@@ -166,3 +166,17 @@ OTEL_EXPORTER_DISCORD_CHANNEL_WINDOW = "OTEL_EXPORTER_DISCORD_CHANNEL_WINDOW"
 
 OTEL_EXPORTER_DISCORD_RELOAD_INTERVAL = "OTEL_EXPORTER_DISCORD_RELOAD_INTERVAL"
 """How often the config file is checked for changes; `0` turns polling off (SIGHUP still works). Default 5s."""
+
+# --- gateway mode: who may post to `otel-discord serve` (otel_discord/bridge/auth.py) ------
+
+OTEL_EXPORTER_DISCORD_BRIDGE_TOKEN = "OTEL_EXPORTER_DISCORD_BRIDGE_TOKEN"
+"""Bearer token the Collector must send (`Authorization: Bearer …`); at least 16 characters. Required off loopback."""
+
+OTEL_EXPORTER_DISCORD_BRIDGE_TOKEN_FILE = "OTEL_EXPORTER_DISCORD_BRIDGE_TOKEN_FILE"
+"""File holding the bridge token (a mounted secret), instead of `BRIDGE_TOKEN`; `--token-file` overrides it."""
+
+OTEL_EXPORTER_DISCORD_BRIDGE_TLS_CERT = "OTEL_EXPORTER_DISCORD_BRIDGE_TLS_CERT"
+"""PEM certificate (chain) the bridge serves HTTPS with (TLS 1.2+); `--tls-cert` overrides it. Default: plain HTTP."""
+
+OTEL_EXPORTER_DISCORD_BRIDGE_TLS_KEY = "OTEL_EXPORTER_DISCORD_BRIDGE_TLS_KEY"
+"""PEM private key of `BRIDGE_TLS_CERT`, unencrypted, if not in the certificate file; `--tls-key` overrides it."""

@@ -162,7 +162,7 @@ class TestAccepted:
         """GET /health is a 200 JSON document."""
         response = requests.get(bridge.url + "/health", timeout=10)
         assert response.status_code == 200
-        assert response.json() == {"status": "ok"}
+        assert response.json() == {"status": "ok", "unauthorized_requests": 0}
 
 
 class TestRejected:

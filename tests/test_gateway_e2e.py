@@ -6,7 +6,9 @@ stock OTLP/HTTP exporter, send to the gateway Collector (``gateway/build-collect
 local Discord) and, as OTLP/JSON, to a second backend. The embeds must be those of direct
 mode (tests/test_e2e_instrument.py), the backend must see the same traces, and stopping
 the bridge for ~20 s under traffic must lose nothing: the Collector's persistent queue
-and retries carry every alert across, and each arrives exactly once.
+and retries carry every alert across, and each arrives exactly once. The bridge demands a
+bearer token, which the Collector sends from ``OTEL_DISCORD_BRIDGE_TOKEN``; a Collector
+without it is refused (401) and nothing it forwards is posted, over plain HTTP or HTTPS.
 """
 
 from __future__ import annotations
@@ -29,6 +31,13 @@ from typing import Any
 
 import pytest
 import requests
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+from tls_certs import make_certificates
 
 from otel_discord.testing import DiscordServer
 
@@ -48,6 +57,7 @@ OUTAGE = 20.0
 TRACE_URL = "http://jaeger.example:16686/trace/{trace_id}"
 TRACE_PREFIX = TRACE_URL.split("{", 1)[0]
 ORDER = re.compile(r"RuntimeError: payment for order (\d+) was declined")
+BRIDGE_TOKEN = "gW7-pL2_sK9dQ4vH1xZ6mN3b"  # the shared secret of bridge and Collector
 
 
 def free_port() -> int:
@@ -219,6 +229,7 @@ def gateway(otelcol: Path, discord_server: DiscordServer, tmp_path: Path) -> Ite
         # Every alert must be countable on its own: without this the channel's cap (10 a minute)
         # folds the burst after the outage into a digest, which is the digest's own test.
         OTEL_EXPORTER_DISCORD_RATE_CAP="0",
+        OTEL_EXPORTER_DISCORD_BRIDGE_TOKEN=BRIDGE_TOKEN,
     )
 
     def start_bridge() -> None:
@@ -239,6 +250,7 @@ def gateway(otelcol: Path, discord_server: DiscordServer, tmp_path: Path) -> Ite
             OTELCOL_OTLP_GRPC_ENDPOINT=f"127.0.0.1:{free_port()}",
             OTELCOL_OTLP_HTTP_ENDPOINT=f"127.0.0.1:{otlp_http_port}",
             OTEL_DISCORD_BRIDGE_ENDPOINT=bridge_url,
+            OTEL_DISCORD_BRIDGE_TOKEN=BRIDGE_TOKEN,
             OTELCOL_BACKEND_ENDPOINT=backend.url,
             OTELCOL_QUEUE_DIR=str(tmp_path / "queue"),
         )
@@ -382,3 +394,116 @@ def test_fleet_through_collector_alerts_like_direct_mode_and_survives_a_bridge_o
     for message in discord.messages():
         assert message.payload["allowed_mentions"] == {"parse": []}
     assert discord.rejected() == []
+    # The Collector was let in by its token, and the token is in nobody's output.
+    assert "bearer token required (24 characters" in procs.log("bridge")
+    assert "refused" not in procs.log("bridge")
+    for name in ("bridge", "collector"):
+        assert BRIDGE_TOKEN not in procs.log(name)
+
+
+def failing_span(order: int) -> ReadableSpan:
+    """A server span that raised: an error alert whose title names ``order``."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "billing"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    route = f"/orders/{order}/pay"
+    try:
+        with provider.get_tracer("flask-app").start_as_current_span(
+            f"GET {route}", kind=SpanKind.SERVER, attributes={"http.route": route, "http.method": "GET"}
+        ):
+            raise RuntimeError(f"payment for order {order} was declined")
+    except RuntimeError:
+        pass
+    (span,) = exporter.get_finished_spans()
+    return span
+
+
+def test_only_the_collector_with_the_token_gets_its_alerts_posted_over_https(
+    otelcol: Path, discord_server: DiscordServer, tmp_path: Path
+) -> None:
+    """A TLS bridge with a token, two Collectors: the one without the token is answered 401, drops its
+    batch (no retry) and nothing of it is posted; the one with the token gets its alert into Discord."""
+    certs = make_certificates(tmp_path / "tls")
+    hook = discord_server.create_webhook(channel="alerts")
+    procs = Processes(tmp_path)
+    backend = JsonBackend()
+    bridge_port = free_port()
+    bridge_url = f"https://127.0.0.1:{bridge_port}"
+
+    def bridge_health() -> dict[str, Any]:
+        return requests.get(f"{bridge_url}/health", timeout=2, verify=str(certs.ca)).json()
+
+    def healthy() -> bool:
+        try:
+            return bridge_health()["status"] == "ok"
+        except requests.RequestException:
+            return False
+
+    try:
+        bridge_env = clean_env(
+            OTEL_EXPORTER_DISCORD_WEBHOOK_URL=hook.url,
+            OTEL_EXPORTER_DISCORD_ALLOWED_HOSTS=discord_server.host_port,
+            OTEL_EXPORTER_DISCORD_SPOOL_DIR=str(tmp_path / "spool"),
+            OTEL_EXPORTER_DISCORD_BRIDGE_TOKEN=BRIDGE_TOKEN,
+            OTEL_EXPORTER_DISCORD_BRIDGE_TLS_CERT=str(certs.cert),
+            OTEL_EXPORTER_DISCORD_BRIDGE_TLS_KEY=str(certs.key),
+        )
+        argv = [*sibling_script("otel-discord"), "serve", "--port", str(bridge_port)]
+        procs.start("bridge", argv, bridge_env, tmp_path)
+        procs.wait(healthy, "the bridge's /health over HTTPS", START_TIMEOUT)
+
+        receivers = {}
+        for name, token in (("collector-without-token", None), ("collector", BRIDGE_TOKEN)):
+            receivers[name] = free_port()
+            collector_env = clean_env(
+                OTELCOL_OTLP_GRPC_ENDPOINT=f"127.0.0.1:{free_port()}",
+                OTELCOL_OTLP_HTTP_ENDPOINT=f"127.0.0.1:{receivers[name]}",
+                OTEL_DISCORD_BRIDGE_ENDPOINT=bridge_url,
+                OTEL_DISCORD_BRIDGE_CA_FILE=str(certs.ca),
+                OTELCOL_BACKEND_ENDPOINT=backend.url,
+                OTELCOL_QUEUE_DIR=str(tmp_path / f"queue-{name}"),
+                **({"OTEL_DISCORD_BRIDGE_TOKEN": token} if token else {}),
+            )
+            procs.start(name, [str(otelcol), f"--config={CONFIG}"], collector_env, tmp_path)
+
+        def send(collector: str, order: int) -> None:
+            exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{receivers[collector]}/v1/traces", timeout=10)
+            deadline = time.monotonic() + START_TIMEOUT
+            while exporter.export([failing_span(order)]) is not SpanExportResult.SUCCESS:  # still starting
+                procs.check_alive()
+                assert time.monotonic() < deadline, procs.tails()
+                time.sleep(0.5)
+            exporter.shutdown()
+
+        # 1. Without the token: refused, and the Collector gives the batch up at once (401 is permanent).
+        send("collector-without-token", 401)
+        procs.wait(lambda: bridge_health()["unauthorized_requests"] >= 1, "the bridge to refuse a request",
+                   ARRIVAL_TIMEOUT)
+        procs.wait(lambda: "401" in procs.log("collector-without-token"), "the Collector to log the 401",
+                   ARRIVAL_TIMEOUT)
+        refused_log = procs.log("collector-without-token")
+        assert "references unset environment variable" in refused_log and "OTEL_DISCORD_BRIDGE_TOKEN" in refused_log
+        assert "Will retry" not in refused_log
+
+        # 2. With it, over the same HTTPS: the alert is posted.
+        send("collector", 200)
+        procs.wait(lambda: any("order 200" in e.get("title", "") for e in discord_embeds(discord_server)),
+                   "the alert from the Collector with the token", ARRIVAL_TIMEOUT)
+        health = bridge_health()
+        assert health["items"]["traces.accepted"] == 1  # the refused span never got in
+        assert procs.stop("bridge", signal.SIGTERM) == 0  # flushes: anything accepted is in Discord now
+
+        titles = [e.get("title", "") for e in discord_embeds(discord_server)]
+        assert not any("order 401" in title for title in titles), titles
+        bridge_log = procs.log("bridge")
+        assert "refused /v1/traces request with an empty bearer token" in bridge_log
+        assert f"bridge listening on {bridge_url} " in bridge_log
+        for name in ("bridge", "collector", "collector-without-token"):
+            assert BRIDGE_TOKEN not in procs.log(name)
+    finally:
+        procs.stop_all()
+        backend.close()
+
+
+def discord_embeds(discord: DiscordServer) -> list[dict[str, Any]]:
+    return [e for m in discord.messages() for e in m.payload.get("embeds", [])]

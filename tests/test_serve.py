@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from otel_discord.testing import DiscordServer, WebhookInfo
+from tls_certs import make_certificates
 
 pytestmark = pytest.mark.e2e
 
@@ -44,9 +45,11 @@ def otel_discord_command() -> list[str]:
 class Bridge:
     """One ``otel-discord serve`` process; stderr goes to a file so it can never block."""
 
-    def __init__(self, env: dict[str, str], log: Path, *args: str, port: int | None = None) -> None:
+    def __init__(self, env: dict[str, str], log: Path, *args: str, port: int | None = None,
+                 ca: Path | None = None) -> None:
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if ca else 'http'}://127.0.0.1:{self.port}"
+        self.verify: str | bool = str(ca) if ca else True  # the CA of an HTTPS bridge's certificate
         self.log = log
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
@@ -63,13 +66,13 @@ class Bridge:
             if self.proc.poll() is not None:
                 raise AssertionError(f"serve exited with {self.proc.returncode}:\n{self.output()}")
             try:
-                return requests.get(f"{self.url}/health", timeout=1).json()
+                return requests.get(f"{self.url}/health", timeout=1, verify=self.verify).json()
             except requests.ConnectionError:
                 time.sleep(0.1)
         raise AssertionError(f"serve did not answer /health within {START_TIMEOUT} s:\n{self.output()}")
 
     def health(self) -> dict:
-        return requests.get(f"{self.url}/health", timeout=5).json()
+        return requests.get(f"{self.url}/health", timeout=5, verify=self.verify).json()
 
     def stop(self, signum: int = signal.SIGTERM) -> int:
         if self.proc.poll() is None:
@@ -87,9 +90,10 @@ class Bridge:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
 
-    def post_spans(self, spans: list[ReadableSpan]) -> requests.Response:
+    def post_spans(self, spans: list[ReadableSpan], **headers: str) -> requests.Response:
         body = encode_spans(spans).SerializeToString()
-        return requests.post(f"{self.url}/v1/traces", data=body, headers={"Content-Type": PB}, timeout=10)
+        return requests.post(f"{self.url}/v1/traces", data=body, headers={"Content-Type": PB, **headers},
+                             timeout=10, verify=self.verify)
 
 
 @pytest.fixture
@@ -107,8 +111,9 @@ def bridge_env(discord_server: DiscordServer, webhook: WebhookInfo, tmp_path: Pa
 def start_bridge(bridge_env: dict[str, str], tmp_path: Path) -> Iterator:
     started: list[Bridge] = []
 
-    def start(*args: str, env: dict[str, str] | None = None, port: int | None = None) -> Bridge:
-        bridge = Bridge(env or bridge_env, tmp_path / f"serve-{len(started)}.log", *args, port=port)
+    def start(*args: str, env: dict[str, str] | None = None, port: int | None = None,
+              ca: Path | None = None) -> Bridge:
+        bridge = Bridge(env or bridge_env, tmp_path / f"serve-{len(started)}.log", *args, port=port, ca=ca)
         started.append(bridge)
         return bridge
 
@@ -241,3 +246,54 @@ def test_port_in_use_exits_1(start_bridge):
     assert f"cannot listen on 127.0.0.1:{bridge.port}" in again.output()
     assert "Traceback" not in again.output()
     assert bridge.stop() == 0
+
+
+BRIDGE_TOKEN = "Rr4-Yq9_wE2tZ8uX0cV6bN1m"  # 24 characters
+
+
+def test_beyond_loopback_without_a_token_refuses_to_start(start_bridge, bridge_env, discord_server):
+    """`--host 0.0.0.0` and no token: exit 2 naming the setting, no traceback, nothing posted to Discord."""
+    exposed = start_bridge("--host", "0.0.0.0")
+    assert exposed.wait_exit() == 2
+    output = exposed.output()
+    assert "refusing to listen on 0.0.0.0 without a bearer token" in output
+    assert "OTEL_EXPORTER_DISCORD_BRIDGE_TOKEN" in output
+    assert "Traceback" not in output
+    assert discord_server.messages() == []  # not even the bridge's "started" notice
+
+    short = "tooshort-123"
+    weak = start_bridge("--host", "0.0.0.0", env={**bridge_env, "OTEL_EXPORTER_DISCORD_BRIDGE_TOKEN": short})
+    assert weak.wait_exit() == 2
+    assert "OTEL_EXPORTER_DISCORD_BRIDGE_TOKEN is 12 characters long; at least 16" in weak.output()
+    assert short not in weak.output() and "Traceback" not in weak.output()
+
+
+def test_token_file_and_tls_let_only_the_token_holder_post(start_bridge, bridge_env, discord_server, tmp_path):
+    """HTTPS from the environment, the token from `--token-file`: 401 without it (nothing reaches Discord),
+    the alert with it; the startup line says how clients authenticate and never shows the token."""
+    certs = make_certificates(tmp_path / "tls")
+    secret = tmp_path / "bridge-token"
+    secret.write_text(BRIDGE_TOKEN + "\n")
+    env = {**bridge_env, "OTEL_EXPORTER_DISCORD_BRIDGE_TLS_CERT": str(certs.cert),
+           "OTEL_EXPORTER_DISCORD_BRIDGE_TLS_KEY": str(certs.key)}
+    bridge = start_bridge("--token-file", str(secret), env=env, ca=certs.ca)
+    assert bridge.wait_ready()["unauthorized_requests"] == 0
+
+    refused = bridge.post_spans([failing_request(401)])
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"].startswith("Bearer ")
+    assert bridge.post_spans([failing_request(402)], Authorization="Bearer " + "x" * 24).status_code == 401
+    assert bridge.post_spans([failing_request(200)], Authorization=f"Bearer {BRIDGE_TOKEN}").status_code == 200
+    assert discord_server.wait_for(lambda: failures(discord_server) == 1, timeout=15), titles(discord_server)
+    health = bridge.health()
+    assert health["unauthorized_requests"] == 2 and health["items"]["traces.accepted"] == 1
+
+    assert bridge.stop() == 0
+    (alert,) = [t for t in titles(discord_server) if "KeyError" in t]
+    assert "order 200" in alert  # the refused orders 401 and 402 never got in
+    output = bridge.output()
+    startup = next(line for line in output.splitlines() if "listening on" in line)
+    assert startup.startswith(f"otel-discord INFO: bridge listening on https://127.0.0.1:{bridge.port} ")
+    assert "bearer token required (24 characters, from --token-file); TLS" in startup
+    assert "no Authorization header" in output and "a wrong bearer token" in output
+    assert BRIDGE_TOKEN not in output

@@ -4,7 +4,9 @@
 SDK objects (spans, log records, metrics) from them so the in-process pipeline handles
 them unchanged; ``server`` serves the OTLP/HTTP routes the Collector's ``otlp_http``
 exporter posts to, answering with the status codes that make the Collector retry (or not)
-correctly; ``sink`` feeds the Discord exporters and pushes back when their queue is full.
+correctly; ``sink`` feeds the Discord exporters and pushes back when their queue is full;
+``auth`` decides who may post (a bearer token; no listening beyond loopback without one);
+``tls`` serves HTTPS with the stdlib ``ssl`` module in front of the server.
 ``otel-discord serve`` (``otel_discord/commands/serve.py``) runs it all.
 
 Needs ``opentelemetry-proto``, ``googleapis-common-protos`` and (to serve) ``waitress``.

@@ -5,9 +5,15 @@ Status codes are chosen for what the Collector does with them (``otlphttpexporte
 * 200 with an empty ``Export*ServiceResponse`` in the request's encoding: delivered.
 * 400 (malformed body), 413 (too large), 415 (unknown Content-Type/-Encoding): permanent,
   the Collector drops the data; retrying the same bytes could never succeed.
+* 401 with ``WWW-Authenticate: Bearer`` when a token is configured and the request lacks it
+  (``bridge/auth.py``): permanent for the Collector, which logs it and drops the batch, so
+  a Collector without the token is loud at once instead of retrying for an hour.
 * 503 with ``Retry-After`` when the sink is full: the Collector keeps the data in its
   (persistent) queue and retries after at least that delay. 500 is never used for a
   temporary condition, because the Collector treats 500 as permanent and drops the data.
+
+``GET /health`` needs no token (load balancers and liveness probes do not send one); it
+holds counts only, never a channel or a webhook.
 
 Why waitress: it is a production-grade, pure-Python WSGI server (no C extension, works on
 every platform the SDK does) with a bounded worker pool, request-size limits enforced
@@ -19,6 +25,7 @@ keep-alive connections from several consumers at once.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -35,8 +42,10 @@ from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.metrics.export import MetricsData
 from opentelemetry.sdk.trace import ReadableSpan
 
+from otel_discord.bridge.auth import BearerCheck, RejectCounter, Verdict
 from otel_discord.health.log import get_logger
 from otel_discord.bridge.decode import decode_logs, decode_metrics, decode_traces
+from otel_discord.bridge.tls import TLSFront
 from otel_discord.bridge.wire import JSON, PROTOBUF, BodyTooLarge, DecodeError, UnsupportedMediaType, media_type
 
 __all__ = ["BridgeServer", "MAX_BODY_BYTES", "Sink", "make_app", "serve"]
@@ -94,6 +103,7 @@ class BridgeApp:
         *,
         retry_after: int = DEFAULT_RETRY_AFTER,
         max_body_bytes: int = MAX_BODY_BYTES,
+        token: str | None = None,
     ) -> None:
         missing = [m for m in ("export_spans", "export_logs", "export_metrics") if not hasattr(sink, m)]
         if missing:
@@ -101,6 +111,8 @@ class BridgeApp:
         self._sink_health: Callable[[], Any] | None = getattr(sink, "health", None)
         self._retry_after = str(max(1, int(retry_after)))
         self._max_body = max_body_bytes
+        self._check = BearerCheck(token) if token else None
+        self.unauthorized = RejectCounter()
         self._routes: dict[str, _Route] = {
             "/v1/traces": _Route(
                 decode_traces,
@@ -133,6 +145,10 @@ class BridgeApp:
         route = self._routes.get(path)
         if route is None:
             return _reply(start_response, "404 Not Found", b"not found\n", [("Content-Type", "text/plain")])
+        if self._check is not None:
+            verdict = self._check(environ.get("HTTP_AUTHORIZATION"))
+            if verdict is not Verdict.OK:
+                return self._unauthorized(verdict, environ, start_response)
         if method != "POST":
             return _reply(start_response, "405 Method Not Allowed", b"", [("Allow", "POST")])
         return self._export(route, environ, start_response)
@@ -140,13 +156,31 @@ class BridgeApp:
     def _health(self) -> dict[str, Any]:
         # Always 200 while serving: a liveness probe must not restart the bridge because
         # Discord is slow. "status" says more ("full" means the Collector is being told to retry).
-        report: dict[str, Any] = {"status": "ok"}
+        report: dict[str, Any] = {"status": "ok", "unauthorized_requests": self.unauthorized.count}
         if callable(self._sink_health):
             try:
                 report.update(self._sink_health())
             except Exception:  # noqa: BLE001 - a health check must answer
                 _logger.debug("the sink's health() failed", exc_info=True)
         return report
+
+    def _unauthorized(
+        self, verdict: Verdict, environ: dict[str, Any], start_response: _StartResponse
+    ) -> Iterable[bytes]:
+        if (total := self.unauthorized.add()) is not None:
+            # Never the token, nor what was presented instead (it may be a near miss).
+            _logger.warning("refused %s request with %s (%d refused so far; 401, the sender drops it)",
+                            environ.get("PATH_INFO"), verdict.value, total)
+        try:
+            mime: str | None = media_type(environ.get("CONTENT_TYPE", ""))
+        except UnsupportedMediaType:
+            mime = None
+        # RFC 6750 §3: say which scheme is expected; "invalid_token" when one was presented.
+        challenge = 'Bearer realm="otel-discord"'
+        if verdict in (Verdict.WRONG, Verdict.EMPTY):
+            challenge += ', error="invalid_token"'
+        return _error(start_response, "401 Unauthorized", "a valid bearer token is required", mime,
+                      [("WWW-Authenticate", challenge)], code=code_pb2.UNAUTHENTICATED)
 
     def _export(
         self, route: _Route, environ: dict[str, Any], start_response: _StartResponse
@@ -233,21 +267,30 @@ def _error(
 
 
 def make_app(sink: Sink, **options: Any) -> BridgeApp:
-    """Return the bridge as a WSGI app (options: ``retry_after``, ``max_body_bytes``)."""
+    """Return the bridge as a WSGI app (options: ``retry_after``, ``max_body_bytes``, ``token``)."""
     return BridgeApp(sink, **options)
 
 
 class BridgeServer:
-    """A running bridge: ``.host``, ``.port``, ``.url``; ``stop()`` shuts it down gracefully."""
+    """A running bridge: ``.host``, ``.port``, ``.url``; ``stop()`` shuts it down gracefully.
 
-    def __init__(self, server: Any, thread: threading.Thread) -> None:
+    With TLS, ``host``/``port`` are those of the ``TLSFront`` and waitress listens on an
+    ephemeral loopback port behind it.
+    """
+
+    def __init__(self, server: Any, thread: threading.Thread, front: TLSFront | None = None) -> None:
         self._server = server
         self._thread = thread
+        self._front = front
         self._stopped = False
         self._lock = threading.Lock()
-        self.host: str = server.effective_host
-        self.port: int = server.effective_port
-        self.url: str = f"http://{self.host}:{self.port}"
+        if front is None:
+            self.host: str = server.effective_host
+            self.port: int = server.effective_port
+        else:
+            self.host, self.port = front.host, front.port
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        self.url: str = f"{'https' if front else 'http'}://{host}:{self.port}"
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop accepting, let requests in progress finish (up to ``timeout`` s), then close."""
@@ -258,6 +301,8 @@ class BridgeServer:
         from waitress import wasyncore
 
         deadline = time.monotonic() + timeout
+        if self._front is not None:
+            self._front.stop_accepting()  # open connections drain through it as waitress finishes them
         server = self._server
         socket_map = server._map
         # Everything that touches sockets runs on the server's own loop thread, via its
@@ -281,6 +326,8 @@ class BridgeServer:
             pass
         self._thread.join(max(0.1, deadline - time.monotonic()))
         server.task_dispatcher.shutdown(timeout=max(0.1, deadline - time.monotonic()))
+        if self._front is not None:
+            self._front.close(timeout=max(0.1, deadline - time.monotonic()))
 
     def __enter__(self) -> BridgeServer:
         return self
@@ -294,23 +341,40 @@ def serve(
     host: str = "127.0.0.1",
     port: int = DEFAULT_PORT,
     threads: int = 4,
+    *,
+    tls: ssl.SSLContext | None = None,
     **options: Any,
 ) -> BridgeServer:
-    """Serve the bridge on ``host:port`` (0 picks a free port) in a background thread."""
+    """Serve the bridge on ``host:port`` (0 picks a free port) in a background thread.
+
+    ``tls``: serve HTTPS with this server context (``bridge.tls.server_context``);
+    ``token`` (an app option): require ``Authorization: Bearer <token>``. Whether a bridge
+    without a token may listen beyond loopback is the caller's decision
+    (``auth.check_exposure``; ``otel-discord serve`` refuses).
+    """
     from waitress import create_server  # imported here: only gateway mode needs waitress
 
     max_body = options.get("max_body_bytes", MAX_BODY_BYTES)
     server = create_server(
         make_app(sink, **options),
-        host=host,
-        port=port,
+        # Behind TLS, waitress is reachable on loopback only, from the TLSFront.
+        host="127.0.0.1" if tls else host,
+        port=0 if tls else port,
         threads=threads,
         # waitress answers 413 itself, before buffering a body this large.
         max_request_body_size=max_body,
         ident="otel-discord-bridge",
     )
+    front = None
+    if tls is not None:
+        try:
+            front = TLSFront(tls, host, port, ("127.0.0.1", server.effective_port))
+        except BaseException:
+            server.close()
+            server.task_dispatcher.shutdown(timeout=1)
+            raise
     thread = threading.Thread(target=server.run, name="otel-discord-bridge", daemon=True)
     thread.start()
-    handle = BridgeServer(server, thread)
+    handle = BridgeServer(server, thread, front)
     _logger.debug("OTLP/HTTP bridge listening on %s", handle.url)  # `otel-discord serve` says more
     return handle

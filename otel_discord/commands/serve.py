@@ -5,6 +5,12 @@ it here; the bridge runs it through the same Discord exporters an app would run
 in-process (``bridge/sink.py``). Settings are the usual ``OTEL_EXPORTER_DISCORD_*``
 variables (or the config file), read once at startup; a bad one stops it with exit 2.
 
+Who may post (``bridge/auth.py``): with ``OTEL_EXPORTER_DISCORD_BRIDGE_TOKEN`` (or a token
+file) every OTLP request must carry ``Authorization: Bearer <token>``, else 401. Without
+one it listens on loopback only: any other address stops it with exit 2 before anything
+is started, because anyone who could reach it could post to the team's channels. With a
+certificate and key (``--tls-cert``/``--tls-key``) it serves HTTPS itself (``bridge/tls.py``).
+
 SIGTERM or SIGINT stops it gracefully: stop accepting (requests in progress finish), then
 deliver what is queued within ``--shutdown-timeout``. Anything still queued then goes to
 the fallback log. A second signal during that time ends the process at once.
@@ -56,6 +62,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retry-after", type=_positive_int, default=DEFAULT_RETRY_AFTER, metavar="SECONDS",
                         help="Retry-After of the 503 sent while the queue to Discord is full "
                              f"(default {DEFAULT_RETRY_AFTER})")
+    parser.add_argument("--token-file", metavar="PATH",
+                        help="file holding the bearer token the Collector must send "
+                             "(default: OTEL_EXPORTER_DISCORD_BRIDGE_TOKEN[_FILE]); required off loopback")
+    parser.add_argument("--tls-cert", metavar="PATH",
+                        help="serve HTTPS with this PEM certificate (default OTEL_EXPORTER_DISCORD_BRIDGE_TLS_CERT)")
+    parser.add_argument("--tls-key", metavar="PATH",
+                        help="its unencrypted PEM key, unless in the certificate file "
+                             "(default OTEL_EXPORTER_DISCORD_BRIDGE_TLS_KEY)")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
                         help="otel-discord's own log level on stderr (default info)")
 
@@ -80,13 +94,20 @@ def run(args: argparse.Namespace) -> int:
     # would read "unknown_service:python" here; the apps' names come with their telemetry.
     os.environ.setdefault("OTEL_SERVICE_NAME", SERVICE_NAME)
     try:
+        from otel_discord.bridge.auth import check_exposure, listens_on_loopback_only, resolve_access
         from otel_discord.bridge.server import serve
         from otel_discord.bridge.sink import PipelineSink
+        from otel_discord.bridge.tls import server_context
     except ImportError as exc:
         _fail(f"gateway mode needs the 'gateway' extra ({exc.name or exc} is missing): "
               "pip install 'otel-discord[gateway]'")
         return 2
     try:
+        # Who may post is decided before anything starts: a refused bridge posts no "started".
+        access = resolve_access(os.environ, token_file=args.token_file, cert_file=args.tls_cert,
+                                key_file=args.tls_key)
+        check_exposure(args.host, access)
+        tls = server_context(access.cert_file, access.key_file) if access.cert_file else None
         sink = PipelineSink()
     except ConfigError as exc:
         _fail(str(exc))
@@ -99,12 +120,16 @@ def run(args: argparse.Namespace) -> int:
     stopping.install()
     try:
         try:
-            server = serve(sink, args.host, args.port, args.threads, retry_after=args.retry_after)
+            server = serve(sink, args.host, args.port, args.threads, tls=tls, retry_after=args.retry_after,
+                           token=access.token)
         except OSError as exc:  # port in use, address not available, no permission
             _logger.error("cannot listen on %s:%s: %s", args.host, args.port, exc.strerror or exc)
             sink.shutdown(args.shutdown_timeout)
             return 1
-        _logger.info("%s", startup_line(server.url, sink))
+        _logger.info("%s; %s", startup_line(server.url, sink), access.describe())
+        if tls is None and not listens_on_loopback_only(args.host):
+            _logger.warning("serving plain HTTP on %s: the bearer token crosses the network unencrypted; "
+                            "set --tls-cert/--tls-key or keep the bridge on a private network", args.host)
         stopping.wait()
         # From here on a second signal ends the process at once (default handlers).
         stopping.restore()
