@@ -29,7 +29,7 @@ def settings_for(server, tmp_path: Path, body: str = CONFIG):
              (("HOOK_FINANCE", "finance-activity"), ("HOOK_SYSTEM", "system-debug"), ("HOOK_USERS", "user-activity"))}
     path = tmp_path / "otel-discord.yaml"
     path.write_text(body)
-    environ = {name: hook.url for name, hook in hooks.items()}
+    environ = {"TZ": "Europe/Amsterdam", **{name: hook.url for name, hook in hooks.items()}}
     return resolve(None, config_file=path, environ=environ, allowed_hosts=server.host_port,
                    spool_dir=tmp_path / "spool"), hooks
 
