@@ -17,7 +17,6 @@ delivery engine's business. For each notice:
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from otel_discord.health import forks
 from otel_discord.deliver import audit
 from otel_discord.config import Settings, parse_bool
 from otel_discord.deliver.engine import DeliveryEngine, Outgoing, get_engine
@@ -59,7 +59,7 @@ def _reset_after_fork() -> None:
         window.reset_lock()
 
 
-os.register_at_fork(after_in_child=_reset_after_fork)
+forks.in_child(_reset_after_fork)
 
 
 def parse_ip_mode(value: Any) -> str:

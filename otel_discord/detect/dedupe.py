@@ -30,6 +30,7 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from otel_discord.health import forks
 from otel_discord.health.log import get_logger
 from otel_discord.notice import Notice
 
@@ -83,8 +84,7 @@ class ExceptionRegistry:
         self._max_held = max_held
         self._span_detectors: weakref.WeakSet[Any] = weakref.WeakSet()
         self._init_process_state()
-        hook = weakref.WeakMethod(self._init_process_state)
-        os.register_at_fork(after_in_child=lambda: (m := hook()) is not None and m())
+        forks.in_child(self._init_process_state)
 
     def _init_process_state(self) -> None:
         # A forked child starts empty: the parent delivers what it holds.

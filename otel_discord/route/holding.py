@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from otel_discord.health import forks
 from otel_discord.health.log import get_logger
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 
@@ -278,7 +279,7 @@ def _after_fork() -> None:
         store._reset_lock()
 
 
-os.register_at_fork(after_in_child=_after_fork)
+forks.in_child(_after_fork)
 
 
 def open_store(spool_dir: Path) -> HoldingStore:

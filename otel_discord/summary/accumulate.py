@@ -23,9 +23,7 @@ Two cases would count something twice and are handled here:
 
 from __future__ import annotations
 
-import os
 import time
-import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -38,6 +36,7 @@ from opentelemetry.sdk.metrics.export import (
     Sum,
 )
 
+from otel_discord.health import forks
 from otel_discord.health.log import get_logger
 
 _logger = get_logger(__name__)
@@ -125,8 +124,7 @@ class Accumulator:
         self._last: dict[tuple[str, str, str, Attributes], _Last] = {}
         self._inherited: dict[tuple[str, str, Attributes, int], _Last] = {}
         self._warned: set[str] = set()
-        hook = weakref.WeakMethod(self._after_fork)
-        os.register_at_fork(after_in_child=lambda: (m := hook()) is not None and m())
+        forks.in_child(self._after_fork)
 
     def _after_fork(self) -> None:
         # The child's streams get a new instance id; remember the parent's points by

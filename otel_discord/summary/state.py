@@ -32,13 +32,13 @@ import sqlite3
 import threading
 import time
 import uuid
-import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
 
+from otel_discord.health import forks
 from otel_discord.health.log import get_logger
 from otel_discord.summary.tally import Tally
 
@@ -109,8 +109,7 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         self._init_process_state()
-        hook = weakref.WeakMethod(self._init_process_state)
-        os.register_at_fork(after_in_child=lambda: (m := hook()) is not None and m())
+        forks.in_child(self._init_process_state)
 
     def _init_process_state(self) -> None:
         self._pid = os.getpid()
