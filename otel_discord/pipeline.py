@@ -13,6 +13,8 @@ delivery engine's business. For each notice:
    rate cap and later folds what waited into one digest (``digest.py``);
 5. it is rendered with the channel's options and the privacy settings, and
    enqueued with its mention in ``content`` and exactly those ids allowed.
+
+After a fork the module locks and the rate windows' locks are renewed in the child: one reset registered with ``health/forks.py``, whose single at-fork hook runs it.
 """
 
 from __future__ import annotations

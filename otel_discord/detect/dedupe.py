@@ -16,6 +16,8 @@ the same trace are also one failure: the logged one, with its stack trace, wins.
 
 Held records are released by one daemon thread; ``take_held`` hands them back
 at flush and shutdown so none is lost.
+
+After a fork the child starts with no held or remembered exceptions (the parent delivers its own): one reset registered with ``health/forks.py``, whose single at-fork hook runs it.
 """
 
 from __future__ import annotations

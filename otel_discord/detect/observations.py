@@ -3,6 +3,8 @@
 SQLAlchemy emits no query-count metric, and business figures come from log
 records: so the detectors record what they see here (cheap, thread-safe
 counters), and the metric exporter's summaries read and persist them.
+
+After a fork the child gets a fresh lock and starts counting from zero: one reset registered with ``health/forks.py``, whose single at-fork hook runs it.
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ otel_discord.notices.dropped       {notice}   notices lost, by ``otel_discord.dr
 otel_discord.spool.depth           {notice}   notices waiting in the spool (gauge)
 otel_discord.delivery.latency      s          submit → accepted by Discord (histogram)
 =================================  =========  ==================================================
+
+After a fork the child gets a fresh lock and forgets the parent's retired counts: one reset registered with ``health/forks.py``, whose single at-fork hook runs it.
 """
 
 from __future__ import annotations

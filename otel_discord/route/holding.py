@@ -9,6 +9,8 @@ returns False and the caller posts it at once instead.
 
 A channel keeps at most ``MAX_HELD`` notices; beyond that only a count is kept,
 so a flood overnight cannot fill the disk (the digest says how many it left out).
+
+After a fork every SQLite store gets a fresh lock (a parent thread may have held it): one reset registered with ``health/forks.py``, whose single at-fork hook runs it.
 """
 
 from __future__ import annotations

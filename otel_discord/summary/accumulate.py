@@ -19,6 +19,8 @@ Two cases would count something twice and are handled here:
 * A forked worker (gunicorn) inherits the master's metric storage but gets a new
   ``service.instance.id``; its first point continues the master's total, so the
   master's last point of the same stream is its baseline.
+
+After a fork the child keeps the parent's last points only as baselines (see above): one reset registered with ``health/forks.py``, whose single at-fork hook runs it.
 """
 
 from __future__ import annotations

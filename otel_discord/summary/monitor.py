@@ -11,6 +11,8 @@
 4. per service: thresholds (one evaluator per minute, elected), overdue jobs,
    milestones, and every schedule whose tick passed (one poster per tick,
    elected); every quarter hour, compaction.
+
+After a fork the child starts with its own lock and no unsaved figures (the parent saves its own): one reset registered with ``health/forks.py``, whose single at-fork hook runs it.
 """
 
 from __future__ import annotations

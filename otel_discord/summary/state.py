@@ -22,6 +22,8 @@ Tables:
   before that) and the election and figures of each tick (trends).
 * ``alerts``, ``jobs``, ``milestones``, ``lease``: see thresholds, jobs,
   milestones and lifecycle.
+
+After a fork the child gets its own lock, connection and writer name: one reset registered with ``health/forks.py``, whose single at-fork hook runs it.
 """
 
 from __future__ import annotations
