@@ -30,7 +30,7 @@ from otel_discord.health import forks
 from otel_discord.deliver import audit
 from otel_discord.config import Settings, parse_bool
 from otel_discord.deliver.engine import DeliveryEngine, Outgoing, get_engine
-from otel_discord.route.digest import DEFAULT_RATE_CAP, TICK_INTERVAL, Digester, RateWindow, Ticker, parse_rate_cap
+from otel_discord.route.digest import DEFAULT_RATE_CAP, TICK_INTERVAL, Digester, RateWindow, parse_rate_cap
 from otel_discord.route.filters import FilterChain
 from otel_discord.group import DEFAULT_WINDOW as DEFAULT_GROUP_WINDOW
 from otel_discord.notice import Kind, Notice, Severity
@@ -180,7 +180,6 @@ class Pipeline:
         window = _rate_window(settings, self.stages.rate_cap, self.engine)
         self.digester = Digester(self.store, self.stages.schedules, window, self.stages.tz)
         self._tick_interval = tick_interval
-        self._ticker: Ticker | None = None  # our own, only if the engine has no every()
         self._ticking = False
         masker = self.stages.masker
         self._options = {
@@ -244,18 +243,11 @@ class Pipeline:
         return accepted
 
     def _ensure_ticking(self) -> None:
-        """Have ``tick`` called every few seconds: by the engine's timer, else by a ticker of ours."""
+        """Have ``tick`` called every few seconds by the engine's timer (no thread of our own)."""
         if self._ticking:
-            if self._ticker is not None:
-                self._ticker.ensure()  # a forked child needs its own thread
             return
         self._ticking = True
-        every = getattr(self.engine, "every", None)
-        if callable(every):
-            every(self._tick_interval, self._timer)
-        else:
-            self._ticker = Ticker(self._tick_interval, self.tick)
-            self._ticker.ensure()
+        self.engine.every(self._tick_interval, self._timer)
 
     def _timer(self, now: float) -> None:
         if not self._released:
@@ -326,8 +318,6 @@ class Pipeline:
         if self._released:
             return
         self._released = True
-        if self._ticker is not None:
-            self._ticker.stop()
         with guard("posting digests at shutdown"):
             self.tick(now, final=True)
         with _users_lock:
