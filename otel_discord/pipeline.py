@@ -13,11 +13,12 @@ delivery engine's business. For each notice:
    rate cap and later folds what waited into one digest (``digest.py``);
 5. it is rendered with the channel's options and the privacy settings, and
    enqueued with its mention in ``content`` and exactly those ids allowed.
+
+After a fork the module locks and the rate windows' locks are renewed in the child: one reset registered with ``health/forks.py``, whose single at-fork hook runs it.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,10 +26,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from otel_discord.health import forks
 from otel_discord.deliver import audit
 from otel_discord.config import Settings, parse_bool
 from otel_discord.deliver.engine import DeliveryEngine, Outgoing, get_engine
-from otel_discord.route.digest import DEFAULT_RATE_CAP, TICK_INTERVAL, Digester, RateWindow, Ticker, parse_rate_cap
+from otel_discord.route.digest import DEFAULT_RATE_CAP, TICK_INTERVAL, Digester, RateWindow, parse_rate_cap
 from otel_discord.route.filters import FilterChain
 from otel_discord.group import DEFAULT_WINDOW as DEFAULT_GROUP_WINDOW
 from otel_discord.notice import Kind, Notice, Severity
@@ -62,7 +64,7 @@ def _reset_after_fork() -> None:
         window.reset_lock()
 
 
-os.register_at_fork(after_in_child=_reset_after_fork)
+forks.in_child(_reset_after_fork)
 
 
 def parse_ip_mode(value: Any) -> str:
@@ -186,7 +188,6 @@ class Pipeline:
         window = _rate_window(settings, self.stages.rate_cap, self.engine)
         self.digester = Digester(self.store, self.stages.schedules, window, self.stages.tz)
         self._tick_interval = tick_interval
-        self._ticker: Ticker | None = None  # our own, only if the engine has no every()
         self._ticking = False
         masker = self.stages.masker
         self._options = {
@@ -269,18 +270,11 @@ class Pipeline:
             self.engine.fallback.defer(notice, DropReason.INTERNAL_ERROR.value)
 
     def _ensure_ticking(self) -> None:
-        """Have ``tick`` called every few seconds: by the engine's timer, else by a ticker of ours."""
+        """Have ``tick`` called every few seconds by the engine's timer (no thread of our own)."""
         if self._ticking:
-            if self._ticker is not None:
-                self._ticker.ensure()  # a forked child needs its own thread
             return
         self._ticking = True
-        every = getattr(self.engine, "every", None)
-        if callable(every):
-            every(self._tick_interval, self._timer)
-        else:
-            self._ticker = Ticker(self._tick_interval, self.tick)
-            self._ticker.ensure()
+        self.engine.every(self._tick_interval, self._timer)
 
     def _timer(self, now: float) -> None:
         if not self._released:
@@ -351,8 +345,6 @@ class Pipeline:
         if self._released:
             return
         self._released = True
-        if self._ticker is not None:
-            self._ticker.stop()
         with guard("posting digests at shutdown"):
             self.tick(now, final=True)
         with _users_lock:

@@ -16,6 +16,8 @@ the same trace are also one failure: the logged one, with its stack trace, wins.
 
 Held records are released by one daemon thread; ``take_held`` hands them back
 at flush and shutdown so none is lost.
+
+After a fork the child starts with no held or remembered exceptions (the parent delivers its own): one reset registered with ``health/forks.py``, whose single at-fork hook runs it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
+from otel_discord.health import forks
 from otel_discord.health.log import get_logger
 from otel_discord.notice import Notice
 
@@ -83,8 +86,7 @@ class ExceptionRegistry:
         self._max_held = max_held
         self._span_detectors: weakref.WeakSet[Any] = weakref.WeakSet()
         self._init_process_state()
-        hook = weakref.WeakMethod(self._init_process_state)
-        os.register_at_fork(after_in_child=lambda: (m := hook()) is not None and m())
+        forks.in_child(self._init_process_state)
 
     def _init_process_state(self) -> None:
         # A forked child starts empty: the parent delivers what it holds.

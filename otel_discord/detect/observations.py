@@ -3,15 +3,18 @@
 SQLAlchemy emits no query-count metric, and business figures come from log
 records: so the detectors record what they see here (cheap, thread-safe
 counters), and the metric exporter's summaries read and persist them.
+
+After a fork the child gets a fresh lock and starts counting from zero: one reset registered with ``health/forks.py``, whose single at-fork hook runs it.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
+
+from otel_discord.health import forks
 
 _lock = threading.Lock()
 _counts: Counter[str] = Counter()
@@ -28,7 +31,7 @@ def _reset_after_fork() -> None:
     _events.clear()
 
 
-os.register_at_fork(after_in_child=_reset_after_fork)
+forks.in_child(_reset_after_fork)
 
 
 def count(name: str, n: int = 1) -> None:

@@ -3,15 +3,14 @@
 The SDK calls ``export`` every ``OTEL_METRIC_EXPORT_INTERVAL`` (60 s by default)
 with cumulative or delta points; ``summary.monitor.Monitor`` turns them into
 persisted figures and decides what is due. Posting follows the summaries' own
-schedules, not the export interval. A small daemon thread (``otel-discord-summary``)
-runs the same checks when no export has come for a while: with delta temporality
+schedules, not the export interval. The delivery engine's timer (``engine.every``; no
+thread of our own) runs the same checks when no export has come for a while: with delta temporality
 an idle app exports nothing, and a dead man's switch must still fire at night.
 """
 
 from __future__ import annotations
 
 import inspect
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,7 +27,6 @@ from otel_discord.summary.state import Store
 
 _logger = redacting_logger(__name__)  # a config error or exception text might quote a webhook URL
 
-TICKER_NAME: Final = "otel-discord-summary"
 DEFAULT_TICK_S: Final = 60.0
 
 
@@ -86,8 +84,7 @@ class DiscordMetricExporter(PipelineExporter, MetricExporter):
         self._tick_interval = _tick_interval
         self._monitor: Monitor | None = None
         self._accepts_files = False
-        self._ticker: threading.Thread | None = None
-        self._ticker_pid = 0
+        self._ticking = False
         self._stop = threading.Event()
         self._last_run = 0.0
         self._start(configured)
@@ -123,9 +120,6 @@ class DiscordMetricExporter(PipelineExporter, MetricExporter):
         """
         timeout_millis = max(0.0, float(kwargs.get("timeout", timeout_millis)))
         self._stop.set()
-        ticker = self._ticker
-        if ticker is not None and ticker.is_alive() and ticker is not threading.current_thread():
-            ticker.join(min(1.0, timeout_millis / 1000))  # let a running check finish its submit
         if self.enabled and self._monitor is not None:
             with guard("posting the shutdown notice"):
                 self._submit(self._monitor.shutdown(self._clock()))
@@ -150,21 +144,18 @@ class DiscordMetricExporter(PipelineExporter, MetricExporter):
     def _ensure_ticker(self) -> None:
         if not self._tick_interval or self._stop.is_set() or self._monitor is None:
             return
-        thread = self._ticker
-        if thread is not None and thread.is_alive() and self._ticker_pid == os.getpid():
+        if self._ticking or self._pipeline is None:
             return
-        thread = threading.Thread(target=self._tick_loop, name=TICKER_NAME, daemon=True)
-        try:
-            thread.start()
-        except RuntimeError:  # interpreter shutting down
-            return
-        self._ticker, self._ticker_pid = thread, os.getpid()
+        self._ticking = True
+        self._pipeline.engine.every(self._tick_interval, self._on_timer)
 
-    def _tick_loop(self) -> None:
+    def _on_timer(self, _now: float) -> None:
+        # On the engine's housekeeping thread; after shutdown the callback does nothing.
         interval = self._tick_interval
-        while not self._stop.wait(interval):
-            if self.enabled and self._monitor is not None and self._clock() - self._last_run >= 1.5 * interval:
-                self._run(None)
+        if self._stop.is_set() or not self.enabled or self._monitor is None:
+            return
+        if self._clock() - self._last_run >= 1.5 * interval:
+            self._run(None)
 
 
 def _build_monitor(settings: Any, config: summary_config.SummaryConfig, pipeline: Any, attachments: bool) -> Monitor:

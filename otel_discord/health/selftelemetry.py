@@ -23,11 +23,12 @@ otel_discord.notices.dropped       {notice}   notices lost, by ``otel_discord.dr
 otel_discord.spool.depth           {notice}   notices waiting in the spool (gauge)
 otel_discord.delivery.latency      s          submit → accepted by Discord (histogram)
 =================================  =========  ==================================================
+
+After a fork the child gets a fresh lock and forgets the parent's retired counts: one reset registered with ``health/forks.py``, whose single at-fork hook runs it.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 import weakref
 from collections import Counter
@@ -37,6 +38,7 @@ from typing import Any, Final, Protocol
 from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Histogram, Observation
 
+from otel_discord.health import forks
 from otel_discord.health.drops import Stats
 from otel_discord.version import __version__
 
@@ -123,7 +125,7 @@ def _forget_in_child() -> None:
         report.retired = Counter()  # a child counts its own work (its engine's counters start at 0)
 
 
-os.register_at_fork(after_in_child=_forget_in_child)
+forks.in_child(_forget_in_child)
 
 
 def watch(engine: Observed, meter_provider: metrics.MeterProvider | None = None) -> None:

@@ -7,7 +7,7 @@
 * the channel already had ``RATE_CAP`` notices in the last minute: held (``rate``);
 * otherwise posted, after a digest of anything the channel held before.
 
-``Digester.due(now)`` (called by a ticker every few seconds) turns everything a
+``Digester.due(now)`` (called by the engine's timer every few seconds) turns everything a
 channel holds into ONE digest notice once the channel is open and under its cap.
 Nothing is dropped: a held notice waits in the store (SQLite, so a restart loses
 nothing) until a digest carries it. Every function that reads a clock takes ``now``.
@@ -15,10 +15,9 @@ nothing) until a digest carries it. Every function that reads a clock takes ``no
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
@@ -32,7 +31,6 @@ from otel_discord.render.style import CATEGORY_EMOJI, SEVERITY_EMOJI
 from otel_discord.route.mentions import Mention
 from otel_discord.route.holding import Held, HoldingStore
 from otel_discord.route.schedule import Schedules
-from otel_discord.health.drops import guard
 
 _logger = get_logger(__name__)
 
@@ -278,55 +276,3 @@ def build_digest(
         channel=channel,
         mention=mention.text or None,
     )
-
-
-# --- the ticker ------------------------------------------------------------------------------
-
-
-class Ticker:
-    """A named daemon thread calling ``callback()`` every ``interval`` seconds.
-
-    Started lazily and again in a forked child (threads do not survive a fork);
-    ``stop()`` ends it. The callback runs inside ``guard``: a bug costs a log line.
-    """
-
-    def __init__(self, interval: float, callback: Callable[[], None], name: str = "otel-discord-digest") -> None:
-        self.interval = interval
-        self._callback = callback
-        self._name = name
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
-
-    def ensure(self) -> None:
-        """Start the thread if this process has none running (and ``stop`` was not called)."""
-        thread = self._thread
-        if thread is not None and thread.is_alive() and self._pid == os.getpid():
-            return
-        if self._pid != os.getpid():  # forked: the lock and the event may be in any state
-            self._lock, self._stop, self._thread, self._pid = threading.Lock(), threading.Event(), None, os.getpid()
-        with self._lock:
-            if self._stop.is_set() or (self._thread is not None and self._thread.is_alive()):
-                return
-            thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-            try:
-                thread.start()
-            except RuntimeError:  # interpreter shutting down
-                return
-            self._thread = thread
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            with guard("posting digests"):
-                self._callback()
-
-    def stop(self, timeout: float = 1.0) -> None:
-        self._stop.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread() and self._pid == os.getpid():
-            thread.join(timeout)
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive() and self._pid == os.getpid()

@@ -9,6 +9,8 @@ returns False and the caller posts it at once instead.
 
 A channel keeps at most ``MAX_HELD`` notices; beyond that only a count is kept,
 so a flood overnight cannot fill the disk (the digest says how many it left out).
+
+After a fork every SQLite store gets a fresh lock (a parent thread may have held it): one reset registered with ``health/forks.py``, whose single at-fork hook runs it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from otel_discord.health import forks
 from otel_discord.health.log import get_logger
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 
@@ -278,7 +281,7 @@ def _after_fork() -> None:
         store._reset_lock()
 
 
-os.register_at_fork(after_in_child=_after_fork)
+forks.in_child(_after_fork)
 
 
 def open_store(spool_dir: Path) -> HoldingStore:

@@ -19,13 +19,13 @@ Two cases would count something twice and are handled here:
 * A forked worker (gunicorn) inherits the master's metric storage but gets a new
   ``service.instance.id``; its first point continues the master's total, so the
   master's last point of the same stream is its baseline.
+
+After a fork the child keeps the parent's last points only as baselines (see above): one reset registered with ``health/forks.py``, whose single at-fork hook runs it.
 """
 
 from __future__ import annotations
 
-import os
 import time
-import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -38,6 +38,7 @@ from opentelemetry.sdk.metrics.export import (
     Sum,
 )
 
+from otel_discord.health import forks
 from otel_discord.health.log import get_logger
 
 _logger = get_logger(__name__)
@@ -125,8 +126,7 @@ class Accumulator:
         self._last: dict[tuple[str, str, str, Attributes], _Last] = {}
         self._inherited: dict[tuple[str, str, Attributes, int], _Last] = {}
         self._warned: set[str] = set()
-        hook = weakref.WeakMethod(self._after_fork)
-        os.register_at_fork(after_in_child=lambda: (m := hook()) is not None and m())
+        forks.in_child(self._after_fork)
 
     def _after_fork(self) -> None:
         # The child's streams get a new instance id; remember the parent's points by

@@ -11,19 +11,20 @@
 4. per service: thresholds (one evaluator per minute, elected), overdue jobs,
    milestones, and every schedule whose tick passed (one poster per tick,
    elected); every quarter hour, compaction.
+
+After a fork the child starts with its own lock and no unsaved figures (the parent saves its own): one reset registered with ``health/forks.py``, whose single at-fork hook runs it.
 """
 
 from __future__ import annotations
 
-import os
 import threading
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from opentelemetry.sdk.metrics.export import MetricsData
 
+from otel_discord.health import forks
 from otel_discord.detect import observations as observe
 from otel_discord.notice import Notice
 from otel_discord.health.drops import redacting_logger
@@ -89,8 +90,7 @@ class Monitor:
         self._since: dict[tuple[str, str], float] = {}
         self._seen: dict[tuple[str, str], float] = {}
         self._init_process_state()
-        hook = weakref.WeakMethod(self._init_process_state)
-        os.register_at_fork(after_in_child=lambda: (m := hook()) is not None and m())
+        forks.in_child(self._init_process_state)
 
     def _init_process_state(self) -> None:
         self._lock = threading.Lock()

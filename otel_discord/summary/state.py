@@ -22,6 +22,8 @@ Tables:
   before that) and the election and figures of each tick (trends).
 * ``alerts``, ``jobs``, ``milestones``, ``lease``: see thresholds, jobs,
   milestones and lifecycle.
+
+After a fork the child gets its own lock, connection and writer name: one reset registered with ``health/forks.py``, whose single at-fork hook runs it.
 """
 
 from __future__ import annotations
@@ -32,13 +34,13 @@ import sqlite3
 import threading
 import time
 import uuid
-import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
 
+from otel_discord.health import forks
 from otel_discord.health.log import get_logger
 from otel_discord.summary.tally import Tally
 
@@ -109,8 +111,7 @@ class Store:
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         self._init_process_state()
-        hook = weakref.WeakMethod(self._init_process_state)
-        os.register_at_fork(after_in_child=lambda: (m := hook()) is not None and m())
+        forks.in_child(self._init_process_state)
 
     def _init_process_state(self) -> None:
         self._pid = os.getpid()
