@@ -12,7 +12,7 @@ import enum
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 
 class Severity(enum.IntEnum):
@@ -125,3 +125,27 @@ class Notice:
     def replace(self, **changes: Any) -> Notice:
         """Return a copy with some fields changed (notices are immutable)."""
         return dataclasses.replace(self, **changes)
+
+
+# The sign of each level and category: in embed titles (render) and digest lines (route) alike.
+SEVERITY_EMOJI: Final[dict[Severity, str]] = {
+    Severity.DEBUG: "🔍",
+    Severity.INFO: "📘",
+    Severity.SUCCESS: "✅",
+    Severity.WARNING: "⚠️",
+    Severity.ERROR: "🔴",
+    Severity.CRITICAL: "💥",
+}
+
+CATEGORY_EMOJI: Final[dict[Category, str]] = {
+    Category.INVOICE: "📄",
+    Category.PAYMENT: "💳",
+    Category.BTW: "🏛️",
+    Category.IMPORT: "📥",
+    Category.EXPORT: "📤",
+    Category.USER: "👤",
+    Category.SYSTEM: "⚙️",
+    Category.ERROR: "🚨",
+    Category.SECURITY: "🔒",
+    Category.PERFORMANCE: "📊",
+}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from otel_discord.notice import Category, Severity
+from otel_discord.notice import CATEGORY_EMOJI, SEVERITY_EMOJI, Category, Severity
+
+__all__ = ["CATEGORY_EMOJI", "SEVERITY_COLOR", "SEVERITY_EMOJI", "TITLE_SEPARATOR", "color_for", "title_prefix"]
 
 SEVERITY_COLOR: Final[dict[Severity, int]] = {
     Severity.DEBUG: 0x95A5A6,  # grey
@@ -13,28 +15,6 @@ SEVERITY_COLOR: Final[dict[Severity, int]] = {
     Severity.WARNING: 0xF1C40F,  # yellow
     Severity.ERROR: 0xE74C3C,  # red
     Severity.CRITICAL: 0x8E44AD,  # purple: must not be mistaken for an ordinary error
-}
-
-SEVERITY_EMOJI: Final[dict[Severity, str]] = {
-    Severity.DEBUG: "🔍",
-    Severity.INFO: "📘",
-    Severity.SUCCESS: "✅",
-    Severity.WARNING: "⚠️",
-    Severity.ERROR: "🔴",
-    Severity.CRITICAL: "💥",
-}
-
-CATEGORY_EMOJI: Final[dict[Category, str]] = {
-    Category.INVOICE: "📄",
-    Category.PAYMENT: "💳",
-    Category.BTW: "🏛️",
-    Category.IMPORT: "📥",
-    Category.EXPORT: "📤",
-    Category.USER: "👤",
-    Category.SYSTEM: "⚙️",
-    Category.ERROR: "🚨",
-    Category.SECURITY: "🔒",
-    Category.PERFORMANCE: "📊",
 }
 
 #: Between the category word and the notice title.

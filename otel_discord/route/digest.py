@@ -23,13 +23,20 @@ from decimal import Decimal
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from otel_discord.health.log import get_logger
-from otel_discord.route.filters.amount import amount_of
 from otel_discord.group import DEFAULT_WINDOW as DEFAULT_GROUP_WINDOW
-from otel_discord.notice import Category, Field, Kind, Notice, Severity
-from otel_discord.render.style import CATEGORY_EMOJI, SEVERITY_EMOJI
-from otel_discord.route.mentions import Mention
+from otel_discord.health.log import get_logger
+from otel_discord.notice import (
+    CATEGORY_EMOJI,
+    SEVERITY_EMOJI,
+    Category,
+    Field,
+    Kind,
+    Notice,
+    Severity,
+)
+from otel_discord.route.filters.amount import amount_of
 from otel_discord.route.holding import Held, HoldingStore
+from otel_discord.route.mentions import Mention
 from otel_discord.route.schedule import Schedules
 
 _logger = get_logger(__name__)
