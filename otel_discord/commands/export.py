@@ -29,8 +29,6 @@ from otel_discord import audit
 from otel_discord.config import ConfigError, default_state_dir, resolve
 from otel_discord.schedule import DEFAULT_TIMEZONE, parse_timezone, timezone_of
 
-NAME: Final = "export"
-HELP: Final = "print the local audit log of business events as CSV or JSON"
 
 COLUMNS: Final = ("time", "event", "severity", "category", "title", "service", "environment", "trace_id")
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
