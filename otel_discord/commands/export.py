@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import re
 import sys
 import time
@@ -26,7 +27,7 @@ from typing import Any, Final, TextIO
 from zoneinfo import ZoneInfo
 
 from otel_discord import audit
-from otel_discord.config import ConfigError, default_state_dir, resolve
+from otel_discord.config import ConfigError, default_state_dir, resolve, service_name
 from otel_discord.schedule import DEFAULT_TIMEZONE, parse_timezone, timezone_of
 
 
@@ -44,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only events matching this glob, e.g. 'invoice.*' (repeatable)")
     parser.add_argument("--audit-log", type=Path, help="the audit log file (default: <spool dir>/audit.jsonl)")
     parser.add_argument("--spool-dir", type=Path, help="the exporter's spool directory")
+    parser.add_argument("--service", help="read the default spool of this service.name "
+                                          "(default: OTEL_SERVICE_NAME, as the app's exporter does)")
     parser.add_argument("--config", help="YAML config file (default: $OTEL_EXPORTER_DISCORD_CONFIG)")
     parser.add_argument("--timezone", help="time zone of dates given and times shown (default: TIMEZONE setting)")
 
@@ -124,10 +127,12 @@ def _locate(args: argparse.Namespace) -> tuple[Path, ZoneInfo | None]:
         return args.audit_log, None
     if args.spool_dir:
         return args.spool_dir / audit.FILE_NAME, None
+    if args.service:
+        return default_state_dir(args.service) / audit.FILE_NAME, None
     try:
         settings = resolve(None, config_file=args.config)
     except ConfigError as exc:
-        fallback = default_state_dir() / audit.FILE_NAME
+        fallback = default_state_dir(service_name(os.environ)) / audit.FILE_NAME
         print(f"otel-discord export: settings not usable ({exc}); reading {fallback} "
               "(use --spool-dir or --audit-log to choose)", file=sys.stderr)
         return fallback, None
@@ -145,7 +150,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"otel-discord export: {exc}", file=sys.stderr)
         return 2
     if not path.exists():
-        print(f"otel-discord export: no audit log at {path} (nothing recorded yet?)", file=sys.stderr)
+        others = sorted(p.parent.name for p in default_state_dir().glob(f"*/{audit.FILE_NAME}"))
+        hint = f"; services with one: {', '.join(others)} (choose with --service)" if others else ""
+        print(f"otel-discord export: no audit log at {path} (nothing recorded yet?){hint}", file=sys.stderr)
     try:
         count = export(path, sys.stdout, since=since, until=until, events=args.event, fmt=args.format, tz=tz)
     except OSError as exc:
