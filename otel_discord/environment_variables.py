@@ -29,7 +29,9 @@ OTEL_EXPORTER_DISCORD_TRACE_URL = "OTEL_EXPORTER_DISCORD_TRACE_URL"
 """Template turning a trace id into a link, e.g. ``http://localhost:16686/trace/{trace_id}``."""
 
 OTEL_EXPORTER_DISCORD_SPOOL_DIR = "OTEL_EXPORTER_DISCORD_SPOOL_DIR"
-"""Directory for the delivery spool and the dropped-notices log. Default: the user's state dir."""
+"""Directory for the delivery spool and the dropped-notices log. Default: one per service,
+``~/.local/state/otel-discord/<service.name>`` (``$XDG_STATE_HOME`` if set; the name from
+``OTEL_SERVICE_NAME`` or ``OTEL_RESOURCE_ATTRIBUTES``), so two apps never share group state."""
 
 OTEL_EXPORTER_DISCORD_CONFIG = "OTEL_EXPORTER_DISCORD_CONFIG"
 """Path of an optional YAML config file (channels, routes, filters)."""

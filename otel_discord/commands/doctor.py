@@ -1,34 +1,46 @@
 """``otel-discord doctor [--send-sample]``: is the configuration right, and does every webhook work?
 
-1. Prints the effective configuration (tokens masked): channels, preset, routes,
-   mentions, filters, schedules, rate cap, privacy.
-2. Warns when the Python root logger's level would drop INFO business events
-   before OpenTelemetry sees them, and says how to fix it.
-3. Checks each webhook with a GET (harmless: nothing is posted) and gives a
-   verdict per channel: ok, unknown webhook, unauthorized, rate limited or unreachable.
-4. With ``--send-sample``: posts one notice of each kind to each channel through
-   the real pipeline and delivery engine, then flushes.
+Checks what it can know from where it runs (the same environment as the app):
 
-Exit status: 0 all good, 1 a webhook or a sample failed, 2 the configuration is invalid.
+1. The settings: prints the effective configuration (tokens masked): channels, preset,
+   routes, mentions, filters, schedules, rate cap, privacy, the spool directory.
+2. The signals: which exporters ``OTEL_TRACES_EXPORTER``, ``OTEL_METRICS_EXPORTER`` and
+   ``OTEL_LOGS_EXPORTER`` name, and whether each is installed. A missing one makes the
+   SDK set up nothing at all, so it fails the check; with a variable unset here (flags
+   given to ``opentelemetry-instrument`` are not visible to doctor), it says what the
+   distro's default would do.
+3. Each webhook, with a GET (harmless: nothing is posted): ok, unknown webhook,
+   unauthorized, rate limited or unreachable.
+4. With ``--send-sample``: posts one notice of each kind to each channel through the real
+   pipeline and delivery engine, then flushes.
+
+Advice is not a failed check: when the logs go to Discord, a reminder that Python's
+logging drops INFO business events below the logger's level (the level lives in the
+app, never in doctor's own process, so doctor cannot read it; ``logging_advice`` is the
+same check for the app to run on its own logger).
+
+Exit status: 0 all good, 1 a webhook, a sample or a signal's exporter failed, 2 the
+configuration is invalid.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final, TextIO
 
 import yaml
 
 from otel_discord.config import Channel, ConfigError, Settings, resolve
 from otel_discord.deliver.webhook import Outcome, WebhookClient
+from otel_discord.exporters import requested
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 
-NAME: Final = "doctor"
-HELP: Final = "check the configuration and every webhook; --send-sample posts one notice of each kind"
 
 OK: Final = "ok"
 
@@ -41,18 +53,85 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def logging_advice(level: int) -> str | None:
-    """Why ``level`` (the root logger's effective level) loses business events, or None if it does not."""
+    """Why ``level`` (a logger's effective level, in the app) loses business events, or None if it does not."""
     if level <= logging.INFO:
         return None
     name = logging.getLevelName(level)
     return (
-        f"the root logger's level is {name}: logger.info(..., extra={{'event.name': ...}}) business events "
+        f"the logger's level is {name}: logger.info(..., extra={{'event.name': ...}}) business events "
         f"are dropped by Python's logging before OpenTelemetry's handler sees them (Python's default is "
         f"WARNING). Set the level of the logger your events use, e.g. "
         f"logging.getLogger('myapp').setLevel(logging.INFO), or logging.basicConfig(level=logging.INFO) "
-        f"at startup. (Checked in this process; run the check in your app with "
-        f"otel_discord.commands.doctor.logging_advice(logging.getLogger('myapp').getEffectiveLevel()).)"
+        f"at startup."
     )
+
+
+LOGGING_ADVICE: Final = (
+    "business events logged at INFO (logger.info(..., extra={'event.name': ...})) reach Discord only if "
+    "the app's logger lets INFO through, and Python's default level is WARNING: call "
+    "logging.basicConfig(level=logging.INFO) at startup, or logging.getLogger('myapp').setLevel(logging.INFO). "
+    "To check in the app: otel_discord.commands.doctor.logging_advice(logging.getLogger('myapp')"
+    ".getEffectiveLevel()) returns None when all is well."
+)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the report: ``✓`` passed, ``✗`` failed (exit 1), ``⚠`` a warning, ``ℹ`` advice, ``·`` a fact."""
+
+    mark: str
+    text: str
+
+    @property
+    def failed(self) -> bool:
+        return self.mark == "✗"
+
+    def __str__(self) -> str:
+        return f"{self.mark} {self.text}"
+
+
+def signal_lines(environ: Mapping[str, str], available: requested.Available = requested.installed,
+                 distro: bool | None = None) -> list[Line]:
+    """What each signal's ``OTEL_*_EXPORTER`` names here, and whether the SDK will find it.
+
+    ``distro``: whether a distro fills unset variables with ``otlp`` (default: whether one is installed).
+    """
+    distro = requested.distro_installed() if distro is None else distro
+    lines: list[Line] = []
+    for signal in requested.SIGNALS:
+        variable = requested.ENV[signal]
+        set_here = bool(environ.get(variable, "").strip())
+        effective = requested.with_distro_defaults(environ) if distro and not set_here else environ
+        names = requested.requested(signal, effective)
+        shown = ", ".join(asked for asked, _ in names)
+        absent = [(asked, name) for asked, name in names if not available(signal, name)]
+        if absent:
+            what = ", ".join(asked if asked == name else f"{asked} ({name})" for asked, name in absent)
+            packages = sorted({requested.PACKAGES[name] for _, name in absent if name in requested.PACKAGES})
+            fix = f"pass --{signal}_exporter discord (or none) to opentelemetry-instrument" + (
+                f", or pip install {' '.join(packages)}" if packages else "")
+            if set_here:
+                lines.append(Line("✗", f"{signal}: {variable}={shown}, but {what} is not installed, so the SDK "
+                                       f"would set up no signal at all: {fix}"))
+            else:
+                lines.append(Line("⚠", f"{signal}: {variable} is not set here, and opentelemetry-distro's default "
+                                       f"{what} is not installed, so unless opentelemetry-instrument is given "
+                                       f"--{signal}_exporter the SDK sets up no signal at all: {fix}"))
+        elif not set_here:
+            default = f" (opentelemetry-distro's default: {shown})" if distro else ""
+            lines.append(Line("·", f"{signal}: {variable} is not set here{default}; "
+                                   f"--{signal}_exporter discord sends {signal} to Discord"))
+        elif not names:
+            lines.append(Line("·", f"{signal}: not exported ({variable}=none)"))
+        elif any(name == "discord" for _, name in names):
+            lines.append(Line("✓", f"{signal}: {variable}={shown}"))
+        else:
+            lines.append(Line("·", f"{signal}: {variable}={shown} (not to Discord)"))
+    return lines
+
+
+def logs_to_discord(environ: Mapping[str, str]) -> bool:
+    return any(name == "discord" for _, name in requested.requested("logs", environ))
 
 
 def verdict(outcome: Outcome) -> str:
@@ -145,14 +224,16 @@ def diagnose(
     settings: Settings,
     out: TextIO,
     *,
-    root_level: int,
+    environ: Mapping[str, str] | None = None,
     client: WebhookClient | None = None,
     send_sample: bool = False,
     timeout: float = 30.0,
+    available: requested.Available = requested.installed,
 ) -> int:
-    """Run every check on ``settings``, print the report to ``out``; return the exit status."""
+    """Run every check on ``settings`` and ``environ`` (the OTEL_* variables), print the report; the exit status."""
     from otel_discord.pipeline import build_stages
 
+    environ = {} if environ is None else environ
     try:
         stages = build_stages(settings)
     except ConfigError as exc:
@@ -160,8 +241,15 @@ def diagnose(
         return 2
     _print_config(settings, stages, out)
     print("", file=out)
-    advice = logging_advice(root_level)
-    print(f"⚠ logging: {advice}" if advice else "✓ logging: INFO records reach OpenTelemetry", file=out)
+    lines = signal_lines(environ, available)
+    if logs_to_discord(environ):
+        lines.append(Line("ℹ", f"logging (advice): {LOGGING_ADVICE}"))
+        if not available_instrumentor("logging"):
+            lines.append(Line("ℹ", "logging (advice): opentelemetry-instrumentation-logging is not installed, so "
+                                   "Python log records never reach the log exporter: pip install "
+                                   "opentelemetry-instrumentation-logging"))
+    for line in lines:
+        print(line, file=out)
     owned = client is None
     client = client or WebhookClient(timeout=min(settings.timeout, 10.0))
     try:
@@ -172,13 +260,20 @@ def diagnose(
     for name, result in verdicts.items():
         mark = "✓" if result.startswith(OK) else "✗"
         print(f"{mark} channel {name} ({settings.channels[name].webhook}): {result}", file=out)
-    healthy = all(result.startswith(OK) for result in verdicts.values())
+    healthy = all(result.startswith(OK) for result in verdicts.values()) and not any(line.failed for line in lines)
     if send_sample:
-        if not healthy:
+        if not all(result.startswith(OK) for result in verdicts.values()):
             print("✗ samples: not sent (fix the webhooks above first)", file=out)
         else:
             healthy = _send_samples(settings, timeout, out) and healthy
     return 0 if healthy else 1
+
+
+def available_instrumentor(name: str) -> bool:
+    """Whether an ``opentelemetry_instrumentor`` entry point called ``name`` is installed."""
+    from importlib.metadata import entry_points
+
+    return any(True for _ in entry_points(group="opentelemetry_instrumentor", name=name))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -187,5 +282,4 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"✗ configuration: {exc}", file=sys.stdout)
         return 2
-    return diagnose(settings, sys.stdout, root_level=logging.getLogger().getEffectiveLevel(),
-                    send_sample=args.send_sample, timeout=args.timeout)
+    return diagnose(settings, sys.stdout, environ=os.environ, send_sample=args.send_sample, timeout=args.timeout)

@@ -26,12 +26,10 @@ from typing import Any, Final, TextIO
 from zoneinfo import ZoneInfo
 
 from otel_discord.deliver import audit
-from otel_discord.config import ConfigError, default_state_dir, resolve
+from otel_discord.config import ConfigError, default_state_dir, resolve, service_name
 from otel_discord.config.parse import FALLBACK_TIMEZONE, parse_duration, parse_timezone
 from otel_discord.config.settings import host_or_fallback_timezone
 
-NAME: Final = "export"
-HELP: Final = "print the local audit log of business events as CSV or JSON"
 
 COLUMNS: Final = ("time", "event", "severity", "category", "title", "service", "environment", "trace_id")
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
@@ -45,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only events matching this glob, e.g. 'invoice.*' (repeatable)")
     parser.add_argument("--audit-log", type=Path, help="the audit log file (default: <spool dir>/audit.jsonl)")
     parser.add_argument("--spool-dir", type=Path, help="the exporter's spool directory")
+    parser.add_argument("--service", help="read the default spool of this service.name "
+                                          "(default: OTEL_SERVICE_NAME, as the app's exporter does)")
     parser.add_argument("--config", help="YAML config file (default: $OTEL_EXPORTER_DISCORD_CONFIG)")
     parser.add_argument("--timezone", help="time zone of dates given and times shown (default: TIMEZONE setting)")
 
@@ -127,10 +127,12 @@ def _locate(args: argparse.Namespace) -> tuple[Path, ZoneInfo | None]:
         return args.audit_log, None
     if args.spool_dir:
         return args.spool_dir / audit.FILE_NAME, None
+    if args.service:
+        return default_state_dir(args.service) / audit.FILE_NAME, None
     try:
         settings = resolve(None, config_file=args.config)
     except ConfigError as exc:
-        fallback = default_state_dir() / audit.FILE_NAME
+        fallback = default_state_dir(service_name(os.environ)) / audit.FILE_NAME
         print(f"otel-discord export: settings not usable ({exc}); reading {fallback} "
               "(use --spool-dir or --audit-log to choose)", file=sys.stderr)
         return fallback, None
@@ -148,7 +150,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"otel-discord export: {exc}", file=sys.stderr)
         return 2
     if not path.exists():
-        print(f"otel-discord export: no audit log at {path} (nothing recorded yet?)", file=sys.stderr)
+        others = sorted(p.parent.name for p in default_state_dir().glob(f"*/{audit.FILE_NAME}"))
+        hint = f"; services with one: {', '.join(others)} (choose with --service)" if others else ""
+        print(f"otel-discord export: no audit log at {path} (nothing recorded yet?){hint}", file=sys.stderr)
     try:
         count = export(path, sys.stdout, since=since, until=until, events=args.event, fmt=args.format, tz=tz)
     except OSError as exc:

@@ -10,12 +10,8 @@ from __future__ import annotations
 import argparse
 import threading
 from collections.abc import Callable
-from typing import Final
 
 from otel_discord.testing.preview import DEFAULT_CHANNEL, DEFAULT_PORT, Preview, preset_channels
-
-NAME: Final = "preview"
-HELP: Final = "run a local Discord (webhooks + a live preview page) to see alerts without posting to Discord"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

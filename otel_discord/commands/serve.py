@@ -28,11 +28,10 @@ import time
 from types import FrameType
 from typing import Any, Final
 
+from otel_discord.commands._extras import missing_extra_line
 from otel_discord.health.log import ROOT_NAME, get_logger
 from otel_discord.config import ConfigError
 
-NAME: Final = "serve"
-HELP: Final = "run the OTLP/HTTP bridge that a Collector exports to (gateway mode)"
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 4319  # next to the Collector's 4317 (gRPC) and 4318 (HTTP)
@@ -99,8 +98,7 @@ def run(args: argparse.Namespace) -> int:
         from otel_discord.bridge.sink import PipelineSink
         from otel_discord.bridge.tls import server_context
     except ImportError as exc:
-        _fail(f"gateway mode needs the 'gateway' extra ({exc.name or exc} is missing): "
-              "pip install 'otel-discord[gateway]'")
+        print(missing_extra_line("serve", "gateway", exc.name), file=sys.stderr)
         return 2
     try:
         # Who may post is decided before anything starts: a refused bridge posts no "started".

@@ -10,12 +10,15 @@ setting and never contains a webhook token.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo
+from urllib.parse import unquote
 
 from otel_discord import environment_variables as env
 from otel_discord.config.errors import ConfigError
@@ -69,7 +72,7 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
     queue_size: int = DEFAULT_QUEUE_SIZE
     trace_url: str | None = None
-    spool_dir: Path = field(default_factory=lambda: default_state_dir())
+    spool_dir: Path = field(default_factory=lambda: default_state_dir("unknown_service"))
     username: str | None = None
     avatar_url: str | None = None
     mask_pii: bool = DEFAULT_MASK_PII
@@ -129,10 +132,30 @@ def host_or_fallback_timezone(environ: Mapping[str, str]) -> ZoneInfo:
     return ZoneInfo(FALLBACK_TIMEZONE)
 
 
-def default_state_dir() -> Path:
-    """``$XDG_STATE_HOME/otel-discord`` or ``~/.local/state/otel-discord``."""
+def default_state_dir(service: str | None = None) -> Path:
+    """``$XDG_STATE_HOME/otel-discord`` or ``~/.local/state/otel-discord``; with ``service``, its own folder.
+
+    The default spool is per service: two apps of one user must not share group state
+    (one would edit the other's grouped messages) unless ``SPOOL_DIR`` says so.
+    """
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "otel-discord"
+    root = Path(base) / "otel-discord"
+    if service is None:
+        return root
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", service)[:80].lstrip(".") or "_"
+    if safe != service:  # "my app" and "my_app" must not meet in one folder
+        safe += "-" + hashlib.sha256(service.encode()).hexdigest()[:8]
+    return root / safe
+
+
+def service_name(environ: Mapping[str, str]) -> str:
+    """``service.name`` as the SDK's resource reads it: ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``."""
+    name = environ.get("OTEL_SERVICE_NAME", "").strip()
+    for item in environ.get("OTEL_RESOURCE_ATTRIBUTES", "").split(","):
+        key, _, value = item.partition("=")
+        if not name and key.strip() == "service.name":
+            name = unquote(value.strip())
+    return name or "unknown_service"
 
 
 # --- parsers: each takes the text and returns a value or raises ValueError ------------
@@ -308,7 +331,8 @@ def resolve(
         timeout=r.get("TIMEOUT", timeout, parse_float_positive, DEFAULT_TIMEOUT),
         queue_size=r.get("QUEUE_SIZE", queue_size, parse_int_positive, DEFAULT_QUEUE_SIZE),
         trace_url=r.get("TRACE_URL", trace_url, _parse_trace_url, None),
-        spool_dir=r.get("SPOOL_DIR", spool_dir, lambda v: Path(os.path.expanduser(str(v))), default_state_dir()),
+        spool_dir=r.get("SPOOL_DIR", spool_dir, lambda v: Path(os.path.expanduser(str(v))),
+                        default_state_dir(service_name(environ))),
         username=r.get("USERNAME", username, parse_username, None),
         avatar_url=r.get("AVATAR_URL", avatar_url, _parse_url, None),
         mask_pii=r.get("MASK_PII", mask_pii, parse_bool, DEFAULT_MASK_PII),

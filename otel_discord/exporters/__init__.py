@@ -5,6 +5,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from otel_discord.exporters.requested import warn_if_missing
+
 _MODULES = {
     "DiscordSpanExporter": "otel_discord.exporters.spans",
     "DiscordLogExporter": "otel_discord.exporters.logs",
@@ -12,6 +14,9 @@ _MODULES = {
 }
 
 __all__ = list(_MODULES)
+
+# The SDK imports us while it configures exporters: the moment to explain one it will not find.
+warn_if_missing()
 
 
 def __getattr__(name: str) -> Any:
