@@ -16,8 +16,8 @@ archived thread is 50083; starting a thread in a forum or inside a thread is
 50024 (the research's inference: Discord does not document that code). Bodies
 are checked against Discord's schemas (``discord_schema.json``).
 
-Rate limits: every route has a bucket per bot and channel with real
-``X-RateLimit-*`` headers and 429s. Reactions have their own bucket, by default
+Rate limits: every route has a bucket per bot, method and channel with real
+``X-RateLimit-*`` headers and 429s. Adding and removing reactions have their own bucket, by default
 the 1 per second Discord advertises (its real limit was ~4 per second, but staff
 advise following the headers). GETs count too: the poller is what is limited.
 """
@@ -34,7 +34,7 @@ from otel_discord.testing._http import HTTPError, Request, Response, error
 from otel_discord.testing.bodies import BodyError, parse_body
 from otel_discord.testing.bot_state import FORUM, TEXT, BotInfo, Thread
 from otel_discord.testing.ratelimits import USER_MESSAGE, WebhookBuckets, retry_after_header
-from otel_discord.testing.schema import schema_errors
+from otel_discord.testing.schema import ValidationError, schema_errors
 from otel_discord.testing.state import Message, Registry, Rejection, utcnow
 from otel_discord.testing.validate import errors_to_discord_json, is_empty_message, rule_errors
 
@@ -48,6 +48,7 @@ _CUSTOM: Final = re.compile(r"^[A-Za-z0-9_~]{1,32}:\d{1,20}$")
 _SUPPORTED_VERSIONS: Final = (None, "9", "10")
 THREAD_SCHEMA: Final = "CreateTextThreadWithMessageRequest"
 MESSAGE_SCHEMA: Final = "MessageCreateRequest"
+CONTENT_LIMIT: Final = 2000
 _EMOJI_JOINERS: Final = {"\u200d", "\ufe0f", "\u20e3"}
 
 
@@ -124,7 +125,8 @@ class BotAPI:
             raise error(404, 10003, "Unknown Channel")
         rest = match["rest"] or ""
         reaction = _REACTIONS.match(rest)
-        buckets, key = (self.reaction_buckets, f"bot:{bot.id}:reactions:{channel}") if reaction else \
+        buckets, key = (self.reaction_buckets, f"bot:{bot.id}:reactions:{channel}") \
+            if reaction and request.method in ("PUT", "DELETE") else \
             (self.buckets, f"bot:{bot.id}:{request.method}:{channel}")
         bucket = buckets.hit(key, self.clock())
         headers = bucket.headers(self.epoch_offset)
@@ -212,6 +214,11 @@ class BotAPI:
             return Response(400, {"code": 50109, "message": "The request body contains invalid JSON."})
         errors = schema_errors(payload, MESSAGE_SCHEMA) + [
             e for e in rule_errors(payload, [f.name for f in parsed.files]) if e.path[:1] != ("username",)]
+        content = payload.get("content")
+        if isinstance(content, str) and len(content) > CONTENT_LIMIT and not any(e.path == ("content",) for e in errors):
+            # The spec says 4000; Discord's docs say 2000 for messages, and the docs win.
+            errors.append(ValidationError(("content",), "BASE_TYPE_MAX_LENGTH",
+                                          f"Must be {CONTENT_LIMIT} or fewer in length."))
         if errors:
             return Response(400, errors_to_discord_json(errors), payload=payload)
         if is_empty_message(payload, [f.name for f in parsed.files], with_components=True):
