@@ -3,7 +3,7 @@
 Discord publishes its HTTP API as OpenAPI 3.1 (github.com/discord/discord-api-spec). The
 strict test server validates payloads against Discord's own schemas, but users of
 ``otel_discord.testing`` have no copy of the 1.2 MB spec, so this script copies just the
-two webhook request bodies and every schema they reach through ``$ref`` into
+webhook and bot request bodies the strict server checks and every schema they reach through ``$ref`` into
 ``otel_discord/testing/discord_schema.json``. Schemas are copied verbatim (spec
 artefacts such as the 152133 ``maxLength`` placeholders included): the extract must give
 the same verdicts as the full spec, and ``otel_discord/testing/schema.py`` documents the
@@ -28,7 +28,9 @@ from typing import Any, Final
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 DEFAULT_SPEC: Final = REPO_ROOT.parent / "shared" / "discord" / "openapi.json"
 DEFAULT_OUTPUT: Final = REPO_ROOT / "otel_discord" / "testing" / "discord_schema.json"
-ROOT_SCHEMAS: Final = ("IncomingWebhookRequestPartial", "IncomingWebhookUpdateRequestPartial")
+# The webhook bodies, and the bot routes the strict server serves (send a message, start a thread).
+ROOT_SCHEMAS: Final = ("IncomingWebhookRequestPartial", "IncomingWebhookUpdateRequestPartial",
+                        "MessageCreateRequest", "CreateTextThreadWithMessageRequest")
 SOURCE_REPO: Final = "discord/discord-api-spec"
 SOURCE_PATH: Final = "specs/openapi.json"
 _REF_PREFIX: Final = "#/components/schemas/"

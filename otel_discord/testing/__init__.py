@@ -8,6 +8,7 @@ Discord does without any server. Both need ``jsonschema`` (the ``testing`` extra
 from __future__ import annotations
 
 from otel_discord.testing._http import Request, Response
+from otel_discord.testing.bot_state import BotInfo, Thread
 from otel_discord.testing.server import DiscordServer
 from otel_discord.testing.state import File, Message, Pings, Rejection, WebhookInfo
 from otel_discord.testing.validate import (
@@ -20,6 +21,7 @@ from otel_discord.testing.validate import (
 )
 
 __all__ = [
+    "BotInfo",
     "DiscordServer",
     "File",
     "Message",
@@ -27,6 +29,7 @@ __all__ = [
     "Rejection",
     "Request",
     "Response",
+    "Thread",
     "ValidationError",
     "WebhookInfo",
     "embed_total",

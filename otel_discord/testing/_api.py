@@ -7,6 +7,11 @@
 * ``GET    /webhooks/{id}/{token}``                       the webhook object
 * ``DELETE /webhooks/{id}/{token}``                       delete the webhook
 * ``GET | PATCH | DELETE /webhooks/{id}/{token}/messages/{message_id}`` (``thread_id``)
+
+Forum channels (``DiscordServer.create_webhook(..., forum=True)``) need ``thread_name``
+(a new post) or ``thread_id`` (220001); ``thread_name`` elsewhere is 220003. Posting
+into an archived thread unarchives it; editing a message in one is 50083. The bot
+routes are in ``_bot_api.py``.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from urllib.parse import quote
 
 from otel_discord.testing._http import HTTPError, Request, Response, error
 from otel_discord.testing.bodies import BodyError, ParsedBody, parse_body
+from otel_discord.testing.bot_state import Thread
 from otel_discord.testing.ratelimits import (
     SHARED_MESSAGE,
     USER_MESSAGE,
@@ -169,10 +175,17 @@ class WebhookAPI:
         errors = validate_execute(payload, [f.name for f in files], with_components=with_components)
         if errors:
             return Response(400, errors_to_discord_json(errors), payload=payload)
-        if payload.get("thread_name") is not None:  # every channel here is a text channel
+        forum = self.registry.bot.kind(hook.channel_id) == "forum"
+        if payload.get("thread_name") is not None:
             if thread_id is not None:
                 raise error(400, 220002, "Webhooks cannot have both a thread_name and thread_id")
-            raise error(400, 220003, "Webhooks can only create threads in forum channels")
+            if not forum:
+                raise error(400, 220003, "Webhooks can only create threads in forum channels")
+        elif forum and thread_id is None:
+            raise error(400, 220001, "Webhooks posted to forum channels must have a thread_name or thread_id")
+        known = self.registry.bot.threads.get(thread_id or "")
+        if known is not None and known.parent_id != hook.channel_id:
+            raise error(400, 10003, "Unknown Channel")  # a thread of another channel
         if not with_components:
             payload = {k: v for k, v in payload.items() if k != "components"}  # Discord drops them silently
         now = self.clock()
@@ -183,6 +196,12 @@ class WebhookAPI:
             return Response(429, body, {"X-RateLimit-Scope": "shared", "Retry-After": retry_after_header(wait_for)})
         self.windows.record(hook.channel_id, now)
         snowflake = self.registry.snowflake
+        if payload.get("thread_name") is not None:  # a forum post: a new thread holding this message
+            thread_id = snowflake()
+            self.registry.bot.threads[thread_id] = Thread(thread_id, hook.channel_id, str(payload["thread_name"]),
+                                                          None, owner_id=hook.id)
+        elif known is not None:
+            known.archived = False  # sending into an archived thread unarchives it [D:webhook]
         message = Message(
             id=snowflake(), channel=hook.channel, channel_id=hook.channel_id, webhook_id=hook.id,
             thread_id=thread_id, payload=payload, edits=0, created_at=utcnow(), edited_at=None,
@@ -195,6 +214,9 @@ class WebhookAPI:
 
     def _edit(self, request: Request, current: Message) -> Response:
         with_components = _flag(request.query, "with_components")
+        thread = self.registry.bot.threads.get(current.thread_id or "")
+        if thread is not None and thread.archived:
+            raise error(400, 50083, "Thread is archived")  # editing never unarchives
         parsed = _parse(request)
         patch, files = parsed.payload, parsed.files
         errors = validate_edit(patch, [f.name for f in files])
@@ -224,10 +246,18 @@ class WebhookAPI:
         return {"id": hook.id, "type": 1, "channel_id": hook.channel_id, "guild_id": self.registry.guild_id,
                 "name": hook.name, "avatar": None, "application_id": None, "token": hook.token}
 
-    def message_json(self, message: Message) -> dict[str, Any]:
-        """The message object Discord returns (and a preview page can render)."""
-        hook = self.registry.webhooks[message.webhook_id]
+    def message_json(self, message: Message, viewer: str | None = None) -> dict[str, Any]:
+        """The message object Discord returns (and a preview page can render); ``viewer`` is the bot
+        asking, for the ``me`` of each reaction."""
         payload = message.payload
+        hook = self.registry.webhooks.get(message.webhook_id)
+        if hook is not None:
+            author = {"id": message.webhook_id, "username": payload.get("username") or hook.name,
+                      "avatar": None, "discriminator": "0000", "bot": True, "global_name": None}
+        else:
+            bot = self.registry.bot.bots.get(message.author_id or "")
+            author = {"id": message.author_id, "username": bot.name if bot else "bot", "avatar": None,
+                      "discriminator": "0", "bot": True, "global_name": None}
         # Webhook embeds are always "rich" and cannot set provider or video.
         embeds = [{**{k: v for k, v in e.items() if v is not None and k not in ("provider", "video")},
                    "type": "rich"} for e in payload.get("embeds") or [] if isinstance(e, dict)]
@@ -237,11 +267,20 @@ class WebhookAPI:
             attachments.append({"id": attachment_id, "filename": file.name, "size": len(file.data),
                                 "content_type": file.content_type, "url": url, "proxy_url": url})
         pings = message.pings
+        extra: dict[str, Any] = {}
+        if message.webhook_id:
+            extra["webhook_id"] = message.webhook_id
+        reactions = self.registry.bot.summary(message.id, viewer)
+        if reactions:
+            extra["reactions"] = reactions
+        thread = self.registry.bot.threads.get(message.id)
+        if thread is not None and thread.starter_message_id == message.id:
+            extra["thread"] = thread.json(self.registry.guild_id)
         return {
+            **extra,
             "id": message.id, "type": 0, "content": payload.get("content") or "",
-            "channel_id": message.thread_id or message.channel_id, "webhook_id": message.webhook_id,
-            "author": {"id": message.webhook_id, "username": payload.get("username") or hook.name,
-                       "avatar": None, "discriminator": "0000", "bot": True, "global_name": None},
+            "channel_id": message.thread_id or message.channel_id,
+            "author": author,
             "embeds": embeds, "attachments": attachments, "components": payload.get("components") or [],
             "mentions": [{"id": user, "username": f"user-{user}", "bot": False} for user in pings.users],
             "mention_roles": list(pings.roles), "mention_everyone": pings.everyone, "pinned": False,

@@ -7,6 +7,9 @@ against Discord's own schema plus the rules Discord enforces in code; rate limit
 described in ``ratelimits.py``; the routes in ``_api.py``. Everything accepted is
 recorded and read back through thread-safe methods (``messages()``, ``rejected()``,
 ``stats()``); ``add_route`` mounts extra pages (a preview page) on the same server.
+Bot routes (``/channels/...``, ``Authorization: Bot <token>`` from ``create_bot()``) read
+messages and reactions and start threads (``_bot_api.py``); ``add_reaction`` and
+``archive_thread`` play the people and Discord's housekeeping in tests.
 
 Usage::
 
@@ -21,6 +24,7 @@ of sleeping; everything else (``wait_for*``, ``set_latency``) is real time.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -28,8 +32,11 @@ from http import HTTPStatus
 from typing import Any, Final
 
 from otel_discord.testing._api import WebhookAPI
+from otel_discord.testing._bot_api import ROUTE as BOT_ROUTE
+from otel_discord.testing._bot_api import BotAPI
 from otel_discord.testing._http import HTTPServer, Request, Response
 from otel_discord.testing.ratelimits import USER_MESSAGE, ChannelWindows, WebhookBuckets, retry_after_header
+from otel_discord.testing.bot_state import BotInfo, Thread, new_bot_token
 from otel_discord.testing.state import Message, Registry, Rejection, WebhookInfo, new_token
 
 BAN_MESSAGE: Final = (
@@ -53,6 +60,9 @@ class DiscordServer:
         webhook_window: float = 2.0,
         channel_limit: int = 30,
         channel_window: float = 60.0,
+        bot_limit: int = 5,
+        bot_window: float = 1.0,
+        reaction_window: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._host, self._port = host, port
@@ -68,6 +78,10 @@ class DiscordServer:
             ChannelWindows(channel_limit, channel_window), clock,
             epoch_offset=time.time() - clock(),  # maps clock() onto unix time for X-RateLimit-Reset
             base_url=lambda: self.base_url,
+        )
+        self._bot_api = BotAPI(
+            self._registry, WebhookBuckets(bot_limit, bot_window), WebhookBuckets(1, reaction_window), clock,
+            epoch_offset=self._api.epoch_offset, message_json=self._api.message_json,
         )
         self._routes: dict[tuple[str, str], Handler] = {}
         self._clear_faults()
@@ -131,7 +145,7 @@ class DiscordServer:
             self._routes[(method.upper(), path)] = handler
 
     # ----------------------------------------------------------------- webhooks
-    def create_webhook(self, channel: str = "alerts", name: str = "otel-discord") -> WebhookInfo:
+    def create_webhook(self, channel: str = "alerts", name: str = "otel-discord", *, forum: bool = False) -> WebhookInfo:
         """A new webhook posting to ``channel`` (channels are made on first use).
 
         Call after ``start()`` when the port is chosen by the OS: the URL needs it.
@@ -147,6 +161,8 @@ class DiscordServer:
             hook_id, token = registry.snowflake(), new_token()
             url = f"{self.base_url}/api/webhooks/{hook_id}/{token}"
             info = WebhookInfo(hook_id, token, channel, registry.channel_id(channel), url, name)
+            if forum:
+                registry.bot.kinds[info.channel_id] = "forum"
             registry.webhooks[hook_id] = info
             registry.touch()
             return info
@@ -169,6 +185,51 @@ class DiscordServer:
         """Channel name → channel id."""
         with self._lock:
             return dict(self._registry.channel_ids)
+
+    # ----------------------------------------------------------------- bots (see _bot_api.py)
+    def create_bot(self, name: str = "otel-discord-bot") -> BotInfo:
+        """A bot user whose token the ``/channels/...`` routes accept as ``Authorization: Bot <token>``."""
+        with self._lock:
+            bot_id = self._registry.snowflake()
+            bot = BotInfo(bot_id, new_bot_token(bot_id), name)
+            self._registry.bot.bots[bot_id] = bot
+            return bot
+
+    def add_reaction(self, message_id: str, emoji: str, user_id: str, *, name: str | None = None,
+                     bot: bool = False) -> None:
+        """A person (or another bot) reacts to a message, as in Discord's client (a test hook)."""
+        with self._changed:
+            if str(message_id) not in self._registry.messages:
+                raise KeyError(f"no message {message_id}")
+            self._registry.bot.react(str(message_id), emoji, str(user_id), bot)
+            if name:
+                self._registry.bot.user_names[str(user_id)] = name
+            self._registry.touch()
+            self._changed.notify_all()
+
+    def remove_reaction(self, message_id: str, emoji: str, user_id: str) -> None:
+        with self._changed:
+            self._registry.bot.unreact(str(message_id), emoji, str(user_id))
+            self._registry.touch()
+            self._changed.notify_all()
+
+    def reactions(self, message_id: str) -> dict[str, list[str]]:
+        """Emoji → user ids who reacted, in order (the bot's own included)."""
+        with self._lock:
+            return {emoji: [u for u, _ in users]
+                    for emoji, users in self._registry.bot.reactions.get(str(message_id), {}).items()}
+
+    def threads(self) -> list[Thread]:
+        """Every thread: started from a message by a bot, or a forum post made by a webhook (copies)."""
+        with self._lock:
+            return [dataclasses.replace(t) for t in self._registry.bot.threads.values()]
+
+    def archive_thread(self, thread_id: str) -> None:
+        """Archive a thread as Discord does after inactivity (a test hook): edits inside get 50083."""
+        with self._changed:
+            self._registry.bot.threads[str(thread_id)].archived = True
+            self._registry.touch()
+            self._changed.notify_all()
 
     # ----------------------------------------------------------------- recorded state
     def messages(self, channel: str | None = None) -> list[Message]:
@@ -210,6 +271,8 @@ class DiscordServer:
             self._registry.clear_records()
             self._api.buckets.clear()
             self._api.windows.clear()
+            self._bot_api.buckets.clear()
+            self._bot_api.reaction_buckets.clear()
             self._clear_faults()
             self._changed.notify_all()
 
@@ -311,7 +374,8 @@ class DiscordServer:
             if self._down:
                 self._registry.stats["dropped"] += 1
                 return None
-            response = self._fault() or self._api.handle(request)
+            api = self._bot_api if BOT_ROUTE.match(request.path) else self._api
+            response = self._fault() or api.handle(request)
             self._registry.touch()
             self._changed.notify_all()
             latency = self._latency

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Final, NamedTuple
 
+from otel_discord.testing.bot_state import BotState
+
 DISCORD_EPOCH_MS: Final = 1_420_070_400_000
 # Webhooks' default allowed_mentions is disputed (docs: users only; many reports:
 # everything). The strict server assumes the worst so a missing allowed_mentions shows up
@@ -119,6 +121,7 @@ class Message:
     edited_at: datetime | None
     files: list[File] = field(default_factory=list)  # (name, content_type, data) each
     attachment_ids: tuple[str, ...] = ()
+    author_id: str | None = None  # a bot's id for messages a bot sent (webhook_id is then "")
 
     @property
     def embeds(self) -> list[dict[str, Any]]:
@@ -171,6 +174,8 @@ def _empty_stats() -> dict[str, Any]:
         "banned": 0,  # Cloudflare-style 429s served while banned
         "faults": 0,  # responses from fail_next()
         "dropped": 0,  # requests hung up on while set_down(True)
+        "bot_requests": 0,  # requests to the bot routes (/channels/...)
+        "reactions": 0,  # reactions added through the bot routes
     }
 
 
@@ -188,6 +193,7 @@ class Registry:
         self.rejections: list[Rejection] = []
         self.stats = _empty_stats()
         self.revision = 0  # bumped on every change, so a preview page can poll cheaply
+        self.bot = BotState()  # bots, channel kinds, reactions, threads
 
     def touch(self) -> None:
         self.revision += 1
@@ -195,6 +201,7 @@ class Registry:
     def clear_records(self) -> None:
         self.messages.clear()
         self.deleted_messages.clear()
+        self.bot.clear()
         self.rejections.clear()
         self.stats = _empty_stats()
         self.touch()
