@@ -34,8 +34,8 @@ from urllib.parse import quote
 
 from otel_discord.deliver.ratelimit import RateLimiter
 from otel_discord.deliver.webhook import Outcome, WebhookClient, _instrumentation_suppressed, _outcome, _short
-from otel_discord.stats import redacting_logger
-from otel_discord.webhook_url import WebhookURL
+from otel_discord.health.drops import redacting_logger
+from otel_discord.config.webhook_url import WebhookURL
 
 _logger = redacting_logger(__name__)
 

@@ -27,6 +27,7 @@ from otel_discord.detect import observations as observe
 from otel_discord.health.log import get_logger
 from otel_discord.detect import dedupe
 from otel_discord.detect import semconv as sc
+from otel_discord.detect.span_extras import span_extras
 from otel_discord.detect.sql import normalize_sql, scrub_db_error, short_db_name, sql_operation
 from otel_discord.detect.stack import describe_frame, display_path, read_traceback
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
@@ -189,8 +190,6 @@ class SpanDetector:
         # One alert when a log record and a span report the same exception (dedupe.py).
         self._exceptions = dedupe.registry()
         self._exceptions.expect_spans(self)
-        from otel_discord.detect.events import span_extras  # not at the top: a cycle through detect/__init__
-
         self._extras = span_extras(settings)  # business events on span events, schema changes
 
     def __call__(self, spans: Sequence[ReadableSpan]) -> list[Notice]:

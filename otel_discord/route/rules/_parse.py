@@ -148,10 +148,10 @@ def reraise(exc: ConfigError, path: str) -> ConfigError:
 # Rotations' active windows and holiday calendars are written exactly like ``schedules:``
 # entries, so they are read by schedule.py's own parsers; this is the one place that
 # imports them (schedule.py is moving into route/).
-from otel_discord.schedule import Window  # noqa: E402
-from otel_discord.schedule import _parse_days as parse_days  # noqa: E402
-from otel_discord.schedule import _parse_holidays as parse_dates  # noqa: E402
-from otel_discord.schedule import _parse_spans as parse_spans  # noqa: E402
+from otel_discord.route.schedule import Window  # noqa: E402
+from otel_discord.route.schedule import _parse_days as parse_days  # noqa: E402
+from otel_discord.route.schedule import _parse_holidays as parse_dates  # noqa: E402
+from otel_discord.route.schedule import _parse_spans as parse_spans  # noqa: E402
 
 __all__ = [
     "OFF", "Window", "day", "duration", "epoch_to_wall", "local_moment", "name", "optional_duration",
