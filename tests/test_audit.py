@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from otel_discord.deliver import audit
 from otel_discord.cli import main
 from otel_discord.commands.export import parse_moment
 from otel_discord.config import resolve
+from otel_discord.deliver import audit
 from otel_discord.deliver.engine import DeliveryEngine
 from otel_discord.notice import Category, Kind, Notice, Severity
 from otel_discord.pipeline import Pipeline

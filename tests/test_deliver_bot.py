@@ -9,9 +9,15 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from otel_discord.deliver.bot import BotClient, BotToken, api_base, oldest_after, reaction_actions
-from otel_discord.testing import BotInfo, DiscordServer, WebhookInfo
 from otel_discord.config.webhook_url import WebhookURL
+from otel_discord.deliver.bot import (
+    BotClient,
+    BotToken,
+    api_base,
+    oldest_after,
+    reaction_actions,
+)
+from otel_discord.testing import BotInfo, DiscordServer, WebhookInfo
 
 TIMEOUT = 5
 

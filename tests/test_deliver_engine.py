@@ -13,13 +13,18 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from fakes import FAST_RETRY
 
 from otel_discord.config import resolve
-from otel_discord.deliver.engine import SPOOL_THREAD_NAME, THREAD_NAME, DeliveryEngine, Outgoing, get_engine
+from otel_discord.deliver.engine import (
+    SPOOL_THREAD_NAME,
+    THREAD_NAME,
+    DeliveryEngine,
+    Outgoing,
+    get_engine,
+)
 from otel_discord.notice import Category, Kind, Notice, Severity
 from otel_discord.testing import DiscordServer
-
-from fakes import FAST_RETRY
 
 
 def item(i: int | str, channel: str = "default", **kw) -> Outgoing:
@@ -325,7 +330,9 @@ def test_webhook_posts_never_become_spans(discord_server, make_engine):
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+        InMemorySpanExporter,
+    )
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()

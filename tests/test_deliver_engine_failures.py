@@ -9,13 +9,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from fakes import FAST_RETRY
 
 from otel_discord.config import resolve
 from otel_discord.deliver.engine import DeliveryEngine, Outgoing
 from otel_discord.notice import Category, Kind, Notice, Severity
 from otel_discord.testing import DiscordServer
-
-from fakes import FAST_RETRY
 
 
 def item(i: int | str, channel: str = "default", **kw) -> Outgoing:

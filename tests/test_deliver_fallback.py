@@ -6,10 +6,9 @@ import json
 import logging
 import stat
 
-
 from otel_discord.deliver.fallback import DEFERRED_MAX, FallbackLog
-from otel_discord.notice import Category, Field, Kind, Notice, Severity
 from otel_discord.health.drops import Stats
+from otel_discord.notice import Category, Field, Kind, Notice, Severity
 
 
 def notice(title: str = "KeyError: 'invoice'", **kw) -> Notice:

@@ -10,11 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from otel_discord.config.webhook_url import WebhookURL
 from otel_discord.deliver.webhook import USER_AGENT, Outcome, WebhookClient
 from otel_discord.testing import DiscordServer
 from otel_discord.version import PROJECT_URL, __version__
-from otel_discord.config.webhook_url import WebhookURL
-
 
 # ------------------------------------------------------------------ Outcome
 

@@ -18,8 +18,15 @@ import pytest
 import requests
 import yaml
 
+from otel_discord.commands.demo import (
+    Demo,
+    DemoOptions,
+    example_config,
+    exporter_flags,
+    has_exporter,
+    wait_for_delivery,
+)
 from otel_discord.config import resolve
-from otel_discord.commands.demo import Demo, DemoOptions, example_config, exporter_flags, has_exporter, wait_for_delivery
 from otel_discord.testing.preview import Preview
 
 REPO = Path(__file__).resolve().parents[1]

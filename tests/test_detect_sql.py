@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_discord.detect.sql import MAX_STATEMENT_CHARS, normalize_sql, scrub_db_error, short_db_name, sql_operation
+from otel_discord.detect.sql import (
+    MAX_STATEMENT_CHARS,
+    normalize_sql,
+    scrub_db_error,
+    short_db_name,
+    sql_operation,
+)
 
 TABLE = [
     # strings, with doubled quotes, backslash escapes and prefixes

@@ -14,7 +14,13 @@ import sys
 import pytest
 from procs import venv_bin
 
-from otel_discord.exporters.requested import Missing, fix_line, missing, requested, with_distro_defaults
+from otel_discord.exporters.requested import (
+    Missing,
+    fix_line,
+    missing,
+    requested,
+    with_distro_defaults,
+)
 
 pytestmark = pytest.mark.e2e
 

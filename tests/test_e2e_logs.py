@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import requests
-
 from procs import free_port, stop_group, venv_bin, wait_http
 
 pytestmark = pytest.mark.e2e

@@ -9,8 +9,8 @@ import pytest
 from opentelemetry.trace import SpanKind
 from test_logs_support import settings, telemetry
 
-from otel_discord.detect import observations as observe
 from otel_discord.config import ConfigError
+from otel_discord.detect import observations as observe
 from otel_discord.detect.dedupe import ExceptionRegistry
 from otel_discord.detect.events import EventDetector, EventOptions
 from otel_discord.detect.logs import LogDetector, LogOptions

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from otel_discord.config import ConfigError
-from otel_discord.detect.templates import BUILT_IN, MISSING, Templates, Text, display_name
+from otel_discord.detect.templates import (
+    BUILT_IN,
+    MISSING,
+    Templates,
+    Text,
+    display_name,
+)
 
 INVOICE = {
     "event.name": "invoice.created",

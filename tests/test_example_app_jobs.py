@@ -19,8 +19,11 @@ _REPO_ROOT = str(Path(__file__).resolve().parents[1])
 if _REPO_ROOT not in sys.path:
     sys.path.insert(0, _REPO_ROOT)
 
-from examples.flask_app.ozark import create_app, overdue_checker  # noqa: E402
-from examples.flask_app.ozark import btw  # noqa: E402
+from examples.flask_app.ozark import (  # noqa: E402
+    btw,  # noqa: E402
+    create_app,
+    overdue_checker,
+)
 from examples.flask_app.ozark.backup import KEEP, run_backup  # noqa: E402
 from examples.flask_app.ozark.db import Database, get_database  # noqa: E402
 from examples.flask_app.ozark.models import Invoice  # noqa: E402

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from otel_discord.config import ConfigError, resolve
-from otel_discord.route.filters import FilterChain
 from otel_discord.notice import Category, Kind, Notice, Severity
+from otel_discord.route.filters import FilterChain
 
 HOOK = "https://discord.com/api/webhooks/{id}/tok-{id}"
 

@@ -7,14 +7,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from fakes import FAST_RETRY, FakeWall
 
 from otel_discord.config import resolve
 from otel_discord.deliver.engine import DeliveryEngine, Outgoing
 from otel_discord.notice import Category, Kind, Notice, Severity
 from otel_discord.render.embed import render_embed
 from otel_discord.testing import DiscordServer
-
-from fakes import FAST_RETRY, FakeWall
 
 
 def error(i: int = 0, fingerprint: str = "ValueError|app.py:parse|/pay", channel: str = "default") -> Outgoing:

@@ -7,11 +7,11 @@ import sys
 import pytest
 from test_summary_support import App, Clock, drain_observations, local, make_monitor
 
+from otel_discord.config.webhook_url import WebhookURL
 from otel_discord.deliver.webhook import WebhookClient
 from otel_discord.render.embed import render_embed
 from otel_discord.render.payload import build_payload
 from otel_discord.summary import chart
-from otel_discord.config.webhook_url import WebhookURL
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -7,9 +7,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from otel_discord.detect import observations as observe
 from otel_discord.config import resolve
 from otel_discord.detect import SpanDetector
+from otel_discord.detect import observations as observe
 
 MS = 1_000_000
 

@@ -20,7 +20,14 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import create_engine, text
-from test_summary_support import Clock, drain_observations, field, local, make_monitor, summaries
+from test_summary_support import (
+    Clock,
+    drain_observations,
+    field,
+    local,
+    make_monitor,
+    summaries,
+)
 
 from otel_discord.config import resolve
 from otel_discord.detect import SpanDetector

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from otel_discord.route import preset_tables, presets
 from otel_discord.config import resolve
 from otel_discord.notice import Category, Kind, Notice, Severity
 from otel_discord.pipeline import validate
-from otel_discord.route import Router
+from otel_discord.route import Router, preset_tables, presets
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "readme" / "routing.md"
 EXAMPLE = Path(__file__).resolve().parents[1] / "otel-discord.example.yaml"

@@ -18,7 +18,13 @@ from typing import Any
 import pytest
 import requests
 
-from otel_discord.commands.demo import WEBHOOK_NAME, Demo, DemoOptions, demo_channels, has_exporter
+from otel_discord.commands.demo import (
+    WEBHOOK_NAME,
+    Demo,
+    DemoOptions,
+    demo_channels,
+    has_exporter,
+)
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 from otel_discord.render.embed import RenderOptions, render_embed
 from otel_discord.render.payload import build_payload

@@ -8,8 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
-from otel_discord.render.embed import RenderOptions, render_embed as discord_embed
-from otel_discord.testing.preview import field_columns, render_embed, render_markdown, render_message
+from otel_discord.render.embed import RenderOptions
+from otel_discord.render.embed import render_embed as discord_embed
+from otel_discord.testing.preview import (
+    field_columns,
+    render_embed,
+    render_markdown,
+    render_message,
+)
 
 # Every tag and attribute the renderer may produce; anything else came from the input.
 ALLOWED_TAGS = {"a", "strong", "em", "u", "s", "code", "pre", "span", "div", "blockquote", "img", "details",

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_discord.config import reload
-from otel_discord.config import resolve
+from otel_discord.config import reload, resolve
 from otel_discord.deliver.engine import DeliveryEngine, Outgoing
 from otel_discord.deliver.retry import RetryPolicy
 from otel_discord.notice import Category, Kind, Notice, Severity

@@ -7,7 +7,12 @@ from datetime import datetime, timezone
 
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 from otel_discord.render import limits
-from otel_discord.render.embed import RenderOptions, _enforce_budget, render_embed, valid_url
+from otel_discord.render.embed import (
+    RenderOptions,
+    _enforce_budget,
+    render_embed,
+    valid_url,
+)
 from otel_discord.render.escape import ZWSP
 from otel_discord.render.limits import embed_size
 from otel_discord.render.mask import Masker

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import re
 
-from otel_discord.render.escape import ZWSP, clean, code_block, defang_mentions, escape_markdown, truncate_escaped
+from otel_discord.render.escape import (
+    ZWSP,
+    clean,
+    code_block,
+    defang_mentions,
+    escape_markdown,
+    truncate_escaped,
+)
 
 # Discord's markdown treats "\x" as a literal x for any ASCII punctuation x.
 _UNESCAPE = re.compile(r"\\([^0-9A-Za-z\s])")

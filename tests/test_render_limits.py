@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from otel_discord.render import limits
-from otel_discord.render.limits import embed_size, head_for, tail_lines_for, truncate, truncate_lines_keep_tail, truncate_tail
+from otel_discord.render.limits import (
+    embed_size,
+    head_for,
+    tail_lines_for,
+    truncate,
+    truncate_lines_keep_tail,
+    truncate_tail,
+)
 
 
 class TestConstants:

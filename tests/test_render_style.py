@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from otel_discord.notice import Category, Severity
-from otel_discord.render.style import CATEGORY_EMOJI, SEVERITY_COLOR, SEVERITY_EMOJI, color_for, title_prefix
+from otel_discord.render.style import (
+    CATEGORY_EMOJI,
+    SEVERITY_COLOR,
+    SEVERITY_EMOJI,
+    color_for,
+    title_prefix,
+)
 
 
 def test_every_severity_and_category_is_styled() -> None:

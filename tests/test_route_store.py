@@ -6,9 +6,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from otel_discord.route.digest import build_digest
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
-from otel_discord.route.holding import FILE_NAME, LazyStore, MemoryStore, SQLiteStore, decode, encode, open_store
+from otel_discord.route.digest import build_digest
+from otel_discord.route.holding import (
+    FILE_NAME,
+    LazyStore,
+    MemoryStore,
+    SQLiteStore,
+    decode,
+    encode,
+    open_store,
+)
 
 
 def sample(i: int = 0) -> Notice:

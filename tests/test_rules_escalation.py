@@ -8,8 +8,8 @@ import re
 import pytest
 
 from otel_discord.config import ConfigError
-from otel_discord.route.rules import parse_rules
 from otel_discord.route.rules import incident as inc
+from otel_discord.route.rules import parse_rules
 from otel_discord.route.rules.people import Target
 
 T0 = 1_780_000_000.0  # a Thursday in May 2026

@@ -25,7 +25,7 @@ def at(text: str) -> float:
 
 
 def rules(**rotations):
-    return parse_rules({"people": PEOPLE, "roles": ROLES, "calendars": {"nl": {"country": "NL"}, "own": {
+    return parse_rules({"timezone": "Europe/Amsterdam", "people": PEOPLE, "roles": ROLES, "calendars": {"nl": {"country": "NL"}, "own": {
         "dates": ["12-31", "2026-07-01"]}}, "rotations": rotations})
 
 

@@ -28,7 +28,7 @@ def notice(title="slow query", category=Category.PERFORMANCE, severity=Severity.
 
 
 def ledger(**file):
-    return SilenceLedger(parse_rules({"people": PEOPLE, **file}).silences)
+    return SilenceLedger(parse_rules({"people": PEOPLE, **file}, AMS).silences)
 
 
 ONE_OFF = {"silences": [{"match": {"category": "performance"}, "from": "2026-12-01 22:00", "to": "2026-12-02 02:00",

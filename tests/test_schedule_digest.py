@@ -12,9 +12,9 @@ import pytest
 
 from otel_discord.config import resolve
 from otel_discord.deliver.engine import DeliveryEngine
-from otel_discord.route.digest import _MAX_GROUPS, RateWindow
 from otel_discord.notice import Category, Kind, Notice, Severity
 from otel_discord.pipeline import Pipeline
+from otel_discord.route.digest import _MAX_GROUPS, RateWindow
 from otel_discord.route.holding import MemoryStore
 from otel_discord.testing import DiscordServer
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakes import FAST_RETRY
 
 from otel_discord.config import ConfigError, resolve
 from otel_discord.deliver.engine import DeliveryEngine, Outgoing
@@ -24,8 +25,6 @@ from otel_discord.deliver.spool import FILE_NAME as SPOOL_FILE
 from otel_discord.deliver.webhook import WebhookClient
 from otel_discord.notice import Category, Kind, Notice, Severity
 from otel_discord.testing import DiscordServer
-
-from fakes import FAST_RETRY
 
 PACKAGE = Path(__file__).resolve().parents[1] / "otel_discord"
 

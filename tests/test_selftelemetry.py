@@ -8,10 +8,10 @@ import pytest
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from otel_discord.health import selftelemetry
 from otel_discord.config import resolve
 from otel_discord.deliver.engine import DeliveryEngine, Outgoing
 from otel_discord.deliver.retry import RetryPolicy
+from otel_discord.health import selftelemetry
 from otel_discord.notice import Category, Kind, Notice, Severity
 
 

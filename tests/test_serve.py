@@ -20,9 +20,9 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
+from tls_certs import make_certificates
 
 from otel_discord.testing import DiscordServer, WebhookInfo
-from tls_certs import make_certificates
 
 pytestmark = pytest.mark.e2e
 

@@ -11,14 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakes import FAST_RETRY, FakeWall
 
 from otel_discord.config import resolve
 from otel_discord.deliver.engine import DeliveryEngine, Outgoing
 from otel_discord.notice import Category, Kind, Notice, Severity
 from otel_discord.render.embed import render_embed
 from otel_discord.testing import DiscordServer
-
-from fakes import FAST_RETRY, FakeWall
 
 
 def note(i: int | str, channel: str = "default", **kw) -> Outgoing:

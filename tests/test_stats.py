@@ -7,7 +7,13 @@ import threading
 
 import pytest
 
-from otel_discord.health.drops import DropReason, Stats, format_drops, guard, redacting_logger
+from otel_discord.health.drops import (
+    DropReason,
+    Stats,
+    format_drops,
+    guard,
+    redacting_logger,
+)
 
 TOKEN = "Sx8d-" + "k" * 63
 

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from test_summary_support import App, Clock, drain_observations, field, local, make_monitor, summaries
+from test_summary_support import (
+    App,
+    Clock,
+    drain_observations,
+    field,
+    local,
+    make_monitor,
+    summaries,
+)
 
 from otel_discord.detect import observations as observe
 

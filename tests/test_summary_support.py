@@ -14,13 +14,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from opentelemetry.sdk.metrics import Counter, Histogram, MeterProvider, ObservableUpDownCounter, UpDownCounter
-from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMetricReader
+from opentelemetry.sdk.metrics import (
+    Counter,
+    Histogram,
+    MeterProvider,
+    ObservableUpDownCounter,
+    UpDownCounter,
+)
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    InMemoryMetricReader,
+)
 from opentelemetry.sdk.metrics.view import ExplicitBucketHistogramAggregation, View
 from opentelemetry.sdk.resources import Resource
 
-from otel_discord.detect import observations as observe
 from otel_discord.config import resolve
+from otel_discord.detect import observations as observe
 from otel_discord.notice import Notice
 from otel_discord.summary import config as summary_config
 from otel_discord.summary.monitor import Monitor

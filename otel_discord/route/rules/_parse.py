@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from otel_discord.config import ConfigError
-from otel_discord.route.match import config_error
-from otel_discord.summary.config import parse_duration as _duration  # the shared grammar: 24h, 90m, 1h30m, 2d
+from otel_discord.config.files import config_error
+from otel_discord.config.parse import parse_positive_duration as _duration
+from otel_discord.config.parse import parse_timezone
 
 OFF: Final = frozenset({"off", "none", "never", "false", "no"})
 _WALK_LIMIT: Final = 24 * 60  # minutes: no DST gap is longer than a day
@@ -58,9 +59,9 @@ def show_duration(seconds: float) -> str:
 def zone(raw: Any, path: str) -> ZoneInfo:
     """An IANA time zone such as Europe/Amsterdam."""
     try:
-        return ZoneInfo(str(raw).strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        raise config_error(path, f"unknown time zone {raw!r} (expected an IANA name such as Europe/Amsterdam)") from None
+        return parse_timezone(raw)
+    except ValueError as exc:
+        raise config_error(path, str(exc)) from None
 
 
 def name(raw: Any, path: str) -> str:

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from otel_discord.route.match import as_list, check_keys, config_error, mapping
+from otel_discord.config.files import as_list, check_keys, config_error, mapping
 from otel_discord.route.rules import _parse
 from otel_discord.route.rules.people import Directory, Target, parse_target
 

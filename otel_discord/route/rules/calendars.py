@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
 
-from otel_discord.route.match import check_keys, config_error, mapping
+from otel_discord.config.files import check_keys, config_error, mapping
 from otel_discord.route.rules import _parse
 
 CALENDAR_KEYS: Final = ("country", "subdivision", "dates")

@@ -22,14 +22,23 @@ from otel_discord.route.rules import _parse
 from otel_discord.route.rules.acknowledge import AckSettings, parse_acknowledge
 from otel_discord.route.rules.calendars import Calendar, parse_calendars
 from otel_discord.route.rules.escalation import Page, Policy, parse_policies
-from otel_discord.route.rules.matching import IncidentRule, IncidentRules, parse_incident_rules
-from otel_discord.route.rules.people import Directory, Target, parse_directory, parse_target
+from otel_discord.route.rules.matching import (
+    IncidentRule,
+    IncidentRules,
+    parse_incident_rules,
+)
+from otel_discord.route.rules.people import (
+    Directory,
+    Target,
+    parse_directory,
+    parse_target,
+)
 from otel_discord.route.rules.rotations import Rotations, parse_rotations
 from otel_discord.route.rules.silences import Silence, parse_maintenance, parse_silences
 
 SECTIONS: Final = ("people", "roles", "calendars", "rotations", "escalation", "incidents", "silences",
                    "maintenance", "acknowledge")
-DEFAULT_TIMEZONE: Final = "Europe/Amsterdam"
+from otel_discord.config.parse import FALLBACK_TIMEZONE
 
 
 @dataclass(frozen=True)
@@ -108,10 +117,10 @@ class NotificationRules:
 def parse_rules(raw_file: Mapping[str, Any], tz: ZoneInfo | None = None) -> NotificationRules:
     """Every notification-rule section of a config file (see the module docstring)."""
     if tz is None:
-        tz = _parse.zone(raw_file.get("timezone") or DEFAULT_TIMEZONE, "timezone")
+        tz = _parse.zone(raw_file.get("timezone") or FALLBACK_TIMEZONE, "timezone")
     directory = parse_directory(raw_file.get("people"), raw_file.get("roles"))
     calendars = parse_calendars(raw_file.get("calendars"))
-    rotations = parse_rotations(raw_file.get("rotations"), directory, calendars)
+    rotations = parse_rotations(raw_file.get("rotations"), directory, calendars, tz)
     policies = parse_policies(raw_file.get("escalation"), directory, rotations)
     incidents = parse_incident_rules(raw_file.get("incidents"), policies, directory, rotations)
     silences = (*parse_silences(raw_file.get("silences"), tz), *parse_maintenance(raw_file.get("maintenance"), tz))
@@ -122,5 +131,4 @@ def parse_rules(raw_file: Mapping[str, Any], tz: ZoneInfo | None = None) -> Noti
 
 def load_rules(settings: Settings) -> NotificationRules:
     """``parse_rules`` on the settings' config file, in its ``TIMEZONE``."""
-    tz = settings.lookup("TIMEZONE", lambda v: _parse.zone(v, "timezone"), ZoneInfo(DEFAULT_TIMEZONE))
-    return parse_rules(settings.raw_file, tz)
+    return parse_rules(settings.raw_file, settings.timezone)

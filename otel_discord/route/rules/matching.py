@@ -21,8 +21,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from otel_discord.config.files import as_list, check_keys, config_error, mapping
 from otel_discord.notice import Notice
-from otel_discord.route.match import Matcher, as_list, check_keys, config_error, mapping, parse_matcher
+from otel_discord.route.match import Matcher, parse_matcher
 from otel_discord.route.rules.escalation import Policy
 from otel_discord.route.rules.people import Directory, Target, parse_target
 

@@ -45,12 +45,12 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
-from otel_discord.route.match import as_list, check_keys, config_error, mapping
+from otel_discord.config.files import as_list, check_keys, config_error, mapping
+from otel_discord.config.parse import FALLBACK_TIMEZONE
 from otel_discord.route.rules import _parse
 from otel_discord.route.rules.calendars import Calendar
 from otel_discord.route.rules.people import Directory, Target, parse_target
 
-DEFAULT_TIMEZONE: Final = "Europe/Amsterdam"
 ROTATION_KEYS: Final = ("timezone", "members", "every", "handover", "starts", "active", "otherwise",
                         "calendars", "on_holiday", "overrides")
 OVERRIDE_KEYS: Final = ("who", "from", "to", "note")
@@ -267,12 +267,15 @@ def _overrides(raw: Any, tz: ZoneInfo, directory: Directory, path: str) -> tuple
 
 
 def parse_rotation(key: Any, raw: Any, directory: Directory, calendars: Mapping[str, Calendar],
-                   rotation_names: tuple[str, ...]) -> Rotation:
+                   rotation_names: tuple[str, ...], tz: ZoneInfo | None = None) -> Rotation:
     path = f"rotations.{key}"
     name = _parse.name(key, path)
     spec = mapping(raw, path)
     check_keys(spec, ROTATION_KEYS, path)
-    tz = _parse.zone(spec.get("timezone") or DEFAULT_TIMEZONE, f"{path}.timezone")
+    if spec.get("timezone"):
+        tz = _parse.zone(spec["timezone"], f"{path}.timezone")
+    elif tz is None:
+        tz = ZoneInfo(FALLBACK_TIMEZONE)
     members = tuple(parse_target(m, f"{path}.members[{i}]") for i, m in enumerate(as_list(spec.get("members"))))
     if not members:
         raise config_error(f"{path}.members", "names no member")
@@ -312,11 +315,13 @@ def parse_rotation(key: Any, raw: Any, directory: Directory, calendars: Mapping[
     )
 
 
-def parse_rotations(raw: Any, directory: Directory, calendars: Mapping[str, Calendar]) -> Rotations:
+def parse_rotations(raw: Any, directory: Directory, calendars: Mapping[str, Calendar],
+                    tz: ZoneInfo | None = None) -> Rotations:
+    """Every rotation; one without its own ``timezone`` hands off in ``tz`` (the ``TIMEZONE`` setting)."""
     """Read ``rotations:``; a cover that leads back to its own rotation is refused."""
     spec = mapping(raw, "rotations")
     names = tuple(str(k) for k in spec)
-    rotations = {str(k): parse_rotation(k, v, directory, calendars, names) for k, v in spec.items()}
+    rotations = {str(k): parse_rotation(k, v, directory, calendars, names, tz) for k, v in spec.items()}
     for name in rotations:
         seen = [name]
         cover = rotations[name].otherwise

@@ -32,8 +32,9 @@ from datetime import datetime, timezone
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from otel_discord.config.files import as_list, check_keys, config_error, mapping
 from otel_discord.notice import Notice
-from otel_discord.route.match import Matcher, as_list, check_keys, config_error, mapping, parse_matcher
+from otel_discord.route.match import Matcher, parse_matcher
 from otel_discord.route.rules import _parse
 
 SILENCE_KEYS: Final = ("match", "fingerprint", "from", "to", "by", "comment")
