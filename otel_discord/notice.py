@@ -14,6 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+#: Discord's message flag for "deliver silently" (no push, no sound). The one definition:
+#: routing decides it (quiet hours, severity), render and the testing server read it.
+SUPPRESS_NOTIFICATIONS: Final = 1 << 12
+
 
 class Severity(enum.IntEnum):
     """How much a notice matters; ordered so filters can compare (``>= WARNING``)."""

@@ -33,7 +33,7 @@ from otel_discord.deliver.engine import DeliveryEngine, Outgoing, get_engine
 from otel_discord.route.digest import DEFAULT_RATE_CAP, TICK_INTERVAL, Digester, RateWindow, parse_rate_cap
 from otel_discord.route.filters import FilterChain
 from otel_discord.group import DEFAULT_WINDOW as DEFAULT_GROUP_WINDOW
-from otel_discord.notice import Kind, Notice, Severity
+from otel_discord.notice import SUPPRESS_NOTIFICATIONS, Kind, Notice, Severity
 from otel_discord.render.embed import RenderOptions, render_embed
 from otel_discord.render.mask import IP_MODES, Masker
 from otel_discord.route import Router
@@ -46,8 +46,6 @@ from otel_discord.health.log import get_logger
 
 _logger = get_logger(__name__)
 
-# Discord's SUPPRESS_NOTIFICATIONS flag: the message is kept, the phone stays quiet.
-SUPPRESS_NOTIFICATIONS = 1 << 12
 DEFAULT_IP_MODE: Final = "mask"
 _ENV_PREFIX: Final = "OTEL_EXPORTER_DISCORD_"
 

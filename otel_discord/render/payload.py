@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from otel_discord.health.log import get_logger
 from otel_discord.config import parse_username
+from otel_discord.notice import SUPPRESS_NOTIFICATIONS
 from otel_discord.render import limits
 from otel_discord.render.embed import valid_url
 from otel_discord.render.escape import clean
@@ -20,7 +21,6 @@ from otel_discord.render.limits import embed_size, truncate
 _logger = get_logger(__name__)
 
 SUPPRESS_EMBEDS: Final = 1 << 2
-SUPPRESS_NOTIFICATIONS: Final = 1 << 12
 #: Flags a webhook message with embeds may carry (IS_COMPONENTS_V2 forbids embeds).
 ALLOWED_FLAGS: Final = SUPPRESS_EMBEDS | SUPPRESS_NOTIFICATIONS
 

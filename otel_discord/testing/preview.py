@@ -45,7 +45,7 @@ _PRESET_CHANNELS: Final[dict[str, tuple[str, ...]]] = {
     "detailed": ("finance-logs", "system-logs", "errors-debug", "user-activity"),
     "enterprise": ("financial-ops", "system-health", "user-tracking", "critical-alerts", "audit-logs"),
 }
-_SUPPRESS_NOTIFICATIONS: Final = 1 << 12
+from otel_discord.notice import SUPPRESS_NOTIFICATIONS as _SUPPRESS_NOTIFICATIONS  # noqa: E402
 _MAX_DEPTH: Final = 8  # nesting of emphasis: deeper input is shown as text
 _MAX_REJECTIONS: Final = 20  # the newest are shown; older ones are only counted
 _MAX_MESSAGES: Final = 200  # per channel: a preview left running all day stays quick

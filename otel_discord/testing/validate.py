@@ -55,7 +55,7 @@ __all__ = [
 EMBED_TOTAL_LIMIT: Final = 6000
 MAX_FILES: Final = 10
 SUPPRESS_EMBEDS: Final = 1 << 2
-SUPPRESS_NOTIFICATIONS: Final = 1 << 12
+from otel_discord.notice import SUPPRESS_NOTIFICATIONS  # noqa: E402 - the one definition
 IS_COMPONENTS_V2: Final = 1 << 15
 ALLOWED_FLAGS: Final = SUPPRESS_EMBEDS | SUPPRESS_NOTIFICATIONS | IS_COMPONENTS_V2
 EMPTY_MESSAGE: Final = "EMPTY_MESSAGE"  # not a form error: becomes 50006, not 50035
