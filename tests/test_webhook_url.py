@@ -71,3 +71,33 @@ def test_redact_hides_tokens_in_free_text():
     text = f"HTTPSConnectionPool: Max retries with url: /api/v10/webhooks/77/{TOKEN}?wait=true"
     assert TOKEN not in redact(text)
     assert "/webhooks/77/****" in redact(text)
+
+
+@pytest.mark.parametrize("text", [
+    f"https://discord.com/API/Webhooks/123456789012345678/{TOKEN}",
+    f"https://discord.com/api/webhooks/ 123456789012345678/{TOKEN}",
+    f"https://discord.com/api/webhooks/123456789012345678/a+b~{TOKEN}",
+    f"discord webhook {TOKEN}",
+    f"OTEL_EXPORTER_DISCORD_WEBHOOK_URL={TOKEN}",
+    f"123456789012345678/{TOKEN}",
+    f"Authorization: Bearer {TOKEN}",
+])
+def test_redact_hides_every_token_shape(text):
+    """Each shape a user pastes loses its token, and scrubbing twice changes nothing more."""
+    once = redact(text)
+    assert TOKEN not in once and "****" in once and redact(once) == once
+
+
+@pytest.mark.parametrize("raw", [TOKEN, f"discord webhook {TOKEN}",
+                                 f"https://discord.com/API/Webhooks/1234/{TOKEN}",
+                                 f"https://discord.com/api/webhooks/ 1234/{TOKEN}"])
+def test_refused_value_is_described_not_echoed(raw):
+    """The error says the token's length instead of showing it."""
+    with pytest.raises(ValueError) as info:
+        WebhookURL.parse(raw)
+    assert TOKEN not in str(info.value) and f"token of {len(TOKEN)} characters" in str(info.value)
+
+
+def test_redact_keeps_app_text_readable():
+    for text in ("/webhooks/github/push", "Bearer of bad news", "otel_discord.deliver.engine"):
+        assert redact(text) == text

@@ -14,12 +14,47 @@ from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import parse_qs, urlsplit
 
-from otel_discord.health.scrub import redact
+from otel_discord.health.scrub import redact  # noqa: F401  (re-exported: older imports)
 
 DISCORD_HOSTS: Final = frozenset(
     {"discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com", "www.discord.com"}
 )
 _PATH = re.compile(r"^/api(?:/v\d{1,2})?/webhooks/(?P<id>\d{1,20})/(?P<token>[A-Za-z0-9._-]+)/?$")
+_LOOSE_ID = re.compile(r"(?i)webhooks?/+\s*(\d+)")
+
+
+def describe(raw: str) -> str:
+    """What a refused value looks like, without the value: host, id and the token's length.
+
+    Used instead of echoing the setting, whatever its shape (a bare token, a
+    mistyped URL, prose such as ``discord webhook <token>``): the length and the
+    host are enough to spot a truncated paste or the wrong variable.
+    """
+    text = raw.strip()
+    facts: list[str] = []
+    host = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/\s:?#@]+)", text)
+    if host:
+        facts.append(f"host {host[1].lower()}")
+    found = _LOOSE_ID.search(text)
+    if found:
+        facts.append(f"id {found[1]}")
+        tail = text[found.end():].lstrip(" /")
+    elif host:
+        tail = text[host.end():].rstrip("/").rsplit("/", 1)[-1]
+    else:
+        tail = max(text.split() or [""], key=len)
+    token = re.split(r"[/?#\s]", tail.strip(), maxsplit=1)[0]
+    facts.append(f"token of {len(token)} characters" if token else "no token")
+    hints = []
+    if re.search(r"\s", text):
+        hints.append("it contains a space")
+    if re.search(r"/(?:api/(?:v\d+/)?)?webhooks/", text, re.IGNORECASE) and not re.search(r"/webhooks/", text):
+        hints.append("the path must be lower-case /api/webhooks/")
+    if re.search(r"[^A-Za-z0-9._-]", token):
+        hints.append("the token has characters a Discord token never has")
+    return "(" + ", ".join(facts + hints) + ")"
+
+
 def is_loopback(host: str) -> bool:
     """True for localhost and 127.0.0.0/8 / ::1 literals."""
     if host == "localhost":
@@ -72,15 +107,15 @@ class WebhookURL:
             parts = urlsplit(text)
             port = parts.port
         except ValueError as exc:
-            raise ValueError(f"not a valid URL ({redact(str(exc))})") from None
+            raise ValueError(f"not a valid URL {describe(text)}") from None
         host = (parts.hostname or "").lower()
         if parts.scheme not in ("http", "https") or not host:
-            raise ValueError(f"{redact(text)!r} is not an http(s) URL")
+            raise ValueError(f"not an http(s) URL {describe(text)}")
         match = _PATH.match(parts.path)
         if match is None:
             raise ValueError(
-                f"{redact(text)!r} is not a webhook URL of the form "
-                "https://discord.com/api/webhooks/<id>/<token>"
+                "not a webhook URL of the form https://discord.com/api/webhooks/<id>/<token> "
+                + describe(text)
             )
         thread = parse_qs(parts.query).get("thread_id", [None])[0]
         if thread is not None and not thread.isdigit():
