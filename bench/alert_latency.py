@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any, Final
 
 import requests
-
 from app_server import AppServer
 from benchlib import Mode, metric, percentile
+
 from otel_discord.testing import DiscordServer
 
 TITLE: Final = "6. Time to alert"
@@ -84,8 +84,10 @@ def run(mode: Mode) -> dict[str, Any]:
                 apps[name] = AppServer(f"alert-{i}", Path(tmp), otel)
             for app in apps.values():
                 app.wait_ready(90)
-            drivers = [threading.Thread(target=_drive, args=(apps[name], count, 7 + i, sent[name]))
-                       for i, name in enumerate(CONFIGS)]
+            drivers = [
+                threading.Thread(target=_drive, args=(apps[name], count, 7 + i, sent[name]))
+                for i, name in enumerate(CONFIGS)
+            ]
             for thread in drivers:
                 thread.start()
             for thread in drivers:
@@ -104,17 +106,43 @@ def run(mode: Mode) -> dict[str, Any]:
         lat = [arrived[name][ref] - t for ref, t in sent[name].items() if ref in arrived[name]]
         latencies[name] = lat
         missing = len(sent[name]) - len(lat)
-        rows.append(metric(f"{name}: median", "s", percentile(lat, 50), headline=True,
-                           ratio=f"n = {len(lat)} alerts", note=f"{missing} never arrived" if missing else None))
-        rows.append(metric(f"{name}: p99", "s", percentile(lat, 99), headline=True,
-                           ratio=f"max {max(lat, default=float('nan')):.2f} s (p99 of {len(lat)} ≈ the max)"))
-        rows.append(metric(f"{name}: alerts that arrived", "%", 100 * len(lat) / max(1, len(sent[name])),
-                           target="100 %", passed=missing == 0))
+        rows.append(
+            metric(
+                f"{name}: median",
+                "s",
+                percentile(lat, 50),
+                headline=True,
+                ratio=f"n = {len(lat)} alerts",
+                note=f"{missing} never arrived" if missing else None,
+            )
+        )
+        rows.append(
+            metric(
+                f"{name}: p99",
+                "s",
+                percentile(lat, 99),
+                headline=True,
+                ratio=f"max {max(lat, default=float('nan')):.2f} s (p99 of {len(lat)} ≈ the max)",
+            )
+        )
+        rows.append(
+            metric(
+                f"{name}: alerts that arrived",
+                "%",
+                100 * len(lat) / max(1, len(sent[name])),
+                target="100 %",
+                passed=missing == 0,
+            )
+        )
     rows.append(metric("429 answers", "count", rate_limited, target="0", passed=rate_limited == 0))
     return {
         "title": TITLE,
-        "config": {"alerts_per_config": count, "interval_s": "uniform 0.5–2.5", "configs": CONFIGS,
-                   "rate_cap": "0 (off)"},
+        "config": {
+            "alerts_per_config": count,
+            "interval_s": "uniform 0.5–2.5",
+            "configs": CONFIGS,
+            "rate_cap": "0 (off)",
+        },
         "metrics": rows,
         "raw": {"latencies_s": latencies},
     }

@@ -22,7 +22,6 @@ from typing import Final
 
 import psutil
 import requests
-
 from benchlib import BENCH_DIR, LOOPBACK, child_env, free_port, venv_bin
 
 THREADS: Final = 4
@@ -122,24 +121,26 @@ class AppServer:
         self.base = f"http://{LOOPBACK}:{self.port}"
         self.log_path = workdir / f"{name}.log"
         self.spool = workdir / f"spool-{name}"
-        cmd = [venv_bin("waitress-serve"), f"--listen={LOOPBACK}:{self.port}", f"--threads={THREADS}",
-               "bench_app:app"]
+        cmd = [venv_bin("waitress-serve"), f"--listen={LOOPBACK}:{self.port}", f"--threads={THREADS}", "bench_app:app"]
         env = {
             "PYTHONPATH": os.pathsep.join(p for p in (str(BENCH_DIR), os.environ.get("PYTHONPATH")) if p),
             "BENCH_APP_DB": str(workdir / f"{name}.sqlite"),
         }
         if otel is not None:
             cmd.insert(0, venv_bin("opentelemetry-instrument"))
-            env.update({
-                "OTEL_SERVICE_NAME": "bench-app",
-                "OTEL_METRICS_EXPORTER": "none",
-                "OTEL_LOGS_EXPORTER": "none",
-                "OTEL_EXPORTER_DISCORD_SPOOL_DIR": str(self.spool),
-                **otel,
-            })
+            env.update(
+                {
+                    "OTEL_SERVICE_NAME": "bench-app",
+                    "OTEL_METRICS_EXPORTER": "none",
+                    "OTEL_LOGS_EXPORTER": "none",
+                    "OTEL_EXPORTER_DISCORD_SPOOL_DIR": str(self.spool),
+                    **otel,
+                }
+            )
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, cwd=BENCH_DIR, env=child_env(env), stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, cwd=BENCH_DIR, env=child_env(env), stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.ps = psutil.Process(self.proc.pid)
 
     def wait_ready(self, timeout: float) -> None:

@@ -173,4 +173,3 @@ def live_threads() -> dict:
 def flush_telemetry() -> tuple[dict, int]:
     error = _flush_telemetry(timeout=30)
     return {"error": error}, 200 if error is None else 500
-

@@ -95,8 +95,15 @@ def metric(
     else:
         values = list(samples)
     row = {"name": name, "unit": unit, **summarize(values)}
-    row.update({"target": target, "passed": passed, "ratio": ratio, "note": note,
-                "headline": bool(target) if headline is None else headline})
+    row.update(
+        {
+            "target": target,
+            "passed": passed,
+            "ratio": ratio,
+            "note": note,
+            "headline": bool(target) if headline is None else headline,
+        }
+    )
     return row
 
 
@@ -141,9 +148,7 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 def run_worker(module: str, args: Sequence[str], *, timeout: float, env: Mapping[str, str] | None = None) -> dict:
     """Run ``bench/<module>.py worker <args>`` and return the JSON object it printed last."""
     cmd = [PYTHON, str(BENCH_DIR / f"{module}.py"), "worker", *args]
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=timeout, env=child_env(env), cwd=str(BENCH_DIR)
-    )
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=child_env(env), cwd=str(BENCH_DIR))
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"{module} worker failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
@@ -202,8 +207,15 @@ def machine_info() -> dict[str, Any]:
 def package_versions() -> dict[str, str]:
     from importlib import metadata
 
-    names = ("otel-discord", "opentelemetry-sdk", "opentelemetry-instrumentation-flask", "flask", "sqlalchemy",
-             "waitress", "requests")
+    names = (
+        "otel-discord",
+        "opentelemetry-sdk",
+        "opentelemetry-instrumentation-flask",
+        "flask",
+        "sqlalchemy",
+        "waitress",
+        "requests",
+    )
     versions = {}
     for name in names:
         try:

@@ -42,6 +42,7 @@ from typing import Any, Final
 
 from benchlib import BENCH_DIR, PYTHON, Mode, child_env, metric, na_metric
 from ceiling import CHANNEL_LIMIT, WEBHOOK_LIMIT, ceiling_seconds, ideal_messages, represented
+
 from otel_discord.testing import DiscordServer, Message, embed_total
 
 TITLE: Final = "3. Delivery under flood"
@@ -69,7 +70,6 @@ class Flood:
         return f"{self.scenario} ×{self.count:,}{pace}{cap}"
 
 
-
 # --------------------------------------------------------------------------- the runner
 
 
@@ -79,8 +79,9 @@ def rate_cap_default() -> int | None:
         from otel_discord.config import resolve
         from otel_discord.pipeline import build_stages
 
-        settings = resolve("traces", webhook_url="http://127.0.0.1:9/api/webhooks/1/x", allowed_hosts="127.0.0.1:9",
-                           environ={})
+        settings = resolve(
+            "traces", webhook_url="http://127.0.0.1:9/api/webhooks/1/x", allowed_hosts="127.0.0.1:9", environ={}
+        )
         return int(build_stages(settings).rate_cap)
     except Exception:  # no routing stage with a rate cap in this build
         return None
@@ -99,20 +100,46 @@ def run_flood(flood: Flood) -> dict[str, Any]:
     """One flood in a fresh process against a fresh strict server."""
     scale = SCALE if flood.scaled else 1
     webhook_window, channel_window = WEBHOOK_WINDOW / scale, CHANNEL_WINDOW / scale
-    with DiscordServer(webhook_limit=WEBHOOK_LIMIT, webhook_window=webhook_window,
-                       channel_limit=CHANNEL_LIMIT, channel_window=channel_window) as server, \
-            tempfile.TemporaryDirectory(prefix="bench-flood-") as spool:
+    with (
+        DiscordServer(
+            webhook_limit=WEBHOOK_LIMIT,
+            webhook_window=webhook_window,
+            channel_limit=CHANNEL_LIMIT,
+            channel_window=channel_window,
+        ) as server,
+        tempfile.TemporaryDirectory(prefix="bench-flood-") as spool,
+    ):
         hook = server.create_webhook("flood")
-        cmd = [PYTHON, str(BENCH_DIR / "flood_worker.py"), flood.scenario, hook.url,
-               "--host-port", server.host_port, "--count", str(flood.count), "--emit-seconds", str(flood.emit_seconds),
-               "--feed", "direct" if flood.scenario == "distinct" else "bsp", "--spool", spool]
+        cmd = [
+            PYTHON,
+            str(BENCH_DIR / "flood_worker.py"),
+            flood.scenario,
+            hook.url,
+            "--host-port",
+            server.host_port,
+            "--count",
+            str(flood.count),
+            "--emit-seconds",
+            str(flood.emit_seconds),
+            "--feed",
+            "direct" if flood.scenario == "distinct" else "bsp",
+            "--spool",
+            spool,
+        ]
         if flood.scaled:
             cmd += ["--channel-window", str(channel_window)]
         if flood.rate_cap is not None:
             cmd += ["--rate-cap", flood.rate_cap]
         errors = tempfile.TemporaryFile("w+")  # a file, not a pipe: a chatty worker must never block on it
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
-                                text=True, env=child_env(), cwd=str(BENCH_DIR))
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+            env=child_env(),
+            cwd=str(BENCH_DIR),
+        )
         try:
             result = _read_json(proc, errors)
             goal = result["handed_over"]
@@ -142,8 +169,15 @@ def run_flood(flood: Flood) -> dict[str, Any]:
     return _measure(flood, result, engine_stats, messages, stats, webhook_window, channel_window)
 
 
-def _measure(flood: Flood, result: dict[str, Any], engine_stats: dict[str, Any], messages: list[Message],
-             stats: dict[str, Any], webhook_window: float, channel_window: float) -> dict[str, Any]:
+def _measure(
+    flood: Flood,
+    result: dict[str, Any],
+    engine_stats: dict[str, Any],
+    messages: list[Message],
+    stats: dict[str, Any],
+    webhook_window: float,
+    channel_window: float,
+) -> dict[str, Any]:
     start = result["start_wall"]
     embeds = [embed for message in messages for embed in message.embeds]
     changes = [m.created_at.timestamp() - start for m in messages]
@@ -161,17 +195,27 @@ def _measure(flood: Flood, result: dict[str, Any], engine_stats: dict[str, Any],
     as_sent = ceiling_seconds([ready(end - 1) for end in ends if end], webhook_window, channel_window)
     done = represented(messages)
     return {
-        "flood": flood.__dict__, "label": flood.label, "handed_over": result["handed_over"],
-        "represented": done, "complete": done >= result["handed_over"] > 0,
-        "messages": len(messages), "embeds": len(embeds), "ideal_messages": len(ideal),
+        "flood": flood.__dict__,
+        "label": flood.label,
+        "handed_over": result["handed_over"],
+        "represented": done,
+        "complete": done >= result["handed_over"] > 0,
+        "messages": len(messages),
+        "embeds": len(embeds),
+        "ideal_messages": len(ideal),
         "embed_chars_mean": sum(embed_total([e]) for e in embeds) / max(1, len(embeds)),
-        "edits": stats["edits"], "rate_limited": sum(stats["rate_limited"].values()), "rejected": stats["rejected"],
-        "last_change_s": last, "emit_seconds": result["emit_seconds"],
-        "ceiling_s": ceiling, "efficiency": ceiling / last if last > 0 and embeds else None,
+        "edits": stats["edits"],
+        "rate_limited": sum(stats["rate_limited"].values()),
+        "rejected": stats["rejected"],
+        "last_change_s": last,
+        "emit_seconds": result["emit_seconds"],
+        "ceiling_s": ceiling,
+        "efficiency": ceiling / last if last > 0 and embeds else None,
         "pacing": as_sent / last if last > 0 and messages else None,
         "export_us_per_span": 1e6 * result["export_seconds"] / max(1, result["handed_over"]),
         "export_cpu_us_per_span": 1e6 * result["export_cpu_seconds"] / max(1, result["handed_over"]),
-        "engine_scaled": result["engine_scaled"], "engine_stats": engine_stats,
+        "engine_scaled": result["engine_scaled"],
+        "engine_stats": engine_stats,
         "notes_in_content": [m.content for m in messages if m.content][-3:],
     }
 
@@ -185,36 +229,80 @@ def _distinct_rows(run: dict[str, Any]) -> list[dict[str, Any]]:
     per_message = run["embeds"] / max(1, run["messages"])
     ideal = run["embeds"] / max(1, run["ideal_messages"])
     if run["flood"]["rate_cap"] in (None, CAP_OFF):
-        note = (f"{per_message:.2f} embeds per message vs {ideal:.2f} possible (mean embed "
-                f"{run['embed_chars_mean']:.0f} chars); request pacing alone reaches "
-                f"{run['pacing'] or 0:.2f} of the limits")
+        note = (
+            f"{per_message:.2f} embeds per message vs {ideal:.2f} possible (mean embed "
+            f"{run['embed_chars_mean']:.0f} chars); request pacing alone reaches "
+            f"{run['pacing'] or 0:.2f} of the limits"
+        )
         if run["efficiency"] is None:
             rows.append(na_metric(f"{tag}: share of the ceiling", "nothing was delivered", f"≥ {TARGET_CEILING}"))
         elif run["engine_scaled"] is False:
-            rows.append(metric(f"{tag}: share of the ceiling", "ratio", run["efficiency"], target=f"≥ {TARGET_CEILING}",
-                               note="this build's engine ignores CHANNEL_WINDOW: its budget is not scaled, not comparable"))
+            rows.append(
+                metric(
+                    f"{tag}: share of the ceiling",
+                    "ratio",
+                    run["efficiency"],
+                    target=f"≥ {TARGET_CEILING}",
+                    note="this build's engine ignores CHANNEL_WINDOW: its budget is not scaled, not comparable",
+                )
+            )
         elif run["flood"].get("stress"):
-            rows.append(metric(f"{tag}: share of the ceiling", "ratio", run["efficiency"],
-                               ratio=f"ideal {run['ceiling_s']:.1f} s for these embeds",
-                               note=note + "; a stress run (export needs "
-                                    f"{run['export_cpu_us_per_span'] * run['handed_over'] / 1e6:.0f} s of CPU for a "
-                                    f"{run['flood']['emit_seconds']:g} s flood), not judged"))
+            rows.append(
+                metric(
+                    f"{tag}: share of the ceiling",
+                    "ratio",
+                    run["efficiency"],
+                    ratio=f"ideal {run['ceiling_s']:.1f} s for these embeds",
+                    note=note + "; a stress run (export needs "
+                    f"{run['export_cpu_us_per_span'] * run['handed_over'] / 1e6:.0f} s of CPU for a "
+                    f"{run['flood']['emit_seconds']:g} s flood), not judged",
+                )
+            )
         else:
-            rows.append(metric(f"{tag}: share of the ceiling", "ratio", run["efficiency"],
-                               ratio=f"ideal {run['ceiling_s']:.1f} s for these embeds", target=f"≥ {TARGET_CEILING}",
-                               passed=run["efficiency"] >= TARGET_CEILING, note=note))
+            rows.append(
+                metric(
+                    f"{tag}: share of the ceiling",
+                    "ratio",
+                    run["efficiency"],
+                    ratio=f"ideal {run['ceiling_s']:.1f} s for these embeds",
+                    target=f"≥ {TARGET_CEILING}",
+                    passed=run["efficiency"] >= TARGET_CEILING,
+                    note=note,
+                )
+            )
         # At Discord's own limits the channel's 30 messages a minute bind, whatever the pace of the flood.
         real_hours = run["handed_over"] / max(ideal, 1.0) / CHANNEL_LIMIT * CHANNEL_WINDOW / 3600
-        rows.append(metric(f"{tag}: time to last delivery", "s", run["last_change_s"], headline=True,
-                           ratio=f"{status}; all ≈ {real_hours:.1f} h at Discord's limits"))
-        rows.append(metric(f"{tag}: export() CPU per error span", "µs", run["export_cpu_us_per_span"], headline=True,
-                           ratio=f"wall {run['export_us_per_span']:,.0f} µs",
-                           note="detect, route, render and enqueue, on the SDK's export thread"))
+        rows.append(
+            metric(
+                f"{tag}: time to last delivery",
+                "s",
+                run["last_change_s"],
+                headline=True,
+                ratio=f"{status}; all ≈ {real_hours:.1f} h at Discord's limits",
+            )
+        )
+        rows.append(
+            metric(
+                f"{tag}: export() CPU per error span",
+                "µs",
+                run["export_cpu_us_per_span"],
+                headline=True,
+                ratio=f"wall {run['export_us_per_span']:,.0f} µs",
+                note="detect, route, render and enqueue, on the SDK's export thread",
+            )
+        )
     else:
-        rows.append(metric(f"{tag}: time until all represented", "s", run["last_change_s"],
-                           ratio=f"{run['messages']} messages; {status}", target="all represented",
-                           passed=run["complete"],
-                           note="the cap posts the first notices of each minute and folds the rest into a digest"))
+        rows.append(
+            metric(
+                f"{tag}: time until all represented",
+                "s",
+                run["last_change_s"],
+                ratio=f"{run['messages']} messages; {status}",
+                target="all represented",
+                passed=run["complete"],
+                note="the cap posts the first notices of each minute and folds the rest into a digest",
+            )
+        )
     return rows
 
 
@@ -222,16 +310,27 @@ def _repeat_rows(run: dict[str, Any]) -> list[dict[str, Any]]:
     tag = run["label"]
     kept = run["handed_over"] / run["flood"]["count"]
     lag = run["last_change_s"] - run["emit_seconds"]
-    sdk = (f"the SDK passed {kept:.0%} of the spans to the exporter" +
-           ("" if kept >= 1 else " and dropped the rest (its queue was full)"))
+    sdk = f"the SDK passed {kept:.0%} of the spans to the exporter" + (
+        "" if kept >= 1 else " and dropped the rest (its queue was full)"
+    )
     return [
-        metric(f"{tag}: final count after the flood", "s", lag, headline=True,
-               ratio=f"{run['messages']} message(s), {run['edits']} edits",
-               note=f"{sdk}; export() took {run['export_cpu_us_per_span']:,.0f} µs CPU "
-                    f"({run['export_us_per_span']:,.0f} µs wall) per span"),
-        metric(f"{tag}: notices represented", "%", 100 * run["represented"] / max(1, run["handed_over"]),
-               target="100 %", passed=run["complete"],
-               ratio=f"{run['represented']:,} of {run['handed_over']:,} handed over"),
+        metric(
+            f"{tag}: final count after the flood",
+            "s",
+            lag,
+            headline=True,
+            ratio=f"{run['messages']} message(s), {run['edits']} edits",
+            note=f"{sdk}; export() took {run['export_cpu_us_per_span']:,.0f} µs CPU "
+            f"({run['export_us_per_span']:,.0f} µs wall) per span",
+        ),
+        metric(
+            f"{tag}: notices represented",
+            "%",
+            100 * run["represented"] / max(1, run["handed_over"]),
+            target="100 %",
+            passed=run["complete"],
+            ratio=f"{run['represented']:,} of {run['handed_over']:,} handed over",
+        ),
     ]
 
 
@@ -267,17 +366,27 @@ def run(mode: Mode) -> dict[str, Any]:
     elif mode.quick:
         rows.append(na_metric("distinct, cap on", "full runs only: the cap's minute is real time"))
     limited = sum(r["rate_limited"] for r in runs)
-    rows.append(metric("429 answers, all floods", "count", limited, target="0", passed=limited == 0,
-                       note=", ".join(f"{r['label']}: {r['rate_limited']}" for r in runs)))
+    rows.append(
+        metric(
+            "429 answers, all floods",
+            "count",
+            limited,
+            target="0",
+            passed=limited == 0,
+            note=", ".join(f"{r['label']}: {r['rate_limited']}" for r in runs),
+        )
+    )
     return {
         "title": TITLE,
         "config": {
             "scale": SCALE,
-            "scale_note": (f"Distinct floods run with Discord's windows divided by {SCALE} (5 requests / "
-                           f"{WEBHOOK_WINDOW / SCALE:.3f} s per webhook, 30 messages / {CHANNEL_WINDOW / SCALE:.0f} s "
-                           f"per channel, the engine's channel budget likewise; the errors come in one real minute, "
-                           f"and in a stress run in {60 / SCALE:.0f} s); counts are not scaled. Repeats "
-                           "run at Discord's real limits and in real time (grouping edits on a real-time interval)."),
+            "scale_note": (
+                f"Distinct floods run with Discord's windows divided by {SCALE} (5 requests / "
+                f"{WEBHOOK_WINDOW / SCALE:.3f} s per webhook, 30 messages / {CHANNEL_WINDOW / SCALE:.0f} s "
+                f"per channel, the engine's channel budget likewise; the errors come in one real minute, "
+                f"and in a stress run in {60 / SCALE:.0f} s); counts are not scaled. Repeats "
+                "run at Discord's real limits and in real time (grouping edits on a real-time interval)."
+            ),
             "floods": [f.__dict__ for f in alone + side_by_side],
             "side_by_side": [f.label for f in side_by_side],
         },

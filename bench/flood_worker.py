@@ -89,8 +89,7 @@ def worker(args: argparse.Namespace) -> None:
     """Flood, report, then keep the engine delivering until the runner closes stdin."""
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
-    from opentelemetry.sdk.trace.export import SpanExportResult
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, SpanExportResult
     from opentelemetry.trace import SpanKind, Status, StatusCode
 
     from otel_discord.exporters import DiscordSpanExporter
@@ -140,10 +139,16 @@ def worker(args: argparse.Namespace) -> None:
     timeline: list[tuple[float, int]] = []  # (seconds since start, spans handed to export() so far)
     for i in range(args.count):
         route = letters_route(i) if distinct else "/imports/payments"
-        with tracer.start_as_current_span(f"POST {route}", kind=SpanKind.SERVER, attributes={
-            "http.request.method": "POST", "http.route": route, "url.path": route,
-            "http.response.status_code": 500,
-        }) as span:
+        with tracer.start_as_current_span(
+            f"POST {route}",
+            kind=SpanKind.SERVER,
+            attributes={
+                "http.request.method": "POST",
+                "http.route": route,
+                "url.path": route,
+                "http.response.status_code": 500,
+            },
+        ) as span:
             column = f"amount_{route.rsplit('/', 1)[1]}" if distinct else "amount"
             span.add_event("exception", {k: v.replace(_PLACEHOLDER, column) for k, v in template.items()})
             span.set_status(Status(StatusCode.ERROR))
@@ -159,10 +164,17 @@ def worker(args: argparse.Namespace) -> None:
     if not direct:
         provider.force_flush(60_000)  # the batch processor hands over what it still holds
         timeline.append((time.monotonic() - start, Timed.spans))
-    emit({
-        "start_wall": start_wall, "emit_seconds": time.monotonic() - start, "handed_over": Timed.spans,
-        "export_seconds": Timed.seconds, "export_cpu_seconds": Timed.cpu_seconds, "timeline": timeline, "engine_scaled": scaled,
-    })
+    emit(
+        {
+            "start_wall": start_wall,
+            "emit_seconds": time.monotonic() - start,
+            "handed_over": Timed.spans,
+            "export_seconds": Timed.seconds,
+            "export_cpu_seconds": Timed.cpu_seconds,
+            "timeline": timeline,
+            "engine_scaled": scaled,
+        }
+    )
     for line in sys.stdin:  # the engine keeps delivering meanwhile
         if line.strip() == "stats":
             emit(_engine_stats(discord))

@@ -30,8 +30,9 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from benchlib import Mode, emit, metric, run_worker
-from otel_discord.testing import DiscordServer
 from otlp_sink import OTLPSink
+
+from otel_discord.testing import DiscordServer
 
 TITLE: Final = "5. Ignored-span cost"
 BATCH: Final = 512
@@ -56,15 +57,30 @@ def _make_spans(count: int) -> tuple[list[Any], float]:
     tracer = provider.get_tracer("bench.ignored")
     start = time.thread_time()
     while len(spans) < count:
-        with tracer.start_as_current_span("GET /invoices/<int:id>", kind=SpanKind.SERVER, attributes={
-            "http.request.method": "GET", "http.route": "/invoices/<int:id>", "url.path": "/invoices/7",
-            "http.response.status_code": 200, "client.address": "127.0.0.1",
-        }):
-            for statement in ("SELECT invoices.id FROM invoices WHERE invoices.id = ?",
-                              "SELECT lines.id FROM lines WHERE lines.invoice_id = ?"):
-                with tracer.start_as_current_span("SELECT bench.sqlite", kind=SpanKind.CLIENT, attributes={
-                    "db.system": "sqlite", "db.statement": statement, "db.name": "bench.sqlite",
-                }):
+        with tracer.start_as_current_span(
+            "GET /invoices/<int:id>",
+            kind=SpanKind.SERVER,
+            attributes={
+                "http.request.method": "GET",
+                "http.route": "/invoices/<int:id>",
+                "url.path": "/invoices/7",
+                "http.response.status_code": 200,
+                "client.address": "127.0.0.1",
+            },
+        ):
+            for statement in (
+                "SELECT invoices.id FROM invoices WHERE invoices.id = ?",
+                "SELECT lines.id FROM lines WHERE lines.invoice_id = ?",
+            ):
+                with tracer.start_as_current_span(
+                    "SELECT bench.sqlite",
+                    kind=SpanKind.CLIENT,
+                    attributes={
+                        "db.system": "sqlite",
+                        "db.statement": statement,
+                        "db.name": "bench.sqlite",
+                    },
+                ):
                     pass
             with tracer.start_as_current_span("render invoice"):
                 pass
@@ -97,10 +113,11 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
             return SpanExportResult.SUCCESS
 
     spans, create = _make_spans(BATCH * 8)
-    batches = [spans[i:i + BATCH] for i in range(0, len(spans), BATCH)]
+    batches = [spans[i : i + BATCH] for i in range(0, len(spans), BATCH)]
     exporters = {
-        "discord": DiscordSpanExporter(webhook_url=args.url, allowed_hosts=args.host_port,
-                                       spool_dir=tempfile.mkdtemp(prefix="bench-ignored-")),
+        "discord": DiscordSpanExporter(
+            webhook_url=args.url, allowed_hosts=args.host_port, spool_dir=tempfile.mkdtemp(prefix="bench-ignored-")
+        ),
         "otlp": OTLPSpanExporter(endpoint=args.otlp_endpoint),
         "noop": Noop(),
     }
@@ -125,23 +142,43 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
         stats = get_engine(ours.settings).stats.snapshot()
     except Exception as exc:  # the engine's API is being reworked
         stats = {"error": repr(exc)}
-    return {"cpu_s": cpu, "wall_s": wall, "failed_exports": failed, "export_calls": calls, "create_s": create,
-            "engine_stats": stats}
+    return {
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "failed_exports": failed,
+        "export_calls": calls,
+        "create_s": create,
+        "engine_stats": stats,
+    }
 
 
 def run(mode: Mode) -> dict[str, Any]:
     with DiscordServer() as discord, OTLPSink() as sink:
         hook = discord.create_webhook("s5-ignored")
-        result = run_worker("ignored", ["--url", hook.url, "--host-port", discord.host_port,
-                                        "--otlp-endpoint", f"{sink.endpoint}/v1/traces",
-                                        "--reps", str(mode.pick(3, 7)), "--rounds", str(mode.pick(5, 15))],
-                            timeout=600)
+        result = run_worker(
+            "ignored",
+            [
+                "--url",
+                hook.url,
+                "--host-port",
+                discord.host_port,
+                "--otlp-endpoint",
+                f"{sink.endpoint}/v1/traces",
+                "--reps",
+                str(mode.pick(3, 7)),
+                "--rounds",
+                str(mode.pick(5, 15)),
+            ],
+            timeout=600,
+        )
         notices = len(discord.messages("s5-ignored"))
         received = sink.counts()
     # The OTLP row means something only if every batch really went over HTTP and was accepted.
     if result["failed_exports"]["otlp"] or received["requests"] < result["export_calls"]["otlp"]:
-        raise RuntimeError(f"the OTLP exporter did not deliver every batch: {result['failed_exports']['otlp']} "
-                           f"failed, the sink got {received['requests']} of {result['export_calls']['otlp']}")
+        raise RuntimeError(
+            f"the OTLP exporter did not deliver every batch: {result['failed_exports']['otlp']} "
+            f"failed, the sink got {received['requests']} of {result['export_calls']['otlp']}"
+        )
     us = 1e6
     cpu = {name: [v * us for v in values] for name, values in result["cpu_s"].items()}
     wall = {name: _median(values) * us for name, values in result["wall_s"].items()}
@@ -149,21 +186,45 @@ def run(mode: Mode) -> dict[str, Any]:
     versus_otlp = [ours / otlp for ours, otlp in zip(cpu["discord"], cpu["otlp"]) if otlp]
     return {
         "title": TITLE,
-        "config": {"batch": BATCH, "spans": BATCH * 8, "mix": "1 server, 2 fast db, 1 internal span per request",
-                   "clock": "the exporting thread's CPU time (time.thread_time); wall time in raw",
-                   "otlp": "OTLPSpanExporter, http/protobuf, no compression, to bench/otlp_sink.py"},
+        "config": {
+            "batch": BATCH,
+            "spans": BATCH * 8,
+            "mix": "1 server, 2 fast db, 1 internal span per request",
+            "clock": "the exporting thread's CPU time (time.thread_time); wall time in raw",
+            "otlp": "OTLPSpanExporter, http/protobuf, no compression, to bench/otlp_sink.py",
+        },
         "metrics": [
-            metric("DiscordSpanExporter.export() per ignored span", "µs", cpu["discord"], headline=True,
-                   ratio=f"wall {wall['discord']:.1f} µs"),
-            metric("OTLPSpanExporter.export() per span (local sink)", "µs", cpu["otlp"], headline=True,
-                   ratio=f"wall {wall['otlp']:.1f} µs"),
-            metric("DiscordSpanExporter / OTLPSpanExporter, CPU per span", "ratio", versus_otlp, headline=True,
-                   note="the same spans, batches and process, taking turns; < 1: ignoring a span costs less than "
-                        "sending it over OTLP"),
+            metric(
+                "DiscordSpanExporter.export() per ignored span",
+                "µs",
+                cpu["discord"],
+                headline=True,
+                ratio=f"wall {wall['discord']:.1f} µs",
+            ),
+            metric(
+                "OTLPSpanExporter.export() per span (local sink)",
+                "µs",
+                cpu["otlp"],
+                headline=True,
+                ratio=f"wall {wall['otlp']:.1f} µs",
+            ),
+            metric(
+                "DiscordSpanExporter / OTLPSpanExporter, CPU per span",
+                "ratio",
+                versus_otlp,
+                headline=True,
+                note="the same spans, batches and process, taking turns; < 1: ignoring a span costs less than "
+                "sending it over OTLP",
+            ),
             metric("no-op exporter per span", "µs", cpu["noop"]),
             metric("SDK: create + end one span", "µs", create),
-            metric("export() cost / SDK span cost", "ratio", [v / create for v in cpu["discord"]], headline=True,
-                   note="what rejecting a span adds to what the SDK already spent on it"),
+            metric(
+                "export() cost / SDK span cost",
+                "ratio",
+                [v / create for v in cpu["discord"]],
+                headline=True,
+                note="what rejecting a span adds to what the SDK already spent on it",
+            ),
             metric("notices made from ignored spans", "count", notices, target="0", passed=notices == 0),
         ],
         "raw": {**result, "otlp_sink": received},

@@ -17,7 +17,6 @@ import time
 from typing import Any, Final
 
 import requests
-
 from benchlib import emit, percentile
 
 #: path → (weight, expected status). /boom answers 500 by design.
@@ -55,8 +54,9 @@ def run(base: str, duration: float, concurrency: int, seed: int, paths: list[str
     deadline = start + duration
     results: list[dict[str, Any]] = [{} for _ in range(concurrency)]
     threads = [
-        threading.Thread(target=_worker, args=(base, deadline, seed * 1000 + i, paths or list(MIX), results[i]),
-                         daemon=True)
+        threading.Thread(
+            target=_worker, args=(base, deadline, seed * 1000 + i, paths or list(MIX), results[i]), daemon=True
+        )
         for i in range(concurrency)
     ]
     for thread in threads:

@@ -26,8 +26,8 @@ import time
 from typing import Any, Final
 
 import requests
-
 from benchlib import Mode, emit, metric, run_worker
+
 from otel_discord.testing import DiscordServer
 
 TITLE: Final = "2. Cost per logged error"
@@ -142,11 +142,17 @@ def run(mode: Mode) -> dict[str, Any]:
     with DiscordServer() as discord:
         discord.set_latency(LATENCY)
         common = ["--host-port", discord.host_port, "--reps", str(reps)]
-        otel = run_worker("log_cost", ["otel-discord", discord.create_webhook("s2-otel").url, *common,
-                                       "--calls", str(mode.pick(200, 1000))], timeout=300)
+        otel = run_worker(
+            "log_cost",
+            ["otel-discord", discord.create_webhook("s2-otel").url, *common, "--calls", str(mode.pick(200, 1000))],
+            timeout=300,
+        )
         alerts = len(discord.messages("s2-otel"))
-        blocking = run_worker("log_cost", ["blocking", discord.create_webhook("s2-blocking").url, *common,
-                                           "--calls", str(mode.pick(3, 5))], timeout=300)
+        blocking = run_worker(
+            "log_cost",
+            ["blocking", discord.create_webhook("s2-blocking").url, *common, "--calls", str(mode.pick(3, 5))],
+            timeout=300,
+        )
     us = 1e6
     otel_us = [v * us for v in otel["per_call_s"]]
     blocking_us = [v * us for v in blocking["per_call_s"]]
@@ -160,10 +166,20 @@ def run(mode: Mode) -> dict[str, Any]:
             metric("otel-discord per logger.exception()", "µs", otel_us, note=otel["path"], headline=True),
             metric("blocking requests.post handler per call", "µs", blocking_us, headline=True),
             metric("blocking / otel-discord", "ratio", ratios, headline=True),
-            metric("otel-discord messages from the measured calls", "count", alerts, target="> 0",
-                   passed=alerts > 0, note="the measured path really alerts (grouped and rate-capped by default)"),
-            metric("blocking handler posts refused with 429", "%", 100 * refused / max(1, len(statuses)),
-                   note=f"{refused} of {len(statuses)} posts: 5 requests / 2 s per webhook, and no retry"),
+            metric(
+                "otel-discord messages from the measured calls",
+                "count",
+                alerts,
+                target="> 0",
+                passed=alerts > 0,
+                note="the measured path really alerts (grouped and rate-capped by default)",
+            ),
+            metric(
+                "blocking handler posts refused with 429",
+                "%",
+                100 * refused / max(1, len(statuses)),
+                note=f"{refused} of {len(statuses)} posts: 5 requests / 2 s per webhook, and no retry",
+            ),
         ],
         "raw": {"otel": otel, "blocking": blocking},
     }

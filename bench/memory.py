@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any, Final
 
 import psutil
-
 from benchlib import BENCH_DIR, PYTHON, Mode, child_env, emit, letters_route, metric
+
 from otel_discord.testing import DiscordServer
 
 TITLE: Final = "4. Memory under flood"
@@ -79,10 +79,16 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     for i in range(args.count):
         error = i % ERROR_EVERY == 0
         route = letters_route(i) if error else "/invoices/<int:id>"
-        span = tracer.start_span(f"GET {route}", kind=SpanKind.SERVER, attributes={
-            "http.request.method": "GET", "http.route": route, "url.path": f"/invoices/{i}",
-            "http.response.status_code": 500 if error else 200,
-        })
+        span = tracer.start_span(
+            f"GET {route}",
+            kind=SpanKind.SERVER,
+            attributes={
+                "http.request.method": "GET",
+                "http.route": route,
+                "url.path": f"/invoices/{i}",
+                "http.response.status_code": 500 if error else 200,
+            },
+        )
         if error:
             span.record_exception(failure)
             span.set_status(Status(StatusCode.ERROR))
@@ -93,18 +99,32 @@ def worker(args: argparse.Namespace) -> dict[str, Any]:
     spool_bytes = sum(f.stat().st_size for f in Path(args.spool).rglob("*") if f.is_file())
     return {
         "spool_bytes": spool_bytes,
-        "baseline_rss": baseline, "checkpoints": checkpoints, "elapsed": elapsed,
-        "spans_per_s": args.count / elapsed, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "baseline_rss": baseline,
+        "checkpoints": checkpoints,
+        "elapsed": elapsed,
+        "spans_per_s": args.count / elapsed,
+        "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
         "exported_by_noop": exported[0],
     }
 
 
 def _spawn(config: str, count: int, url: str, host_port: str, spool: str, errors: Any) -> subprocess.Popen[str]:
-    cmd = [PYTHON, str(BENCH_DIR / "memory.py"), "worker", config, "--count", str(count), "--url", url,
-           "--host-port", host_port, "--spool", spool]
+    cmd = [
+        PYTHON,
+        str(BENCH_DIR / "memory.py"),
+        "worker",
+        config,
+        "--count",
+        str(count),
+        "--url",
+        url,
+        "--host-port",
+        host_port,
+        "--spool",
+        spool,
+    ]
     # stderr to a file: polled, not read, until the end, a pipe could fill up and block the worker
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True, env=child_env(),
-                            cwd=str(BENCH_DIR))
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True, env=child_env(), cwd=str(BENCH_DIR))
 
 
 def run(mode: Mode) -> dict[str, Any]:
@@ -114,8 +134,10 @@ def run(mode: Mode) -> dict[str, Any]:
         hook = discord.create_webhook("s4-memory")
         logs = {config: open(os.path.join(tmp, f"{config}.err"), "w+") for config in CONFIGS}  # noqa: SIM115
         # Side by side: RSS does not depend on who else runs, and it halves the wait.
-        procs = {config: _spawn(config, count, hook.url, discord.host_port, os.path.join(tmp, config), logs[config])
-                 for config in CONFIGS}
+        procs = {
+            config: _spawn(config, count, hook.url, discord.host_port, os.path.join(tmp, config), logs[config])
+            for config in CONFIGS
+        }
         sampled = {config: 0 for config in CONFIGS}
         handles = {config: psutil.Process(proc.pid) for config, proc in procs.items()}
         deadline = time.monotonic() + mode.pick(120, 600)
@@ -146,23 +168,48 @@ def _report(results: dict[str, dict[str, Any]], count: int, delivered: int) -> d
     for config in CONFIGS:
         r = results[config]
         peak = max(r["peak_rss"], r["sampled_peak_rss"])
-        rows.append(metric(f"peak RSS {config}", "MiB", peak / MIB,
-                           ratio=f"+{(peak - r['baseline_rss']) / MIB:.1f} MiB over the process before the flood",
-                           note=f"{r['spans_per_s']:,.0f} spans/s pushed; {r['spool_bytes'] / MIB:.1f} MiB on disk"))
+        rows.append(
+            metric(
+                f"peak RSS {config}",
+                "MiB",
+                peak / MIB,
+                ratio=f"+{(peak - r['baseline_rss']) / MIB:.1f} MiB over the process before the flood",
+                note=f"{r['spans_per_s']:,.0f} spans/s pushed; {r['spool_bytes'] / MIB:.1f} MiB on disk",
+            )
+        )
     ours, noop = results["bsp-otel-discord"], results["bsp-noop"]
     extra = (max(ours["peak_rss"], ours["sampled_peak_rss"]) - max(noop["peak_rss"], noop["sampled_peak_rss"])) / MIB
-    rows.append(metric("otel-discord extra peak vs bsp-noop", "MiB", extra, headline=True,
-                       note="detector state, inbox, engine and spool caches"))
+    rows.append(
+        metric(
+            "otel-discord extra peak vs bsp-noop",
+            "MiB",
+            extra,
+            headline=True,
+            note="detector state, inbox, engine and spool caches",
+        )
+    )
     for config in ("bsp-noop", "bsp-otel-discord"):
         points = results[config]["checkpoints"]
         half = len(points) // 2 - 1
         growth = (points[-1] - points[half]) / MIB if len(points) >= 2 else float("nan")
-        rows.append(metric(f"RSS growth over the 2nd half, {config}", "MiB", growth, target=f"≤ {FLAT_MIB:.0f} MiB",
-                           passed=growth <= FLAT_MIB, ratio="bounded by the queues, not by the flood"))
+        rows.append(
+            metric(
+                f"RSS growth over the 2nd half, {config}",
+                "MiB",
+                growth,
+                target=f"≤ {FLAT_MIB:.0f} MiB",
+                passed=growth <= FLAT_MIB,
+                ratio="bounded by the queues, not by the flood",
+            )
+        )
     return {
         "title": TITLE,
-        "config": {"spans": count, "error_share": 1 / ERROR_EVERY, "bsp": "SDK defaults (queue 2,048, batch 512)",
-                   "delivery_queue": "default (10,000)"},
+        "config": {
+            "spans": count,
+            "error_share": 1 / ERROR_EVERY,
+            "bsp": "SDK defaults (queue 2,048, batch 512)",
+            "delivery_queue": "default (10,000)",
+        },
         "metrics": rows,
         "raw": {"results": results, "discord_messages": delivered},
     }

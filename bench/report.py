@@ -57,8 +57,9 @@ def rows(results: Mapping[str, Any], headline_only: bool = False) -> Iterable[tu
             spread = "—"
             if row.get("n", 0) > 1:
                 spread = f"{fmt(row['min'], unit)} – {fmt(row['max'], unit)}"
-            extra = [part for part in (row.get("ratio"), f"target {row['target']}" if row.get("target") else None)
-                     if part]
+            extra = [
+                part for part in (row.get("ratio"), f"target {row['target']}" if row.get("target") else None) if part
+            ]
             yield (label, row["name"], median, spread, "; ".join(extra) or "—", verdict(row))
 
 
@@ -110,8 +111,11 @@ def plot_throughput(results: Mapping[str, Any], path: Path) -> bool:
     colors = ["#95a5a6", "#7f8c8d", "#3498db", "#5865f2", "#8e44ad"][: len(names)]
     panels = [
         ("requests / s", [metrics[f"throughput {n}"] for n in names], lambda v: v),
-        ("requests per CPU-second of the app", [metrics[f"app CPU per request {n}"] for n in names],
-         lambda v: 1000.0 / v),  # ms per request → requests per CPU-second; min and max swap
+        (
+            "requests per CPU-second of the app",
+            [metrics[f"app CPU per request {n}"] for n in names],
+            lambda v: 1000.0 / v,
+        ),  # ms per request → requests per CPU-second; min and max swap
     ]
     telemetry = [metrics.get(f"telemetry threads' CPU per request {n}") for n in names]
     if all(telemetry):
@@ -121,8 +125,13 @@ def plot_throughput(results: Mapping[str, Any], path: Path) -> bool:
         medians = [convert(r["median"]) for r in rows_]
         lows = [min(convert(r["min"]), convert(r["max"])) for r in rows_]
         highs = [max(convert(r["min"]), convert(r["max"])) for r in rows_]
-        ax.bar(names, medians, yerr=[[m - lo for m, lo in zip(medians, lows)], [h - m for m, h in zip(medians, highs)]],
-               capsize=5, color=colors)
+        ax.bar(
+            names,
+            medians,
+            yerr=[[m - lo for m, lo in zip(medians, lows)], [h - m for m, h in zip(medians, highs)]],
+            capsize=5,
+            color=colors,
+        )
         for x, value in enumerate(medians):
             if value >= 0.1 * max(medians):
                 ax.text(x, value / 2, f"{value:.0f}", ha="center", va="center", color="white", fontweight="bold")
@@ -133,9 +142,15 @@ def plot_throughput(results: Mapping[str, Any], path: Path) -> bool:
         ax.spines[["top", "right"]].set_visible(False)
     machine, config = results["machine"], section["config"]
     fig.suptitle(f"Flask + SQLAlchemy under waitress, per configuration ({results['mode']} run; median, min–max)")
-    fig.text(0.01, 0.01, f"{machine['nproc']} cores, {machine['cpu_model']}, Python {machine['python']}; "
-             f"{config['repetitions']} interleaved repetitions × {config['seconds_per_run']} s; "
-             "mix 90% /ok, 5% /boom, 5% /slow", fontsize=7, color="#555")
+    fig.text(
+        0.01,
+        0.01,
+        f"{machine['nproc']} cores, {machine['cpu_model']}, Python {machine['python']}; "
+        f"{config['repetitions']} interleaved repetitions × {config['seconds_per_run']} s; "
+        "mix 90% /ok, 5% /boom, 5% /slow",
+        fontsize=7,
+        color="#555",
+    )
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -151,10 +166,10 @@ def performance_markdown(results: Mapping[str, Any], command: str) -> str:
     scale = results["sections"].get("flood", {}).get("config", {}).get("scale_note", "")
     return f"""## Performance
 
-Measured by `{command}` on {results['finished_at'][:10]} (a {results['mode']} run, {results['duration_s']:.0f} s),
-on {m['nproc']} cores ({m['cpu_model']}), {m['ram_gib']} GiB RAM, Python {m['python']}
-({m['platform']}); load average at the start {load}; code at `{m.get('git_commit')}`
-{'with uncommitted changes' if m.get('git_dirty') else ''}. Ratios are taken within one run,
+Measured by `{command}` on {results["finished_at"][:10]} (a {results["mode"]} run, {results["duration_s"]:.0f} s),
+on {m["nproc"]} cores ({m["cpu_model"]}), {m["ram_gib"]} GiB RAM, Python {m["python"]}
+({m["platform"]}); load average at the start {load}; code at `{m.get("git_commit")}`
+{"with uncommitted changes" if m.get("git_dirty") else ""}. Ratios are taken within one run,
 medians over the repetitions; the spread is min–max. The machine is shared and noisy: requests/s and the
 whole process's CPU per request move about ±15 % between repetitions, for every exporter alike, so the cost
 targets of section 1 are judged on the CPU of the threads that export, read thread by thread (see 1. below);

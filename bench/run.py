@@ -29,7 +29,7 @@ import os
 import sys
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -45,13 +45,26 @@ RESULTS_DIR: Final = ROOT / "bench" / "results"
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Run the otel-discord benchmarks.")
     parser.add_argument("--quick", action="store_true", help="CI's short mode: smaller sizes, ≤ ~90 s")
-    parser.add_argument("--only", nargs="+", choices=SECTIONS, metavar="SECTION",
-                        help=f"run only these sections ({', '.join(SECTIONS)})")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=SECTIONS,
+        metavar="SECTION",
+        help=f"run only these sections ({', '.join(SECTIONS)})",
+    )
     parser.add_argument("--results", type=Path, default=RESULTS_DIR / "latest.json", help="JSON output path")
-    parser.add_argument("--plot", type=Path, default=None,
-                        help="throughput PNG (default: docs/bench-throughput.png, quick: bench/results/)")
-    parser.add_argument("--docs", type=Path, default=None,
-                        help="README section to regenerate (default: docs/readme/performance.md on full runs)")
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        help="throughput PNG (default: docs/bench-throughput.png, quick: bench/results/)",
+    )
+    parser.add_argument(
+        "--docs",
+        type=Path,
+        default=None,
+        help="README section to regenerate (default: docs/readme/performance.md on full runs)",
+    )
     parser.add_argument("--no-docs", action="store_true", help="do not write the plot or the README section")
     return parser.parse_args(argv)
 
@@ -77,14 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "schema": 1,
         "mode": mode.name,
-        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "versions": package_versions(),
         "sections": {},
     }
     for name in args.only or SECTIONS:
         results["sections"][name] = _run_section(name, mode)
-    results["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["duration_s"] = round(time.monotonic() - started, 1)
     results["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
 
@@ -101,7 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  note: {line}")
     print(f"\n{mode.name} run in {results['duration_s']:.0f} s; JSON: {args.results}")
     if not args.no_docs:
-        plot = args.plot or (RESULTS_DIR / "throughput-quick.png" if mode.quick else ROOT / "docs" / "bench-throughput.png")
+        plot = args.plot or (
+            RESULTS_DIR / "throughput-quick.png" if mode.quick else ROOT / "docs" / "bench-throughput.png"
+        )
         if report.plot_throughput(results, plot):
             print(f"plot: {plot}")
         docs = args.docs or (None if mode.quick or args.only else ROOT / "docs" / "readme" / "performance.md")

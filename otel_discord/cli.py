@@ -35,10 +35,13 @@ class Command:
 
 
 COMMANDS: Final = {
-    "doctor": Command("check the settings, the exporters configured per signal and every webhook; "
-                      "--send-sample posts one notice of each kind"),
-    "preview": Command("run a local Discord (webhooks + a live preview page) to see alerts without posting "
-                       "to Discord", extra="testing"),
+    "doctor": Command(
+        "check the settings, the exporters configured per signal and every webhook; "
+        "--send-sample posts one notice of each kind"
+    ),
+    "preview": Command(
+        "run a local Discord (webhooks + a live preview page) to see alerts without posting to Discord", extra="testing"
+    ),
     "serve": Command("run the OTLP/HTTP bridge that a Collector exports to (gateway mode)", extra="gateway"),
     "export": Command("print the local audit log of business events as CSV or JSON"),
 }
@@ -74,8 +77,11 @@ def _missing(name: str, exc: ModuleNotFoundError) -> int | None:
         return None  # our own module is missing: a broken install, let the traceback show it
     extra = extra_for(exc.name) or COMMANDS[name].extra
     if extra is None:
-        print(f"otel-discord {name}: {exc.name or exc} is not installed (an incomplete install?); "
-              "reinstall otel-discord with pip", file=sys.stderr)
+        print(
+            f"otel-discord {name}: {exc.name or exc} is not installed (an incomplete install?); "
+            "reinstall otel-discord with pip",
+            file=sys.stderr,
+        )
     else:
         print(missing_extra_line(name, extra, exc.name), file=sys.stderr)
     return USAGE_ERROR

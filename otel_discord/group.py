@@ -24,7 +24,7 @@ import dataclasses
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from otel_discord.notice import Notice
@@ -133,7 +133,7 @@ class GroupPolicy:
 def _clock(ts: float | None) -> datetime | None:
     if ts is None or not math.isfinite(ts) or not 0 <= ts <= _LATEST_TIMESTAMP:
         return None
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
+    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 def seen_text(count: int, first_seen: float | None, last_seen: float | None) -> str:
@@ -148,7 +148,9 @@ def seen_text(count: int, first_seen: float | None, last_seen: float | None) -> 
     return " · ".join(parts)
 
 
-def with_seen(embed: Mapping[str, Any], count: int, first_seen: float | None, last_seen: float | None) -> dict[str, Any]:
+def with_seen(
+    embed: Mapping[str, Any], count: int, first_seen: float | None, last_seen: float | None
+) -> dict[str, Any]:
     """A copy of ``embed`` whose Seen field shows the count (added before Trace if missing).
 
     The embed was rendered for the first occurrence; only this field changes. A

@@ -26,23 +26,23 @@ from dataclasses import dataclass
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from otel_discord.health import forks
-from otel_discord.deliver import audit
 from otel_discord.config import Settings, parse_bool
+from otel_discord.config.files import check_keys, config_error, mapping
+from otel_discord.deliver import audit
 from otel_discord.deliver.engine import DeliveryEngine, Outgoing, get_engine
-from otel_discord.route.digest import DEFAULT_RATE_CAP, TICK_INTERVAL, Digester, RateWindow, parse_rate_cap
-from otel_discord.route.filters import FilterChain
 from otel_discord.group import DEFAULT_WINDOW as DEFAULT_GROUP_WINDOW
+from otel_discord.health import forks
+from otel_discord.health.drops import DropReason, guard
+from otel_discord.health.log import get_logger
 from otel_discord.notice import SUPPRESS_NOTIFICATIONS, Kind, Notice, Severity
 from otel_discord.render.embed import RenderOptions, render_embed
 from otel_discord.render.mask import IP_MODES, Masker
 from otel_discord.route import Router
-from otel_discord.config.files import check_keys, config_error, mapping
-from otel_discord.route.mentions import Mention
+from otel_discord.route.digest import DEFAULT_RATE_CAP, TICK_INTERVAL, Digester, RateWindow, parse_rate_cap
+from otel_discord.route.filters import FilterChain
 from otel_discord.route.holding import HoldingStore, LazyStore
+from otel_discord.route.mentions import Mention
 from otel_discord.route.schedule import Schedules, load_schedules
-from otel_discord.health.drops import DropReason, guard
-from otel_discord.health.log import get_logger
 
 _logger = get_logger(__name__)
 
@@ -221,8 +221,9 @@ class Pipeline:
             self._ensure_ticking()
         return accepted
 
-    def _submit_all(self, notices: Iterable[Notice], now: float, files: Sequence[tuple[str, bytes, str]],
-                    image: str | None) -> int:
+    def _submit_all(
+        self, notices: Iterable[Notice], now: float, files: Sequence[tuple[str, bytes, str]], image: str | None
+    ) -> int:
         accepted = 0
         for notice in notices:
             try:
@@ -255,15 +256,18 @@ class Pipeline:
         accepted = 0
         for item in admitted:
             attach = item is routed
-            accepted += self._enqueue(item, files=files if attach else (), image=image if attach else None,
-                                      wake=False)
+            accepted += self._enqueue(item, files=files if attach else (), image=image if attach else None, wake=False)
         return accepted
 
     def _lose(self, notice: Notice, doing: str) -> None:
         """Count, record and report a notice our own code failed on (the traceback goes to our log)."""
         with guard(f"recording a loss while {doing}"):
-            _logger.error("internal error while %s (%r); it is counted and kept in the fallback file",
-                          doing, notice.title, exc_info=True)
+            _logger.error(
+                "internal error while %s (%r); it is counted and kept in the fallback file",
+                doing,
+                notice.title,
+                exc_info=True,
+            )
             self.engine.stats.record_drop(DropReason.INTERNAL_ERROR)
             self.engine.fallback.defer(notice, DropReason.INTERNAL_ERROR.value)
 
@@ -314,9 +318,7 @@ class Pipeline:
         lazy = self.engine.likely_folds(notice, channel)
         mention = Mention.parse_text(notice.mention)
         loud = not quiet and (
-            notice.severity >= Severity.WARNING
-            or bool(mention)
-            or self.stages.filters.amount.is_high_value(notice)
+            notice.severity >= Severity.WARNING or bool(mention) or self.stages.filters.amount.is_high_value(notice)
         )
         item = Outgoing(
             channel=channel,

@@ -29,8 +29,12 @@ REPO_ROOT: Final = Path(__file__).resolve().parents[1]
 DEFAULT_SPEC: Final = REPO_ROOT.parent / "shared" / "discord" / "openapi.json"
 DEFAULT_OUTPUT: Final = REPO_ROOT / "otel_discord" / "testing" / "discord_schema.json"
 # The webhook bodies, and the bot routes the strict server serves (send a message, start a thread).
-ROOT_SCHEMAS: Final = ("IncomingWebhookRequestPartial", "IncomingWebhookUpdateRequestPartial",
-                        "MessageCreateRequest", "CreateTextThreadWithMessageRequest")
+ROOT_SCHEMAS: Final = (
+    "IncomingWebhookRequestPartial",
+    "IncomingWebhookUpdateRequestPartial",
+    "MessageCreateRequest",
+    "CreateTextThreadWithMessageRequest",
+)
 SOURCE_REPO: Final = "discord/discord-api-spec"
 SOURCE_PATH: Final = "specs/openapi.json"
 _REF_PREFIX: Final = "#/components/schemas/"
@@ -38,9 +42,7 @@ _REF_PREFIX: Final = "#/components/schemas/"
 # The spec file carries no commit id, so known snapshots are mapped by content hash
 # (see ../shared/discord/execute-webhook-notes.md). A new snapshot needs --commit.
 KNOWN_SNAPSHOTS: Final = {
-    "8c1d0707ccdf8e380a86dfba04058820a66435c1b69d5ed82e04dd8c0520dd73": (
-        "74fda0fad044407ea280043a03ffc9bc64c4e49e"
-    ),
+    "8c1d0707ccdf8e380a86dfba04058820a66435c1b69d5ed82e04dd8c0520dd73": ("74fda0fad044407ea280043a03ffc9bc64c4e49e"),
 }
 
 

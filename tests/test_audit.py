@@ -27,26 +27,49 @@ def at(text: str) -> float:
 
 
 def event(name: str, title: str, ts: float, category: Category = Category.INVOICE, **attributes) -> Notice:
-    return Notice(Kind.EVENT, Severity.INFO, category, title, event_name=name, attributes=attributes, timestamp=ts,
-                  service="ozark-finances")
+    return Notice(
+        Kind.EVENT,
+        Severity.INFO,
+        category,
+        title,
+        event_name=name,
+        attributes=attributes,
+        timestamp=ts,
+        service="ozark-finances",
+    )
 
 
 EVENTS = [
-    event("invoice.created", "Invoice #250089 created", at("2026-01-05 10:00"),
-          **{"invoice.number": "250089", "invoice.amount": 120.0, "invoice.client": "=HYPERLINK(\"x\")"}),
-    event("invoice.paid", "Invoice #250088 paid", at("2026-01-06 11:30"), Category.PAYMENT,
-          **{"invoice.number": "250088", "invoice.amount": 7850.0, "user.name": "anna"}),
+    event(
+        "invoice.created",
+        "Invoice #250089 created",
+        at("2026-01-05 10:00"),
+        **{"invoice.number": "250089", "invoice.amount": 120.0, "invoice.client": '=HYPERLINK("x")'},
+    ),
+    event(
+        "invoice.paid",
+        "Invoice #250088 paid",
+        at("2026-01-06 11:30"),
+        Category.PAYMENT,
+        **{"invoice.number": "250088", "invoice.amount": 7850.0, "user.name": "anna"},
+    ),
     event("auth.login", "anna logged in", at("2026-01-07 09:00"), Category.USER, **{"user.name": "anna"}),
-    event("invoice.paid", "Invoice #250089 paid", at("2026-02-01 00:30"), Category.PAYMENT,
-          **{"invoice.number": "250089", "invoice.amount": 120.0}),
+    event(
+        "invoice.paid",
+        "Invoice #250089 paid",
+        at("2026-02-01 00:30"),
+        Category.PAYMENT,
+        **{"invoice.number": "250089", "invoice.amount": 120.0},
+    ),
 ]
 
 
 @pytest.fixture
 def pipeline(discord_server, tmp_path):
     hook = discord_server.create_webhook("ops")
-    settings = resolve("logs", webhook_url=hook.url, allowed_hosts=discord_server.host_port,
-                       spool_dir=tmp_path / "spool", environ={})
+    settings = resolve(
+        "logs", webhook_url=hook.url, allowed_hosts=discord_server.host_port, spool_dir=tmp_path / "spool", environ={}
+    )
     made = Pipeline(settings, engine=DeliveryEngine(settings, linger=0.0))
     yield made
     made.release(2.0)
@@ -73,8 +96,15 @@ def test_credentials_are_masked_in_the_audit_log(tmp_path):
     """A webhook token or password in an event never lands on disk; personal data (the facts) does."""
     log = audit.AuditLog(tmp_path / "audit.jsonl")
     token = "https://discord.com/api/webhooks/123/SECRETTOKENVALUE"
-    assert log.record(event("import.failed", f"Import failed: {token}", 0.0, Category.IMPORT,
-                            **{"import.errors": "db url postgresql://app:hunter2@db/x", "user.email": "a@b.nl"}))
+    assert log.record(
+        event(
+            "import.failed",
+            f"Import failed: {token}",
+            0.0,
+            Category.IMPORT,
+            **{"import.errors": "db url postgresql://app:hunter2@db/x", "user.email": "a@b.nl"},
+        )
+    )
     text = (tmp_path / "audit.jsonl").read_text()
     assert "SECRETTOKENVALUE" not in text and "hunter2" not in text
     assert "a@b.nl" in text
@@ -85,8 +115,9 @@ def test_disk_errors_never_reach_the_application(discord_server, tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the spool directory should be")
     hook = discord_server.create_webhook("ops")
-    settings = resolve("logs", webhook_url=hook.url, allowed_hosts=discord_server.host_port,
-                       spool_dir=blocker / "spool", environ={})
+    settings = resolve(
+        "logs", webhook_url=hook.url, allowed_hosts=discord_server.host_port, spool_dir=blocker / "spool", environ={}
+    )
     pipeline = Pipeline(settings, engine=DeliveryEngine(settings, linger=0.0))
     try:
         assert pipeline.audit.record(EVENTS[1]) is False
@@ -109,15 +140,16 @@ def test_export_csv_by_period_and_event(tmp_path, capsys):
     """January's invoice events as CSV: local times, one column per attribute, formulas defused."""
     path = tmp_path / "audit.jsonl"
     write_log(path)
-    status = main(["export", "--audit-log", str(path), "--since", "2026-01-01", "--until", "2026-02-01",
-                   "--event", "invoice.*"])
+    status = main(
+        ["export", "--audit-log", str(path), "--since", "2026-01-01", "--until", "2026-02-01", "--event", "invoice.*"]
+    )
     assert status == 0
     captured = capsys.readouterr()
     rows = list(csv.DictReader(io.StringIO(captured.out)))
     assert [r["title"] for r in rows] == ["Invoice #250089 created", "Invoice #250088 paid"]
     assert rows[0]["time"] == "2026-01-05T10:00:00+01:00"
     assert rows[0]["invoice.amount"] == "120.0" and rows[1]["invoice.amount"] == "7850.0"
-    assert rows[0]["invoice.client"] == "'=HYPERLINK(\"x\")"  # CSV injection: not a formula
+    assert rows[0]["invoice.client"] == '\'=HYPERLINK("x")'  # CSV injection: not a formula
     assert rows[1]["user.name"] == "anna" and rows[0]["user.name"] == ""
     assert "2 event(s)" in captured.err
 
@@ -125,8 +157,22 @@ def test_export_csv_by_period_and_event(tmp_path, capsys):
 def test_export_json_until_is_exclusive(tmp_path, capsys):
     path = tmp_path / "audit.jsonl"
     write_log(path)
-    assert main(["export", "--audit-log", str(path), "--format", "json", "--since", "2026-01-06 11:30",
-                 "--until", "2026-02-01T00:30+01:00"]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "--audit-log",
+                str(path),
+                "--format",
+                "json",
+                "--since",
+                "2026-01-06 11:30",
+                "--until",
+                "2026-02-01T00:30+01:00",
+            ]
+        )
+        == 0
+    )
     records = json.loads(capsys.readouterr().out)
     assert [r["title"] for r in records] == ["Invoice #250088 paid", "anna logged in"]
     assert records[0]["local_time"] == "2026-01-06T11:30:00+01:00"

@@ -27,7 +27,10 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Comp
     results, plot = out / "latest.json", out / "throughput.png"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--results", str(results), "--plot", str(plot)],
-        capture_output=True, text=True, timeout=600, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, f"bench/run.py --quick failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc, json.loads(results.read_text()), plot
@@ -102,8 +105,14 @@ def test_split_cpu_by_thread_role():
     from app_server import UNNAMED, CPUSample, split_cpu
 
     pid = 100
-    names = {100: "MainThread", 101: "waitress-0", 102: "waitress-1", 103: "OtelBatchSpanRecordProcessor",
-             104: "otel-discord-delivery", 105: "bench-telemetry-flush"}
+    names = {
+        100: "MainThread",
+        101: "waitress-0",
+        102: "waitress-1",
+        103: "OtelBatchSpanRecordProcessor",
+        104: "otel-discord-delivery",
+        105: "bench-telemetry-flush",
+    }
     before = CPUSample({100: 1.0, 101: 2.0, 102: 2.0, 103: 0.5, 104: 0.25, 106: 9.0}, 14.75, "schedstat")
     # 105 started between the samples, 106 ended, 107 is a thread Python does not know (a native one),
     # and 104's id went to a new thread (its time went down): all of the new one's time counts.

@@ -67,10 +67,16 @@ def https(sink: RecordingSink, certs: CertFiles) -> Iterator[BridgeServer]:
         server.stop()
 
 
-def post(bridge: BridgeServer, body: bytes, content_type: str = PB, verify: str | bool = True,
-         **headers: str) -> requests.Response:
-    return requests.post(f"{bridge.url}/v1/traces", data=body, headers={"Content-Type": content_type, **headers},
-                         timeout=10, verify=verify)
+def post(
+    bridge: BridgeServer, body: bytes, content_type: str = PB, verify: str | bool = True, **headers: str
+) -> requests.Response:
+    return requests.post(
+        f"{bridge.url}/v1/traces",
+        data=body,
+        headers={"Content-Type": content_type, **headers},
+        timeout=10,
+        verify=verify,
+    )
 
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -113,7 +119,7 @@ class TestTokenSettings:
             ("   \n", "is empty"),
             ("short-token-1234"[:15], "15 characters long; at least 16"),
             ("has spaces in the middle ok", "may only contain"),
-            ("quote\"d-token-that-is-long", "may only contain"),
+            ('quote"d-token-that-is-long', "may only contain"),
             ("x" * 5000, "5000 characters long, more than 4096"),
         ],
     )
@@ -275,24 +281,30 @@ class TestBearerOverHTTP:
 
 
 class TestHTTPS:
-    def test_trusted_client_with_token_is_served(self, https: BridgeServer, sink: RecordingSink,
-                                                 certs: CertFiles) -> None:
+    def test_trusted_client_with_token_is_served(
+        self, https: BridgeServer, sink: RecordingSink, certs: CertFiles
+    ) -> None:
         """HTTPS with the test CA: keep-alive requests on one connection, all answered, all kept."""
         assert https.url.startswith("https://127.0.0.1:")
         with requests.Session() as session:
             for _ in range(3):
-                response = session.post(f"{https.url}/v1/traces", data=trace_body(),
-                                        headers={"Content-Type": PB, **BEARER}, timeout=10, verify=str(certs.ca))
+                response = session.post(
+                    f"{https.url}/v1/traces",
+                    data=trace_body(),
+                    headers={"Content-Type": PB, **BEARER},
+                    timeout=10,
+                    verify=str(certs.ca),
+                )
                 assert response.status_code == 200
         assert len(sink.spans) == 3
 
-    def test_token_is_still_required_over_tls(self, https: BridgeServer, sink: RecordingSink,
-                                              certs: CertFiles) -> None:
+    def test_token_is_still_required_over_tls(self, https: BridgeServer, sink: RecordingSink, certs: CertFiles) -> None:
         assert post(https, trace_body(), verify=str(certs.ca)).status_code == 401
         assert sink.calls == 0
 
-    def test_a_body_of_many_tls_records_arrives_whole(self, https: BridgeServer, sink: RecordingSink,
-                                                      certs: CertFiles) -> None:
+    def test_a_body_of_many_tls_records_arrives_whole(
+        self, https: BridgeServer, sink: RecordingSink, certs: CertFiles
+    ) -> None:
         """Megabytes in both directions' records: every span of a large batch is decoded."""
         spans = finished_spans() * 4000
         body = encode_spans(spans).SerializeToString()
@@ -301,22 +313,30 @@ class TestHTTPS:
         assert response.status_code == 200
         assert len(sink.spans) == 4000
 
-    def test_untrusted_certificate_and_plain_http_are_refused(self, https: BridgeServer,
-                                                              caplog: pytest.LogCaptureFixture) -> None:
+    def test_untrusted_certificate_and_plain_http_are_refused(
+        self, https: BridgeServer, caplog: pytest.LogCaptureFixture
+    ) -> None:
         """A client that does not trust the CA refuses; plain HTTP to the HTTPS port gets no answer and a hint."""
         with pytest.raises(requests.exceptions.SSLError):
             post(https, trace_body(), **BEARER)  # the system CAs do not include the test CA
         with caplog.at_level(logging.WARNING, logger="otel_discord"), pytest.raises(requests.ConnectionError):
-            requests.post(https.url.replace("https://", "http://") + "/v1/traces", data=trace_body(),
-                          headers={"Content-Type": PB, **BEARER}, timeout=10)
+            requests.post(
+                https.url.replace("https://", "http://") + "/v1/traces",
+                data=trace_body(),
+                headers={"Content-Type": PB, **BEARER},
+                timeout=10,
+            )
         assert "spoke plain HTTP: use an https:// URL" in caplog.text
 
     @pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
     def test_tls_1_2_is_accepted_and_older_versions_are_not(self, https: BridgeServer, certs: CertFiles) -> None:
         """TLS 1.3 by default, 1.2 when the client tops out there, nothing older even when the client offers it."""
+
         def handshake(context: ssl.SSLContext) -> str | None:
-            with socket.create_connection((https.host, https.port), timeout=10) as raw, \
-                    context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            with (
+                socket.create_connection((https.host, https.port), timeout=10) as raw,
+                context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+            ):
                 return tls.version()
 
         modern = ssl.create_default_context(cafile=str(certs.ca))
@@ -336,14 +356,27 @@ class TestHTTPS:
         """A keep-alive connection left open does not keep the bridge alive; the port is free afterwards."""
         bridge = serve(sink, port=0, threads=1, token=TOKEN, tls=server_context(certs.cert, certs.key))
         session = requests.Session()
-        assert session.post(f"{bridge.url}/v1/traces", data=trace_body(), headers={"Content-Type": PB, **BEARER},
-                            timeout=10, verify=str(certs.ca)).status_code == 200
+        assert (
+            session.post(
+                f"{bridge.url}/v1/traces",
+                data=trace_body(),
+                headers={"Content-Type": PB, **BEARER},
+                timeout=10,
+                verify=str(certs.ca),
+            ).status_code
+            == 200
+        )
         bridge.stop(timeout=5)
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection((bridge.host, bridge.port), timeout=5).close()
         with pytest.raises(requests.ConnectionError):
-            session.post(f"{bridge.url}/v1/traces", data=trace_body(), headers={"Content-Type": PB, **BEARER},
-                         timeout=10, verify=str(certs.ca))
+            session.post(
+                f"{bridge.url}/v1/traces",
+                data=trace_body(),
+                headers={"Content-Type": PB, **BEARER},
+                timeout=10,
+                verify=str(certs.ca),
+            )
         session.close()
 
 

@@ -89,9 +89,7 @@ ATTRS_OLD_AND_NEW_SEMCONV = {
 
 def make_spans() -> list[ReadableSpan]:
     exporter = InMemorySpanExporter()
-    provider = TracerProvider(
-        resource=Resource.create({"service.name": "shop", "deployment.environment": "prod"})
-    )
+    provider = TracerProvider(resource=Resource.create({"service.name": "shop", "deployment.environment": "prod"}))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("shop.web", "1.2.3", schema_url="https://opentelemetry.io/schemas/1.26.0")
     remote = trace.set_span_in_context(NonRecordingSpan(REMOTE_PARENT))
@@ -276,44 +274,68 @@ class TestTraces:
     def test_hand_written_otlp_json(self) -> None:
         """A body from a non-Python SDK: hex ids, int64 as strings, every AnyValue kind."""
         body = {
-            "resourceSpans": [{
-                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "billing"}}]},
-                "scopeSpans": [{
-                    "scope": {"name": "io.billing", "version": "2.0"},
-                    "spans": [{
-                        "traceId": "5B8EFFF798038103D269B633813FC60C",
-                        "spanId": "eee19b7ec3c1b174",
-                        "parentSpanId": "eee19b7ec3c1b173",
-                        "name": "charge",
-                        "kind": 3,
-                        "startTimeUnixNano": "1544712660000000000",
-                        "endTimeUnixNano": "1544712661000000000",
-                        "status": {"code": 2, "message": "card declined"},
-                        "attributes": [
-                            {"key": "payment.amount", "value": {"intValue": "9007199254740993"}},
-                            {"key": "payment.ratio", "value": {"doubleValue": 0.25}},
-                            {"key": "payment.ok", "value": {"boolValue": False}},
-                            {"key": "payment.raw", "value": {"bytesValue": "AQL/"}},
-                            {"key": "tags", "value": {"arrayValue": {"values": [
-                                {"stringValue": "a"}, {"stringValue": "b"}]}}},
-                            {"key": "mixed", "value": {"arrayValue": {"values": [
-                                {"intValue": "1"}, {"stringValue": "x"}]}}},
-                            {"key": "card", "value": {"kvlistValue": {"values": [
-                                {"key": "brand", "value": {"stringValue": "visa"}},
-                                {"key": "last4", "value": {"intValue": "4242"}}]}}},
-                            {"key": "unset", "value": {}},
-                        ],
-                        "events": [{
-                            "timeUnixNano": "1544712660500000000",
-                            "name": "exception",
-                            "attributes": [
-                                {"key": "exception.type", "value": {"stringValue": "CardError"}},
+            "resourceSpans": [
+                {
+                    "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "billing"}}]},
+                    "scopeSpans": [
+                        {
+                            "scope": {"name": "io.billing", "version": "2.0"},
+                            "spans": [
+                                {
+                                    "traceId": "5B8EFFF798038103D269B633813FC60C",
+                                    "spanId": "eee19b7ec3c1b174",
+                                    "parentSpanId": "eee19b7ec3c1b173",
+                                    "name": "charge",
+                                    "kind": 3,
+                                    "startTimeUnixNano": "1544712660000000000",
+                                    "endTimeUnixNano": "1544712661000000000",
+                                    "status": {"code": 2, "message": "card declined"},
+                                    "attributes": [
+                                        {"key": "payment.amount", "value": {"intValue": "9007199254740993"}},
+                                        {"key": "payment.ratio", "value": {"doubleValue": 0.25}},
+                                        {"key": "payment.ok", "value": {"boolValue": False}},
+                                        {"key": "payment.raw", "value": {"bytesValue": "AQL/"}},
+                                        {
+                                            "key": "tags",
+                                            "value": {
+                                                "arrayValue": {"values": [{"stringValue": "a"}, {"stringValue": "b"}]}
+                                            },
+                                        },
+                                        {
+                                            "key": "mixed",
+                                            "value": {
+                                                "arrayValue": {"values": [{"intValue": "1"}, {"stringValue": "x"}]}
+                                            },
+                                        },
+                                        {
+                                            "key": "card",
+                                            "value": {
+                                                "kvlistValue": {
+                                                    "values": [
+                                                        {"key": "brand", "value": {"stringValue": "visa"}},
+                                                        {"key": "last4", "value": {"intValue": "4242"}},
+                                                    ]
+                                                }
+                                            },
+                                        },
+                                        {"key": "unset", "value": {}},
+                                    ],
+                                    "events": [
+                                        {
+                                            "timeUnixNano": "1544712660500000000",
+                                            "name": "exception",
+                                            "attributes": [
+                                                {"key": "exception.type", "value": {"stringValue": "CardError"}},
+                                            ],
+                                        }
+                                    ],
+                                    "futureField": "ignored, as the OTLP spec requires",
+                                }
                             ],
-                        }],
-                        "futureField": "ignored, as the OTLP spec requires",
-                    }],
-                }],
-            }],
+                        }
+                    ],
+                }
+            ],
         }
         (span,) = decode_traces(json.dumps(body).encode(), JSON)
         assert span.context.trace_id == 0x5B8EFFF798038103D269B633813FC60C
@@ -415,15 +437,29 @@ class TestLogs:
 
     def test_hand_written_json_log(self) -> None:
         """Hex ids and string timestamps in an OTLP/JSON log record."""
-        body = {"resourceLogs": [{"scopeLogs": [{"logRecords": [{
-            "timeUnixNano": "1700000000000000001",
-            "severityNumber": 17,
-            "severityText": "Error",
-            "body": {"kvlistValue": {"values": [{"key": "msg", "value": {"stringValue": "db down"}}]}},
-            "traceId": "0af7651916cd43dd8448eb211c80319c",
-            "spanId": "b7ad6b7169203331",
-            "eventName": "db.outage",
-        }]}]}]}
+        body = {
+            "resourceLogs": [
+                {
+                    "scopeLogs": [
+                        {
+                            "logRecords": [
+                                {
+                                    "timeUnixNano": "1700000000000000001",
+                                    "severityNumber": 17,
+                                    "severityText": "Error",
+                                    "body": {
+                                        "kvlistValue": {"values": [{"key": "msg", "value": {"stringValue": "db down"}}]}
+                                    },
+                                    "traceId": "0af7651916cd43dd8448eb211c80319c",
+                                    "spanId": "b7ad6b7169203331",
+                                    "eventName": "db.outage",
+                                }
+                            ]
+                        }
+                    ]
+                }
+            ]
+        }
         (record,) = decode_logs(json.dumps(body).encode(), JSON)
         assert record.log_record.timestamp == 1700000000000000001
         assert record.log_record.severity_number is SeverityNumber.ERROR
@@ -476,13 +512,28 @@ class TestMetrics:
 
     def test_summary_is_skipped_and_gaps_are_not_zeros(self) -> None:
         """Summary has no SDK type; a point flagged "no recorded value" is not read as 0."""
-        body = {"resourceMetrics": [{"scopeMetrics": [{"metrics": [
-            {"name": "legacy", "summary": {"dataPoints": [{"count": "1", "sum": 1.0}]}},
-            {"name": "up", "gauge": {"dataPoints": [
-                {"asInt": "1", "timeUnixNano": "1"},
-                {"timeUnixNano": "2", "flags": 1},
-            ]}},
-        ]}]}]}
+        body = {
+            "resourceMetrics": [
+                {
+                    "scopeMetrics": [
+                        {
+                            "metrics": [
+                                {"name": "legacy", "summary": {"dataPoints": [{"count": "1", "sum": 1.0}]}},
+                                {
+                                    "name": "up",
+                                    "gauge": {
+                                        "dataPoints": [
+                                            {"asInt": "1", "timeUnixNano": "1"},
+                                            {"timeUnixNano": "2", "flags": 1},
+                                        ]
+                                    },
+                                },
+                            ]
+                        }
+                    ]
+                }
+            ]
+        }
         decoded = decode_metrics(json.dumps(body).encode(), JSON)
         (metric,) = decoded.resource_metrics[0].scope_metrics[0].metrics
         assert metric.name == "up"

@@ -96,9 +96,7 @@ def trace_body() -> bytes:
 
 
 def post(bridge: BridgeServer, path: str, body: bytes, content_type: str = PB, **headers: str) -> requests.Response:
-    return requests.post(
-        bridge.url + path, data=body, headers={"Content-Type": content_type, **headers}, timeout=10
-    )
+    return requests.post(bridge.url + path, data=body, headers={"Content-Type": content_type, **headers}, timeout=10)
 
 
 class TestAccepted:
@@ -115,9 +113,25 @@ class TestAccepted:
 
     def test_json_traces(self, bridge: BridgeServer, sink: RecordingSink) -> None:
         """An OTLP/JSON request is answered in JSON: exactly `{}`."""
-        body = {"resourceSpans": [{"scopeSpans": [{"spans": [{
-            "traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174",
-            "name": "charge", "startTimeUnixNano": "1", "endTimeUnixNano": "2"}]}]}]}
+        body = {
+            "resourceSpans": [
+                {
+                    "scopeSpans": [
+                        {
+                            "spans": [
+                                {
+                                    "traceId": "5b8efff798038103d269b633813fc60c",
+                                    "spanId": "eee19b7ec3c1b174",
+                                    "name": "charge",
+                                    "startTimeUnixNano": "1",
+                                    "endTimeUnixNano": "2",
+                                }
+                            ]
+                        }
+                    ]
+                }
+            ]
+        }
         response = post(bridge, "/v1/traces", json.dumps(body).encode(), JSON)
         assert response.status_code == 200
         assert response.headers["Content-Type"] == JSON
@@ -208,7 +222,9 @@ class TestBackPressure:
     ) -> None:
         """Full means "retry later": 503 + Retry-After, which the Collector retries (never 500)."""
         sink.full = True
-        body = trace_body() if content_type == PB else b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": "x"}]}]}]}'
+        body = (
+            trace_body() if content_type == PB else b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": "x"}]}]}]}'
+        )
         response = post(bridge, "/v1/traces", body, content_type)
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "7"

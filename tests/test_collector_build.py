@@ -45,9 +45,7 @@ WAIT = 60.0  # upper bound for anything to arrive; the batch processor flushes e
 def otelcol() -> Path:
     """The gateway Collector binary, built (or reused) by the project's build script."""
     try:
-        result = subprocess.run(
-            [str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False
-        )
+        result = subprocess.run([str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False)
     except subprocess.TimeoutExpired as exc:
         pytest.fail(f"gateway/build-collector.sh did not finish in {BUILD_TIMEOUT} s:\n{exc.stderr}")
     if result.returncode != 0:

@@ -45,8 +45,12 @@ def test_group_window_and_alert_window_read_the_same_grammar(tmp_path):
     """The bug this grammar fixed: GROUP_WINDOW=1h30m fell back to its default, ALERT_WINDOW worked."""
     from otel_discord.summary.config import load
 
-    environ = {"OTEL_EXPORTER_DISCORD_WEBHOOK_URL": HOOK, "OTEL_EXPORTER_DISCORD_GROUP_WINDOW": "1h30m",
-               "OTEL_EXPORTER_DISCORD_ALERT_WINDOW": "1h30m", "OTEL_EXPORTER_DISCORD_ALERT_P95_MS": "800"}
+    environ = {
+        "OTEL_EXPORTER_DISCORD_WEBHOOK_URL": HOOK,
+        "OTEL_EXPORTER_DISCORD_GROUP_WINDOW": "1h30m",
+        "OTEL_EXPORTER_DISCORD_ALERT_WINDOW": "1h30m",
+        "OTEL_EXPORTER_DISCORD_ALERT_P95_MS": "800",
+    }
     settings = resolve("metrics", environ=environ, spool_dir=tmp_path)
     assert DeliveryOptions.from_settings(settings).group_window == 5400
     assert [t.window for t in load(settings).thresholds] == [5400]
@@ -54,8 +58,10 @@ def test_group_window_and_alert_window_read_the_same_grammar(tmp_path):
 
 def test_time_zone_setting_and_host_default(tmp_path):
     base = {"OTEL_EXPORTER_DISCORD_WEBHOOK_URL": HOOK}
-    assert resolve(environ={**base, "OTEL_EXPORTER_DISCORD_TIMEZONE": "America/New_York"},
-                   spool_dir=tmp_path).timezone.key == "America/New_York"
+    assert (
+        resolve(environ={**base, "OTEL_EXPORTER_DISCORD_TIMEZONE": "America/New_York"}, spool_dir=tmp_path).timezone.key
+        == "America/New_York"
+    )
     assert resolve(environ={**base, "TZ": "Asia/Tokyo"}, spool_dir=tmp_path).timezone.key == "Asia/Tokyo"
     assert resolve(environ=base, timezone="Europe/Amsterdam", spool_dir=tmp_path).timezone.key == "Europe/Amsterdam"
     assert host_timezone({"TZ": ":Europe/Paris"}).key == "Europe/Paris"

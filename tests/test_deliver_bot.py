@@ -60,8 +60,9 @@ def client(server: DiscordServer, hook: WebhookInfo, bot: BotInfo, clock: Clock)
 
 
 def card(hook: WebhookInfo, content: str = "card") -> str:
-    response = requests.post(hook.url + "?wait=true", json={"content": content, "allowed_mentions": {"parse": []}},
-                             timeout=TIMEOUT)
+    response = requests.post(
+        hook.url + "?wait=true", json={"content": content, "allowed_mentions": {"parse": []}}, timeout=TIMEOUT
+    )
     return str(response.json()["id"])
 
 
@@ -78,7 +79,8 @@ def test_prefill_then_a_person_reacts_and_the_poll_finds_them(server, hook, bot,
     assert reaction_actions(by_id[second], ["✅"]) == []
     reactors, outcome = client.all_reactors(hook.channel_id, first, "✅")
     assert outcome.ok and sorted((r.user_id, r.bot) for r in reactors) == sorted(
-        [(bot.id, True), ("345678901234567890", False)])
+        [(bot.id, True), ("345678901234567890", False)]
+    )
 
 
 def test_reactors_are_paged_past_one_hundred(server, hook, client):
@@ -132,15 +134,18 @@ def test_no_token_in_reprs_errors_or_logs(server, hook, bot, client, caplog):
     assert str(client.token) == "Bot ****"
 
 
-@pytest.mark.parametrize("reactions, expected", [
-    ([], []),
-    ([{"emoji": {"id": None, "name": "✅"}, "count": 1, "me": True}], []),
-    ([{"emoji": {"id": None, "name": "✅"}, "count": 2, "me": True}], ["✅"]),
-    ([{"emoji": {"id": None, "name": "✅"}, "count": 1, "me": False}], ["✅"]),
-    ([{"emoji": {"id": None, "name": "☑️"}, "count": 3, "me": False}], ["☑"]),  # U+FE0F ignored
-    ([{"emoji": {"id": "123456789012345678", "name": "ack"}, "count": 1, "me": False}], ["ack:123456789012345678"]),
-    ([{"emoji": {"id": None, "name": "👀"}, "count": 5, "me": False}], []),
-])
+@pytest.mark.parametrize(
+    "reactions, expected",
+    [
+        ([], []),
+        ([{"emoji": {"id": None, "name": "✅"}, "count": 1, "me": True}], []),
+        ([{"emoji": {"id": None, "name": "✅"}, "count": 2, "me": True}], ["✅"]),
+        ([{"emoji": {"id": None, "name": "✅"}, "count": 1, "me": False}], ["✅"]),
+        ([{"emoji": {"id": None, "name": "☑️"}, "count": 3, "me": False}], ["☑"]),  # U+FE0F ignored
+        ([{"emoji": {"id": "123456789012345678", "name": "ack"}, "count": 1, "me": False}], ["ack:123456789012345678"]),
+        ([{"emoji": {"id": None, "name": "👀"}, "count": 5, "me": False}], []),
+    ],
+)
 def test_reaction_actions_table(reactions, expected):
     assert reaction_actions({"reactions": reactions}, ["✅", "☑", "ack:123456789012345678", "🔕"]) == expected
 

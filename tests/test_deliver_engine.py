@@ -42,11 +42,16 @@ def titles(messages) -> list[str]:
 def make_engine(tmp_path) -> Iterator:
     made: list[DeliveryEngine] = []
 
-    def make(server: DiscordServer, webhook_url=None, *, channels=None, budget=(30, 60.0), linger=0.25,
-             **settings) -> DeliveryEngine:
+    def make(
+        server: DiscordServer, webhook_url=None, *, channels=None, budget=(30, 60.0), linger=0.25, **settings
+    ) -> DeliveryEngine:
         resolved = resolve(
-            webhook_url=webhook_url, channels=channels, allowed_hosts=server.host_port,
-            spool_dir=tmp_path, environ={}, **settings,
+            webhook_url=webhook_url,
+            channels=channels,
+            allowed_hosts=server.host_port,
+            spool_dir=tmp_path,
+            environ={},
+            **settings,
         )
         engine = DeliveryEngine(resolved, retry=FAST_RETRY, channel_budget=budget, linger=linger)
         made.append(engine)
@@ -125,7 +130,9 @@ def test_username_and_avatar_channel_first_then_settings(discord_server, make_en
     engine = make_engine(discord_server, hook.url, username="Billing Bot", avatar_url="https://example.com/a.png")
     engine.submit(item(0))
     assert engine.flush(10)
-    own = dataclasses.replace(engine.settings.channels["default"], username="Ops", avatar_url="https://example.com/o.png")
+    own = dataclasses.replace(
+        engine.settings.channels["default"], username="Ops", avatar_url="https://example.com/o.png"
+    )
     engine.update_channels({"default": own})
     engine.submit(item(1))
     assert engine.flush(10)
@@ -159,8 +166,9 @@ def test_two_webhooks_on_one_channel_share_its_budget(tmp_path):
     """The hidden per-channel limit is shared: learned via GET channel_id, no 'shared' 429."""
     with DiscordServer(webhook_limit=50, webhook_window=1.0, channel_limit=5, channel_window=1.0) as server:
         first, second = server.create_webhook("alerts"), server.create_webhook("alerts")
-        settings = resolve(channels={"a": first.url, "b": second.url}, allowed_hosts=server.host_port,
-                           spool_dir=tmp_path, environ={})
+        settings = resolve(
+            channels={"a": first.url, "b": second.url}, allowed_hosts=server.host_port, spool_dir=tmp_path, environ={}
+        )
         engine = DeliveryEngine(settings, retry=FAST_RETRY, channel_budget=(5, 1.0))
         try:
             for i in range(8):
@@ -311,8 +319,10 @@ def test_forked_child_gets_its_own_threads_and_its_notices_are_delivered(discord
         try:
             accepted = engine.submit(item("child"))
             delivered = engine.flush(10)
-            fresh = all(t is not None and t.is_alive() and t not in parent_threads
-                        for t in (engine._thread, engine._housekeeper))
+            fresh = all(
+                t is not None and t.is_alive() and t not in parent_threads
+                for t in (engine._thread, engine._housekeeper)
+            )
             sent_by_parent = not engine.is_leader and engine.stats.snapshot().get("sent_messages", 0) == 0
             code = 0 if (accepted and delivered and fresh and sent_by_parent) else 2
         finally:

@@ -34,8 +34,12 @@ def make_engine(tmp_path) -> Iterator:
 
     def make(server: DiscordServer, webhook_url=None, *, channels=None, linger=0.25, **settings) -> DeliveryEngine:
         resolved = resolve(
-            webhook_url=webhook_url, channels=channels, allowed_hosts=server.host_port,
-            spool_dir=tmp_path, environ={}, **settings,
+            webhook_url=webhook_url,
+            channels=channels,
+            allowed_hosts=server.host_port,
+            spool_dir=tmp_path,
+            environ={},
+            **settings,
         )
         engine = DeliveryEngine(resolved, retry=FAST_RETRY, linger=linger)
         made.append(engine)
@@ -165,7 +169,9 @@ def test_unknown_webhook_disables_it(discord_server, make_engine, logs):
     assert titles(discord_server.messages("sales")) == ["notice 4"]
     records = fallback_records(engine)
     assert [(r["title"], r["reason"]) for r in records] == [
-        ("notice 1", "webhook_disabled"), ("notice 2", "webhook_disabled"), ("notice 3", "webhook_disabled"),
+        ("notice 1", "webhook_disabled"),
+        ("notice 2", "webhook_disabled"),
+        ("notice 3", "webhook_disabled"),
     ]
     errors = [line for line in logs if line.startswith("ERROR")]
     assert len(errors) == 1
@@ -186,7 +192,8 @@ def test_invalid_token_disables_it(discord_server, make_engine, logs):
 
 
 def test_wrong_token_does_not_silence_a_channel_with_the_same_webhook_and_the_right_token(
-        discord_server, make_engine, logs):
+    discord_server, make_engine, logs
+):
     """The 401 disables the mistyped (id, token) pair only: the other channel, same webhook id with
     the right token, keeps delivering, before and after the 401."""
     hook = discord_server.create_webhook("alerts")

@@ -143,7 +143,9 @@ class TestRateLimiter:
 
     def test_malformed_headers_ignored(self):
         rl = limiter()
-        rl.on_response(HOOK, CHAN, Outcome(200, None, {"X-RateLimit-Remaining": "many", "X-RateLimit-Reset-After": "x"}), NOW)
+        rl.on_response(
+            HOOK, CHAN, Outcome(200, None, {"X-RateLimit-Remaining": "many", "X-RateLimit-Reset-After": "x"}), NOW
+        )
         assert rl.delay(HOOK, CHAN, NOW) == 0
 
     def test_routes_share_a_bucket_until_told_otherwise(self):

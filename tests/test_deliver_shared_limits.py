@@ -55,16 +55,21 @@ class TestWindows:
     def test_the_webhook_bucket_is_learnt_from_discords_headers(self, pair):
         """Until told otherwise, 5 per 2 s; the first answer of a window reports the real bucket."""
         a, b = pair
-        a.learn("webhook:1", "channel:9", answer(**{"X-RateLimit-Limit": "2", "X-RateLimit-Remaining": "1",
-                                                     "X-RateLimit-Reset-After": "4.0"}), NOW)
+        a.learn(
+            "webhook:1",
+            "channel:9",
+            answer(**{"X-RateLimit-Limit": "2", "X-RateLimit-Remaining": "1", "X-RateLimit-Reset-After": "4.0"}),
+            NOW,
+        )
         for i in range(2):
             a.settle(a.reserve("webhook:1", None, NOW + i * 0.1), NOW + i * 0.1)
         assert b.delay("webhook:1", None, NOW + 0.5) == pytest.approx(3.5)
 
     def test_a_429_blocks_every_process(self, pair):
         a, b = pair
-        shared = Outcome(429, {"retry_after": 40.0, "global": False}, {"X-RateLimit-Scope": "shared",
-                                                                       "X-RateLimit-Remaining": "3"})
+        shared = Outcome(
+            429, {"retry_after": 40.0, "global": False}, {"X-RateLimit-Scope": "shared", "X-RateLimit-Remaining": "3"}
+        )
         a.learn("webhook:1", "channel:9", shared, NOW)
         assert b.delay("webhook:2", "channel:9", NOW + 1) == pytest.approx(39.0)
         assert b.delay("webhook:2", "channel:8", NOW + 1) == 0.0
@@ -94,10 +99,16 @@ def test_two_applications_on_one_host_share_a_webhook_without_a_429(tmp_path):
     webhook: the windows in the shared spool directory keep them both inside Discord's limits."""
     with DiscordServer(webhook_limit=5, webhook_window=1.0, channel_limit=5, channel_window=2.0) as server:
         hook = server.create_webhook("alerts")
-        settings = resolve(webhook_url=hook.url, allowed_hosts=server.host_port, spool_dir=tmp_path, environ={},
-                           )
-        engines = [DeliveryEngine(settings, retry=RetryPolicy(base=0.05, cap=0.2), channel_budget=(5, 2.0),
-                                  scope=scope) for scope in ("billing", "shop")]
+        settings = resolve(
+            webhook_url=hook.url,
+            allowed_hosts=server.host_port,
+            spool_dir=tmp_path,
+            environ={},
+        )
+        engines = [
+            DeliveryEngine(settings, retry=RetryPolicy(base=0.05, cap=0.2), channel_budget=(5, 2.0), scope=scope)
+            for scope in ("billing", "shop")
+        ]
         try:
             for i in range(8):
                 for engine, app in zip(engines, ("billing", "shop")):
@@ -132,14 +143,21 @@ def test_a_lease_renewed_late_wakes_the_parked_sender(tmp_path: Path):
     from otel_discord.deliver.queue import MemoryQueue
     from otel_discord.health.drops import Stats
 
-    settings = resolve(webhook_url="http://127.0.0.1:9/api/webhooks/1/x", allowed_hosts="127.0.0.1:9",
-                       spool_dir=tmp_path, environ={})
+    settings = resolve(
+        webhook_url="http://127.0.0.1:9/api/webhooks/1/x", allowed_hosts="127.0.0.1:9", spool_dir=tmp_path, environ={}
+    )
     woken: list[int] = []
-    keeper = Housekeeper(path=tmp_path / "spool.sqlite3", scope="app", pages=None,
-                         options=DeliveryOptions.from_settings(settings), stats=Stats(),
-                         fallback=FallbackLog(tmp_path / "dropped.jsonl"),
-                         sender=SimpleNamespace(shared=None, spool=None), channels=dict,
-                         wake_sender=lambda: woken.append(1))
+    keeper = Housekeeper(
+        path=tmp_path / "spool.sqlite3",
+        scope="app",
+        pages=None,
+        options=DeliveryOptions.from_settings(settings),
+        stats=Stats(),
+        fallback=FallbackLog(tmp_path / "dropped.jsonl"),
+        sender=SimpleNamespace(shared=None, spool=None),
+        channels=dict,
+        wake_sender=lambda: woken.append(1),
+    )
     keeper.reset(f"{socket.gethostname()}:{os.getpid()}:test")
     inbox = MemoryQueue(10)
     keeper.tick(inbox, 0.0, NOW, flushing=False)

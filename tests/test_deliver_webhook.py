@@ -52,7 +52,12 @@ class TestOutcome:
             (429, {"code": 0, "message": "You are being blocked"}, {}, True),  # Cloudflare ban
             (429, None, {"Content-Type": "text/html"}, True),  # old "error code: 1015" page
             (429, {"code": 0, "message": "blocked"}, {"X-RateLimit-Limit": "5"}, True),
-            (429, {"retry_after": 1.0, "global": False}, {"X-RateLimit-Remaining": "0", "X-RateLimit-Scope": "user"}, False),
+            (
+                429,
+                {"retry_after": 1.0, "global": False},
+                {"X-RateLimit-Remaining": "0", "X-RateLimit-Scope": "user"},
+                False,
+            ),
             (500, None, {}, False),
         ],
     )
@@ -100,11 +105,27 @@ class TestOutcome:
         body = {
             "code": 50035,
             "message": "Invalid Form Body",
-            "errors": {"embeds": {"3": {"fields": {"0": {"value": {"_errors": [
-                {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 1024 or fewer in length."}]}}}}}},
+            "errors": {
+                "embeds": {
+                    "3": {
+                        "fields": {
+                            "0": {
+                                "value": {
+                                    "_errors": [
+                                        {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 1024 or fewer in length."}
+                                    ]
+                                }
+                            }
+                        }
+                    }
+                }
+            },
         }
         text = Outcome(400, body).describe()
-        assert text == "HTTP 400 Invalid Form Body (code 50035) — embeds.3.fields.0.value: Must be 1024 or fewer in length."
+        assert (
+            text
+            == "HTTP 400 Invalid Form Body (code 50035) — embeds.3.fields.0.value: Must be 1024 or fewer in length."
+        )
 
     def test_describe_transport_error(self):
         assert Outcome(None, error="connection failed: refused").describe() == "connection failed: refused"
@@ -181,7 +202,9 @@ class TestWebhookClient:
 
     def test_files_go_as_multipart_with_payload_json(self, recorder):
         server, log = recorder
-        WebhookClient(timeout=5).execute(_hook(server), {"content": "see file"}, files=[("trace.txt", b"line 1\n", "text/plain")])
+        WebhookClient(timeout=5).execute(
+            _hook(server), {"content": "see file"}, files=[("trace.txt", b"line 1\n", "text/plain")]
+        )
         _method, _path, headers, body = log[0]
         assert headers["Content-Type"].startswith("multipart/form-data; boundary=")
         assert b'name="payload_json"' in body and b'{"content": "see file"}' in body

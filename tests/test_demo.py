@@ -47,8 +47,15 @@ def test_demo_exit_runs_the_session_and_prints_a_summary():
     """On a clone with no Discord configured, ``--exit`` drives the app against the local preview and ends
     with the preview URL and a summary line counting at least one message, then exits 0."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    proc = subprocess.Popen([sys.executable, "-m", "otel_discord.commands.demo", "--exit", "--port", "0"], cwd=REPO, env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "otel_discord.commands.demo", "--exit", "--port", "0"],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         out, err = proc.communicate(timeout=DEMO_TIMEOUT_S)
     finally:
@@ -57,8 +64,12 @@ def test_demo_exit_runs_the_session_and_prints_a_summary():
     assert re.search(r"==> local Discord preview at http://127\.0\.0\.1:\d+/", out)
     assert len(re.findall(r"^    \[\s*\d+\] ok ", out, re.M)) == 13, out
     assert re.search(r"^==> preview: http://127\.0\.0\.1:\d+/$", out, re.M)
-    summary = re.search(r"^summary: (\d+) messages? \((#[a-z-]+ \d+(, )?)+\), (\d+) embeds?, \d+ edited, "
-                        r"(\d+) rate-limited \(429\), (\d+) rejected$", out, re.M)
+    summary = re.search(
+        r"^summary: (\d+) messages? \((#[a-z-]+ \d+(, )?)+\), (\d+) embeds?, \d+ edited, "
+        r"(\d+) rate-limited \(429\), (\d+) rejected$",
+        out,
+        re.M,
+    )
     assert summary, out
     assert int(summary[1]) >= 1 and int(summary[4]) >= 2  # at least the error and the slow query
     assert summary[6] == "0", out  # Discord would have accepted everything that was sent
@@ -69,8 +80,15 @@ def test_demo_exit_runs_the_session_and_prints_a_summary():
 def test_demo_keeps_the_preview_and_the_app_up_until_ctrl_c():
     """Without --exit the preview and the app stay up after the summary; Ctrl-C stops both, exit 0."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
-    proc = subprocess.Popen([sys.executable, "-m", "otel_discord.commands.demo", "--port", "0"], cwd=REPO, env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "otel_discord.commands.demo", "--port", "0"],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout], daemon=True).start()
     printed = ""
@@ -114,9 +132,11 @@ def test_with_a_webhook_configured_the_demo_posts_there_and_starts_no_preview(di
     """OTEL_EXPORTER_DISCORD_WEBHOOK_URL set: the alerts go to that webhook (here a local stand-in for
     Discord, so nothing leaves the machine) and the demo says where they went."""
     hook = discord_server.create_webhook("alerts")
-    environ = {**{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
-               "OTEL_EXPORTER_DISCORD_WEBHOOK_URL": hook.url,
-               "OTEL_EXPORTER_DISCORD_ALLOWED_HOSTS": discord_server.host_port}
+    environ = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("OTEL_")},
+        "OTEL_EXPORTER_DISCORD_WEBHOOK_URL": hook.url,
+        "OTEL_EXPORTER_DISCORD_ALLOWED_HOSTS": discord_server.host_port,
+    }
     said: list[str] = []
     demo = Demo(DemoOptions(exit=True), environ=environ, out=said.append)
     try:
@@ -125,8 +145,10 @@ def test_with_a_webhook_configured_the_demo_posts_there_and_starts_no_preview(di
         demo.close()  # the app flushes on the way out
     text = "\n".join(said)
     assert demo.preview is None and result.summary is None and result.drive["ok"], text
-    assert f"posting to your real Discord webhook: #default {discord_server.base_url}/api/v10/webhooks/{hook.id}/****" \
+    assert (
+        f"posting to your real Discord webhook: #default {discord_server.base_url}/api/v10/webhooks/{hook.id}/****"
         in text
+    )
     assert hook.token not in text
     assert any("ValueError" in str(m.embeds) for m in discord_server.wait_for_messages(1, timeout=30))
 
@@ -134,9 +156,11 @@ def test_with_a_webhook_configured_the_demo_posts_there_and_starts_no_preview(di
 def test_local_mode_ignores_the_users_discord_settings(preview, tmp_path):
     """Without OTEL_EXPORTER_DISCORD_WEBHOOK_URL, the app is configured for the preview only: a leftover
     per-channel webhook or config file of the user's cannot send the demo to a real channel."""
-    environ = {"PATH": os.environ.get("PATH", ""),
-               "OTEL_EXPORTER_DISCORD_WEBHOOK_URL_FINANCE_ACTIVITY": "https://discord.com/api/webhooks/1/" + "r" * 68,
-               "OTEL_EXPORTER_DISCORD_CONFIG": str(tmp_path / "mine.yaml")}
+    environ = {
+        "PATH": os.environ.get("PATH", ""),
+        "OTEL_EXPORTER_DISCORD_WEBHOOK_URL_FINANCE_ACTIVITY": "https://discord.com/api/webhooks/1/" + "r" * 68,
+        "OTEL_EXPORTER_DISCORD_CONFIG": str(tmp_path / "mine.yaml"),
+    }
     demo = Demo(DemoOptions(), preview=preview, environ=environ, out=lambda line: None)
     try:
         assert not demo.real_discord
@@ -181,19 +205,25 @@ def test_example_config_is_pointed_at_the_preview(preview, tmp_path):
         "  finance-activity:\n    webhook_url: ${DISCORD_FINANCE_WEBHOOK}\n    username: Ozark Finance\n"
         "  system-debug: ${DISCORD_SYSTEM_WEBHOOK}\n"
         "routes:\n  - match: {category: security}\n    channel: system-debug\n"
-        "schedules:\n  finance-activity: {quiet_hours: '18:00-08:00'}\n", encoding="utf-8")
+        "schedules:\n  finance-activity: {quiet_hours: '18:00-08:00'}\n",
+        encoding="utf-8",
+    )
     (tmp_path / "out").mkdir()
     written = example_config(preview, tmp_path / "out", lambda line: None, source=source)
     assert written is not None
     data = yaml.safe_load(written.read_text(encoding="utf-8"))
     assert "schedules" not in data
-    assert data["preset"] == "focused" and data["routes"] == [{"match": {"category": "security"},
-                                                               "channel": "system-debug"}]
-    assert data["channels"]["finance-activity"] == {"webhook_url": preview.webhooks["finance-activity"].url,
-                                                    "username": "Ozark Finance"}
+    assert data["preset"] == "focused" and data["routes"] == [
+        {"match": {"category": "security"}, "channel": "system-debug"}
+    ]
+    assert data["channels"]["finance-activity"] == {
+        "webhook_url": preview.webhooks["finance-activity"].url,
+        "username": "Ozark Finance",
+    }
     assert data["channels"]["system-debug"] == preview.webhooks["system-debug"].url
-    settings = resolve("traces", config_file=written, environ={"OTEL_EXPORTER_DISCORD_ALLOWED_HOSTS":
-                                                              preview.server.host_port})
+    settings = resolve(
+        "traces", config_file=written, environ={"OTEL_EXPORTER_DISCORD_ALLOWED_HOSTS": preview.server.host_port}
+    )
     assert settings.channels["system-debug"].webhook.webhook_id == preview.webhooks["system-debug"].id
     assert example_config(preview, tmp_path, lambda line: None, source=tmp_path / "absent.yaml") is None
 
@@ -231,8 +261,9 @@ def test_waiting_for_delivery_ends_when_the_markers_arrived_and_reports_missing_
     """The wait returns once every marker arrived and the preview went quiet; a marker that never
     comes is reported instead of waited for forever."""
     hook = preview.webhooks["default"]
-    timer = threading.Timer(0.3, lambda: requests.post(hook.url, json={"embeds": [{"title": "ValueError: x"}]},
-                                                       timeout=10))
+    timer = threading.Timer(
+        0.3, lambda: requests.post(hook.url, json={"embeds": [{"title": "ValueError: x"}]}, timeout=10)
+    )
     timer.start()
     try:
         assert wait_for_delivery(preview, ["ValueError"], timeout=30) == []

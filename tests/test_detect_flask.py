@@ -65,9 +65,7 @@ def test_flask_error_and_slow_query(traced_app):
     spans = exporter.get_finished_spans()
     assert any(span.kind.name == "CLIENT" and span.status.status_code.name == "ERROR" for span in spans)
 
-    detect = SpanDetector(
-        resolve(webhook_url="https://discord.com/api/webhooks/1/x", environ={}, slow_query_ms=0.001)
-    )
+    detect = SpanDetector(resolve(webhook_url="https://discord.com/api/webhooks/1/x", environ={}, slow_query_ms=0.001))
     notices = detect(spans)
 
     errors = [n for n in notices if n.kind is Kind.ERROR]
@@ -98,9 +96,7 @@ def test_flask_error_and_slow_query(traced_app):
     assert query.code == (
         "WITH RECURSIVE c(x) AS (SELECT ? UNION ALL SELECT x+? FROM c WHERE x < ?) SELECT count(*) FROM c"
     )
-    assert query.trace_id == next(
-        format(span.context.trace_id, "032x") for span in spans if span.name == "GET /slow"
-    )
+    assert query.trace_id == next(format(span.context.trace_id, "032x") for span in spans if span.name == "GET /slow")
 
     # The same spans exported again (a retry, a second exporter) do not alert twice.
     assert [n for n in detect(spans) if n.kind is Kind.ERROR] == []

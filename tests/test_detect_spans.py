@@ -120,7 +120,7 @@ class TestErrors:
         }
         # The code block starts at the app, not at OTel's use_span wrapper, and ends with the error.
         assert notice.code_language == "py"
-        assert notice.code.startswith("Traceback (most recent call last):\n  File \"" + __file__)
+        assert notice.code.startswith('Traceback (most recent call last):\n  File "' + __file__)
         assert "opentelemetry/trace" not in notice.code
         assert "json/decoder.py" in notice.code
         assert notice.code.endswith(f"json.decoder.JSONDecodeError: {exc}")
@@ -178,7 +178,9 @@ class TestErrors:
         notices = detector(environment="qa")([first, *exporter.get_finished_spans(), second])
         other.shutdown()
         assert [fields(n)["Service"] for n in notices] == [
-            "shop · staging · web-1", "worker · qa · job-1", "shop · staging · web-1",
+            "shop · staging · web-1",
+            "worker · qa · job-1",
+            "shop · staging · web-1",
         ]
         assert [n.host for n in notices] == ["web-1", "job-1", "web-1"]
 
@@ -441,13 +443,20 @@ def test_malformed_spans_are_skipped(provider, tracer):
     odd = [
         ReadableSpan("unfinished", kind=SpanKind.SERVER, start_time=T0, end_time=None),
         ReadableSpan(
-            "odd", kind=SpanKind.SERVER, start_time=T0, end_time=T0 + 1,
+            "odd",
+            kind=SpanKind.SERVER,
+            start_time=T0,
+            end_time=T0 + 1,
             attributes={"http.status_code": "boom", "http.route": ["x"], "http.method": None},
-            status=Status(StatusCode.ERROR), events=[Event("exception", {"exception.stacktrace": 42})],
+            status=Status(StatusCode.ERROR),
+            events=[Event("exception", {"exception.stacktrace": 42})],
         ),  # fmt: skip
         ReadableSpan("no attributes", kind=SpanKind.CLIENT, start_time=T0, end_time=T0 + 10**12, attributes=None),
         ReadableSpan(
-            "not a mapping", kind=SpanKind.SERVER, start_time=T0, end_time=T0 + 1,
+            "not a mapping",
+            kind=SpanKind.SERVER,
+            start_time=T0,
+            end_time=T0 + 1,
             attributes=[("http.status_code", 500)],  # type: ignore[arg-type]
         ),  # fmt: skip
         None,

@@ -23,7 +23,10 @@ TABLE = [
     ("SELECT $$body secret$$, $fn$ a $ b $fn$ FROM t", "SELECT ?, ? FROM t"),
     ("SELECT * FROM t WHERE note = 'never closed secret", "SELECT * FROM t WHERE note = ?"),
     # numbers: integers, decimals, exponents, negatives, hex
-    ("SELECT * FROM t WHERE a = 42 AND b = 3.14 AND c = 1e-5 AND d = .5", "SELECT * FROM t WHERE a = ? AND b = ? AND c = ? AND d = ?"),  # noqa: E501
+    (
+        "SELECT * FROM t WHERE a = 42 AND b = 3.14 AND c = 1e-5 AND d = .5",
+        "SELECT * FROM t WHERE a = ? AND b = ? AND c = ? AND d = ?",
+    ),  # noqa: E501
     ("SELECT * FROM t WHERE a = -5 AND b=-2.5 AND c IN (-1, +2)", "SELECT * FROM t WHERE a = ? AND b=? AND c IN (?)"),
     ("SELECT a - 5, a-5, (b) - 1 FROM t LIMIT -1", "SELECT a - ?, a-?, (b) - ? FROM t LIMIT ?"),
     ("SELECT * FROM t WHERE h = 0xDEADBEEF OR h = X'BEEF'", "SELECT * FROM t WHERE h = ? OR h = ?"),
@@ -35,7 +38,10 @@ TABLE = [
     ("SELECT * FROM t WHERE id IN (?, ?, ?)", "SELECT * FROM t WHERE id IN (?)"),
     ("SELECT * FROM t WHERE id IN ($1, $2, $3)", "SELECT * FROM t WHERE id IN (?)"),
     ("SELECT * FROM t WHERE id IN (%(id_1_1)s, %(id_1_2)s)", "SELECT * FROM t WHERE id IN (?)"),
-    ("SELECT * FROM t WHERE id IN (SELECT x FROM y WHERE z = 1)", "SELECT * FROM t WHERE id IN (SELECT x FROM y WHERE z = ?)"),  # noqa: E501
+    (
+        "SELECT * FROM t WHERE id IN (SELECT x FROM y WHERE z = 1)",
+        "SELECT * FROM t WHERE id IN (SELECT x FROM y WHERE z = ?)",
+    ),  # noqa: E501
     # multi-row VALUES collapse to one row
     ("INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y'), (3, 'z')", "INSERT INTO t (a, b) VALUES (?, ?)"),
     ("INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)", "INSERT INTO t (a, b) VALUES ($1, $2)"),
@@ -50,11 +56,14 @@ TABLE = [
     ),
     ("SELECT x::int, y::numeric(10, 2) FROM t", "SELECT x::int, y::numeric(?, ?) FROM t"),
     # quoted identifiers stay (PostgreSQL, SQLite, MySQL backticks, SQL Server brackets)
-    ('SELECT "user"."id" FROM "user" WHERE "user".name = \'x\'', 'SELECT "user"."id" FROM "user" WHERE "user".name = ?'),  # noqa: E501
+    (
+        'SELECT "user"."id" FROM "user" WHERE "user".name = \'x\'',
+        'SELECT "user"."id" FROM "user" WHERE "user".name = ?',
+    ),  # noqa: E501
     ("SELECT `order`.id, [from].x FROM `order`", "SELECT `order`.id, [from].x FROM `order`"),
     # ...but an unterminated quote does not keep the rest of the statement verbatim
     ("SELECT `col FROM t WHERE a = 'secret'", "SELECT `col FROM t WHERE a = ?"),
-    ('SELECT "col FROM t WHERE a = \'secret\' AND b = 2', 'SELECT "col FROM t WHERE a = ? AND b = ?'),
+    ("SELECT \"col FROM t WHERE a = 'secret' AND b = 2", 'SELECT "col FROM t WHERE a = ? AND b = ?'),
     # the SQLAlchemy recursive CTE seen in the research demo
     (
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM c WHERE x < ?) SELECT count(*) FROM c",
@@ -82,7 +91,7 @@ def test_mysql_double_quotes_are_strings():
     statement = 'SELECT * FROM t WHERE name = "bob@example.com" # by carol\nAND a = 1'
     assert normalize_sql(statement, dialect="mysql") == "SELECT * FROM t WHERE name = ? AND a = ?"
     # Elsewhere "…" is an identifier and '#' an operator.
-    assert normalize_sql('SELECT "name" FROM t WHERE data #> \'{a}\' IS NULL', dialect="postgresql") == (
+    assert normalize_sql("SELECT \"name\" FROM t WHERE data #> '{a}' IS NULL", dialect="postgresql") == (
         'SELECT "name" FROM t WHERE data #> ? IS NULL'
     )
 

@@ -198,7 +198,7 @@ class TestAppTraceback:
             "    rv = self.dispatch_request()\n"
             "         ^^^^^^^^^^^^^^^^^^^^^^^\n"
             '  File "/srv/app/app.py", line 45, in boom\n'
-            '    data = json.loads(body)\n'
+            "    data = json.loads(body)\n"
             "           ^^^^^^^^^^^^^^^^\n"
             '  File "/usr/lib/python3.11/json/__init__.py", line 346, in loads\n'
             "    return _default_decoder.decode(s)\n"

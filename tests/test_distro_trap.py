@@ -30,16 +30,26 @@ PROBE = "from opentelemetry import trace; print('provider:', type(trace.get_trac
 def _instrument(tmp_path, *flags: str, **env: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
     environ.update(env)
-    return subprocess.run([venv_bin("opentelemetry-instrument"), *flags, sys.executable, "-c", PROBE],
-                          cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [venv_bin("opentelemetry-instrument"), *flags, sys.executable, "-c", PROBE],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_missing_default_exporters_are_explained_in_one_line(webhook, discord_server, tmp_path):
     """The app runs uninstrumented (the SDK's doing), but stderr says why in one otel-discord line naming the
     flags for the signals that lack an exporter, and shows no traceback."""
-    ran = _instrument(tmp_path, "--traces_exporter", "discord",
-                      OTEL_EXPORTER_DISCORD_WEBHOOK_URL=webhook.url,
-                      OTEL_EXPORTER_DISCORD_ALLOWED_HOSTS=discord_server.host_port)
+    ran = _instrument(
+        tmp_path,
+        "--traces_exporter",
+        "discord",
+        OTEL_EXPORTER_DISCORD_WEBHOOK_URL=webhook.url,
+        OTEL_EXPORTER_DISCORD_ALLOWED_HOSTS=discord_server.host_port,
+    )
     assert ran.returncode == 0, ran.stderr
     assert "provider: ProxyTracerProvider" in ran.stdout  # nothing was configured
     ours = [line for line in ran.stderr.splitlines() if line.startswith("otel-discord")]
@@ -54,10 +64,17 @@ def test_missing_default_exporters_are_explained_in_one_line(webhook, discord_se
 
 def test_the_suggested_flags_fix_it(webhook, discord_server, tmp_path):
     """With the flags from that line the SDK is configured and otel-discord says nothing about exporters."""
-    ran = _instrument(tmp_path, "--traces_exporter", "discord", "--metrics_exporter", "none",
-                      "--logs_exporter", "none",
-                      OTEL_EXPORTER_DISCORD_WEBHOOK_URL=webhook.url,
-                      OTEL_EXPORTER_DISCORD_ALLOWED_HOSTS=discord_server.host_port)
+    ran = _instrument(
+        tmp_path,
+        "--traces_exporter",
+        "discord",
+        "--metrics_exporter",
+        "none",
+        "--logs_exporter",
+        "none",
+        OTEL_EXPORTER_DISCORD_WEBHOOK_URL=webhook.url,
+        OTEL_EXPORTER_DISCORD_ALLOWED_HOSTS=discord_server.host_port,
+    )
     assert ran.returncode == 0, ran.stderr
     assert "provider: TracerProvider" in ran.stdout
     assert "not installed" not in ran.stderr and "Traceback" not in ran.stderr
@@ -65,26 +82,43 @@ def test_the_suggested_flags_fix_it(webhook, discord_server, tmp_path):
 
 def test_http_protobuf_finds_the_installed_otlp_exporter(webhook, discord_server, tmp_path):
     """OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf makes ``otlp`` the HTTP exporter, which is installed: no line."""
-    ran = _instrument(tmp_path, "--traces_exporter", "discord",
-                      OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
-                      OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9",
-                      OTEL_METRIC_EXPORT_INTERVAL="600000",
-                      OTEL_EXPORTER_DISCORD_WEBHOOK_URL=webhook.url,
-                      OTEL_EXPORTER_DISCORD_ALLOWED_HOSTS=discord_server.host_port)
+    ran = _instrument(
+        tmp_path,
+        "--traces_exporter",
+        "discord",
+        OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+        OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9",
+        OTEL_METRIC_EXPORT_INTERVAL="600000",
+        OTEL_EXPORTER_DISCORD_WEBHOOK_URL=webhook.url,
+        OTEL_EXPORTER_DISCORD_ALLOWED_HOSTS=discord_server.host_port,
+    )
     assert "provider: TracerProvider" in ran.stdout, ran.stderr
     assert "not installed" not in ran.stderr
 
 
-@pytest.mark.parametrize(("environ", "expected"), [
-    ({}, {"traces": [], "metrics": [], "logs": []}),
-    ({"OTEL_TRACES_EXPORTER": "discord, console", "OTEL_LOGS_EXPORTER": "None"},
-     {"traces": [("discord", "discord"), ("console", "console")], "metrics": [], "logs": []}),
-    ({"OTEL_METRICS_EXPORTER": "otlp"}, {"traces": [], "metrics": [("otlp", "otlp_proto_grpc")], "logs": []}),
-    ({"OTEL_METRICS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"},
-     {"traces": [], "metrics": [("otlp", "otlp_proto_http")], "logs": []}),
-    ({"OTEL_LOGS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
-      "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "grpc"}, {"traces": [], "metrics": [], "logs": [("otlp", "otlp_proto_grpc")]}),
-])
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, {"traces": [], "metrics": [], "logs": []}),
+        (
+            {"OTEL_TRACES_EXPORTER": "discord, console", "OTEL_LOGS_EXPORTER": "None"},
+            {"traces": [("discord", "discord"), ("console", "console")], "metrics": [], "logs": []},
+        ),
+        ({"OTEL_METRICS_EXPORTER": "otlp"}, {"traces": [], "metrics": [("otlp", "otlp_proto_grpc")], "logs": []}),
+        (
+            {"OTEL_METRICS_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"},
+            {"traces": [], "metrics": [("otlp", "otlp_proto_http")], "logs": []},
+        ),
+        (
+            {
+                "OTEL_LOGS_EXPORTER": "otlp",
+                "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+                "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL": "grpc",
+            },
+            {"traces": [], "metrics": [], "logs": [("otlp", "otlp_proto_grpc")]},
+        ),
+    ],
+)
 def test_names_follow_the_sdks_rules(environ, expected):
     """``otlp`` becomes the gRPC or HTTP entry point by the (per-signal) protocol; ``none`` and unset ask for nothing."""
     assert {signal: requested(signal, environ) for signal in expected} == expected

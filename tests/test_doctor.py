@@ -25,13 +25,20 @@ schedules:
 
 
 def settings_for(server, tmp_path: Path, body: str = CONFIG):
-    hooks = {name: server.create_webhook(channel) for name, channel in
-             (("HOOK_FINANCE", "finance-activity"), ("HOOK_SYSTEM", "system-debug"), ("HOOK_USERS", "user-activity"))}
+    hooks = {
+        name: server.create_webhook(channel)
+        for name, channel in (
+            ("HOOK_FINANCE", "finance-activity"),
+            ("HOOK_SYSTEM", "system-debug"),
+            ("HOOK_USERS", "user-activity"),
+        )
+    }
     path = tmp_path / "otel-discord.yaml"
     path.write_text(body)
     environ = {"TZ": "Europe/Amsterdam", **{name: hook.url for name, hook in hooks.items()}}
-    return resolve(None, config_file=path, environ=environ, allowed_hosts=server.host_port,
-                   spool_dir=tmp_path / "spool"), hooks
+    return resolve(
+        None, config_file=path, environ=environ, allowed_hosts=server.host_port, spool_dir=tmp_path / "spool"
+    ), hooks
 
 
 def test_healthy_setup_prints_config_without_tokens_and_ok_per_channel(discord_server, tmp_path):
@@ -58,10 +65,18 @@ def test_broken_webhooks_get_a_clear_verdict(discord_server, tmp_path):
     settings, hooks = settings_for(discord_server, tmp_path)
     discord_server.delete_webhook(hooks["HOOK_FINANCE"].id)
     wrong = hooks["HOOK_SYSTEM"].url[:-4] + "AAAA"
-    environ = {"HOOK_FINANCE": hooks["HOOK_FINANCE"].url, "HOOK_SYSTEM": wrong,
-               "HOOK_USERS": "http://127.0.0.1:9/api/webhooks/1/unreachable"}
-    settings = resolve(None, config_file=settings.config_file, environ=environ,
-                       allowed_hosts=f"{discord_server.host_port},127.0.0.1:9", spool_dir=tmp_path / "spool")
+    environ = {
+        "HOOK_FINANCE": hooks["HOOK_FINANCE"].url,
+        "HOOK_SYSTEM": wrong,
+        "HOOK_USERS": "http://127.0.0.1:9/api/webhooks/1/unreachable",
+    }
+    settings = resolve(
+        None,
+        config_file=settings.config_file,
+        environ=environ,
+        allowed_hosts=f"{discord_server.host_port},127.0.0.1:9",
+        spool_dir=tmp_path / "spool",
+    )
     out = io.StringIO()
     assert diagnose(settings, out, timeout=2.0) == 1
     text = out.getvalue()
@@ -103,13 +118,19 @@ def test_signals_are_checked_against_the_installed_exporters(discord_server, tmp
     assert diagnose(settings, out, environ=environ) == 1
     text = out.getvalue()
     assert "✓ traces: OTEL_TRACES_EXPORTER=discord, console" in text
-    assert ("✗ metrics: OTEL_METRICS_EXPORTER=otlp, but otlp (otlp_proto_grpc) is not installed, so the SDK "
-            "would set up no signal at all: pass --metrics_exporter discord (or none) to opentelemetry-instrument, "
-            "or pip install opentelemetry-exporter-otlp") in text
-    assert "⚠ logs: OTEL_LOGS_EXPORTER is not set here, and opentelemetry-distro's default otlp (otlp_proto_grpc)" \
-        in text
-    lines = signal_lines({"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_LOGS_EXPORTER": "none"},
-                         available=lambda signal, name: name != "otlp_proto_grpc", distro=True)
+    assert (
+        "✗ metrics: OTEL_METRICS_EXPORTER=otlp, but otlp (otlp_proto_grpc) is not installed, so the SDK "
+        "would set up no signal at all: pass --metrics_exporter discord (or none) to opentelemetry-instrument, "
+        "or pip install opentelemetry-exporter-otlp"
+    ) in text
+    assert (
+        "⚠ logs: OTEL_LOGS_EXPORTER is not set here, and opentelemetry-distro's default otlp (otlp_proto_grpc)" in text
+    )
+    lines = signal_lines(
+        {"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_LOGS_EXPORTER": "none"},
+        available=lambda signal, name: name != "otlp_proto_grpc",
+        distro=True,
+    )
     assert [str(line) for line in lines] == [
         "· traces: OTEL_TRACES_EXPORTER is not set here (opentelemetry-distro's default: otlp); "
         "--traces_exporter discord sends traces to Discord",
@@ -130,7 +151,8 @@ def test_send_sample_posts_every_kind_to_every_channel(discord_server, tmp_path)
         assert len(titles) == kinds, (channel, titles)
         assert all("Sample" in title for title in titles)
     assert f"✓ samples: {3 * kinds} queued ({kinds} kinds × 3 channel(s)), {3 * kinds} delivered, 0 dropped" in (
-        out.getvalue())
+        out.getvalue()
+    )
     assert discord_server.rejected() == []
 
 

@@ -45,7 +45,16 @@ def ozark(discord_server, tmp_path):
     for name in ("OTEL_EXPORTER_DISCORD_CONFIG", "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED"):
         env.pop(name, None)
     proc = subprocess.Popen(
-        [venv_bin("opentelemetry-instrument"), "flask", "--app", "examples.flask_app.ozark", "run", "--port", str(port), "--no-reload"],
+        [
+            venv_bin("opentelemetry-instrument"),
+            "flask",
+            "--app",
+            "examples.flask_app.ozark",
+            "run",
+            "--port",
+            str(port),
+            "--no-reload",
+        ],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -84,8 +93,9 @@ def test_business_events_and_one_error_reach_discord(ozark, discord_server):
     response = browser.post(f"{base}/login", data={"username": "anna", "password": "ozark-anna-2025"}, timeout=10)
     assert response.url.endswith("/invoices")
     for client, amount in (("Bakkerij de Vries", "2.450,00"), ("Installatiebedrijf Mulder B.V.", "7.850,00")):
-        created = browser.post(f"{base}/invoices/new", data={"client": client, "amount": amount, "description": "werk"},
-                               timeout=10)
+        created = browser.post(
+            f"{base}/invoices/new", data={"client": client, "amount": amount, "description": "werk"}, timeout=10
+        )
         assert created.status_code == 200
     assert browser.get(f"{base}/boom", timeout=10).status_code == 500
 

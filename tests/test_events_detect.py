@@ -28,8 +28,9 @@ INVOICE = {
 
 def detect(t, environ=None, config_file=None):
     s = settings(environ, config_file)
-    detector = LogDetector(s, LogOptions.from_settings(s), EventDetector(EventOptions.from_settings(s)),
-                           exceptions=ExceptionRegistry())
+    detector = LogDetector(
+        s, LogOptions.from_settings(s), EventDetector(EventOptions.from_settings(s)), exceptions=ExceptionRegistry()
+    )
     return detector(t.records(), now=time.time())
 
 
@@ -111,8 +112,10 @@ class TestHighValue:
             t.event("invoice.created", **{**INVOICE, "invoice.amount": 4999.99})
             high, normal = detect(t)
         assert high.title == "💰 HIGH_VALUE_TRANSACTION"
-        assert high.description == ("Invoice #250090 paid - Amount: €7,850.00 - Client: Bakkerij de Vries\n"
-                                    "⚠️ Amount exceeds threshold (€5,000.00)")
+        assert high.description == (
+            "Invoice #250090 paid - Amount: €7,850.00 - Client: Bakkerij de Vries\n"
+            "⚠️ Amount exceeds threshold (€5,000.00)"
+        )
         assert high.category is Category.PAYMENT and high.event_name == "invoice.paid"
         assert normal.title == "🟢 INVOICE_CREATED"
 
@@ -120,8 +123,9 @@ class TestHighValue:
         """HIGH_VALUE_AMOUNT and AMOUNT_STYLE come from the environment (or file, or arguments)."""
         with telemetry() as t:
             t.event("invoice.created", **{**INVOICE, "invoice.amount": 1200.0})
-            (notice,) = detect(t, {"OTEL_EXPORTER_DISCORD_HIGH_VALUE_AMOUNT": "1000",
-                                   "OTEL_EXPORTER_DISCORD_LOGS_AMOUNT_STYLE": "nl"})
+            (notice,) = detect(
+                t, {"OTEL_EXPORTER_DISCORD_HIGH_VALUE_AMOUNT": "1000", "OTEL_EXPORTER_DISCORD_LOGS_AMOUNT_STYLE": "nl"}
+            )
         assert notice.title == "💰 HIGH_VALUE_TRANSACTION"
         assert "€1.200,00" in notice.description and "(€1.000,00)" in notice.description
 
@@ -165,9 +169,16 @@ def test_job_failed_carries_its_traceback():
         try:
             open("/nonexistent/ozark.db", "rb")
         except OSError:
-            t.log.error("backup failed", exc_info=True,
-                        extra={"event.name": "job.failed", "job.name": "backup", "job.duration_ms": 12.4,
-                               "error.type": "FileNotFoundError"})
+            t.log.error(
+                "backup failed",
+                exc_info=True,
+                extra={
+                    "event.name": "job.failed",
+                    "job.name": "backup",
+                    "job.duration_ms": 12.4,
+                    "error.type": "FileNotFoundError",
+                },
+            )
         (notice,) = detect(t)
     assert notice.title == "❌ JOB_FAILED"
     assert notice.description == "Job backup failed after 12 ms - Error: FileNotFoundError"
@@ -187,7 +198,8 @@ class TestSpans:
                 span.add_event("cache.miss", {"key": "x"})
             notices = SpanDetector(settings())(t.spans())
         assert [(n.event_name, n.kind, n.signal) for n in notices] == [
-            ("invoice.paid", Kind.EVENT, "traces"), ("invoice.created", Kind.EVENT, "traces"),
+            ("invoice.paid", Kind.EVENT, "traces"),
+            ("invoice.created", Kind.EVENT, "traces"),
         ]
         assert notices[0].trace_id == format(span.get_span_context().trace_id, "032x")
 
@@ -202,15 +214,23 @@ class TestSpans:
         ]
         with telemetry() as t:
             for name, statement in statements:
-                with t.tracer.start_as_current_span(name, kind=SpanKind.CLIENT, attributes={
-                    "db.system": "sqlite", "db.name": "/srv/data/sales.db", "db.statement": statement,
-                }):
+                with t.tracer.start_as_current_span(
+                    name,
+                    kind=SpanKind.CLIENT,
+                    attributes={
+                        "db.system": "sqlite",
+                        "db.name": "/srv/data/sales.db",
+                        "db.statement": statement,
+                    },
+                ):
                     pass
             (notice,) = SpanDetector(settings())(t.spans())
         assert (notice.kind, notice.category, notice.severity) == (Kind.EVENT, Category.SYSTEM, Severity.WARNING)
         assert notice.title == "🛠️ SCHEMA_CHANGED"
-        assert notice.description == ("3 schema change(s) on sales.db - CREATE TABLE invoices, "
-                                      "CREATE INDEX ix_invoices_number, DROP TABLE legacy_invoices")
+        assert notice.description == (
+            "3 schema change(s) on sales.db - CREATE TABLE invoices, "
+            "CREATE INDEX ix_invoices_number, DROP TABLE legacy_invoices"
+        )
         assert notice.code_language == "sql" and "PRIMARY KEY (id)" in notice.code and "scratch" not in notice.code
 
 

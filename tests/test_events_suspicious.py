@@ -28,7 +28,10 @@ class TestDuplicateEntries:
         finding = detector.observe("invoice.created", invoice("250091"), at=3 * MIN)
         assert finding is not None
         assert (finding.event_name, finding.severity, finding.category) == (
-            "suspicious.duplicate_entry", Severity.WARNING, Category.SECURITY)
+            "suspicious.duplicate_entry",
+            Severity.WARNING,
+            Category.SECURITY,
+        )
         assert finding.attributes["duplicate.number"] == "250091"
         assert finding.attributes["duplicate.previous_number"] == "250089"
         assert finding.attributes["duplicate.seconds_apart"] == 180
@@ -76,7 +79,10 @@ class TestFailedLogins:
         assert [r is not None for r in results] == [False] * 4 + [True] + [False] * 4
         finding = results[4]
         assert (finding.event_name, finding.severity, finding.category) == (
-            "suspicious.failed_logins", Severity.ERROR, Category.SECURITY)
+            "suspicious.failed_logins",
+            Severity.ERROR,
+            Category.SECURITY,
+        )
         assert finding.attributes["client.address"] == "203.0.113.7"
         assert finding.attributes["auth.failures"] == 5
 
@@ -114,8 +120,9 @@ class TestFailedLogins:
 def test_detector_turns_findings_into_security_notices():
     """Through the log detector: a duplicate invoice and a login attack each add one SECURITY notice."""
     s = settings({"OTEL_EXPORTER_DISCORD_FAILED_LOGIN_LIMIT": "3"})
-    detector = LogDetector(s, LogOptions.from_settings(s), EventDetector(EventOptions.from_settings(s)),
-                           exceptions=ExceptionRegistry())
+    detector = LogDetector(
+        s, LogOptions.from_settings(s), EventDetector(EventOptions.from_settings(s)), exceptions=ExceptionRegistry()
+    )
     with telemetry() as t:
         t.event("invoice.created", **invoice("250089"))
         t.event("invoice.created", **invoice("250090"))
@@ -123,8 +130,13 @@ def test_detector_turns_findings_into_security_notices():
             t.event("auth.login_failed", level=logging.WARNING, **{"client.address": "203.0.113.7", "user.name": "x"})
         notices = detector(t.records(), now=time.time())
     assert [n.event_name for n in notices] == [
-        "invoice.created", "invoice.created", "suspicious.duplicate_entry",
-        "auth.login_failed", "auth.login_failed", "auth.login_failed", "suspicious.failed_logins",
+        "invoice.created",
+        "invoice.created",
+        "suspicious.duplicate_entry",
+        "auth.login_failed",
+        "auth.login_failed",
+        "auth.login_failed",
+        "suspicious.failed_logins",
     ]
     duplicate, attack = notices[2], notices[6]
     assert (duplicate.kind, duplicate.category, duplicate.severity) == (Kind.EVENT, Category.SECURITY, Severity.WARNING)

@@ -49,22 +49,37 @@ class TestBuiltIn:
 
     def test_btw_shows_manual_calculated_and_difference(self):
         """BTW payment: both amounts and their difference."""
-        values = {"btw.quarter": "2025-Q3", "btw.manual_amount": 5120.0, "btw.calculated_amount": 5145.0,
-                  "btw.difference": -25.0, "btw.currency": "EUR"}
+        values = {
+            "btw.quarter": "2025-Q3",
+            "btw.manual_amount": 5120.0,
+            "btw.calculated_amount": 5145.0,
+            "btw.difference": -25.0,
+            "btw.currency": "EUR",
+        }
         title, description, _ = render("btw.payment.updated", values)
         assert title == "🏛️ BTW_PAYMENT_UPDATED"
-        assert description == ("BTW 2025-Q3 payment updated - Manual: €5,120.00 - Calculated: €5,145.00"
-                               " - Difference: -€25.00")
+        assert description == (
+            "BTW 2025-Q3 payment updated - Manual: €5,120.00 - Calculated: €5,145.00 - Difference: -€25.00"
+        )
 
     def test_import_summary_has_counts_and_first_reasons(self):
         """Import: rows read, imported, rejected and the first problems."""
-        values = {"import.filename": "facturen.csv", "import.rows_read": 3, "import.rows_imported": 2,
-                  "import.rows_rejected": 1, "import.errors": "row 4: amount 'twaalf euro' is not a number",
-                  "import.amount": 2214.56}
+        values = {
+            "import.filename": "facturen.csv",
+            "import.rows_read": 3,
+            "import.rows_imported": 2,
+            "import.rows_rejected": 1,
+            "import.errors": "row 4: amount 'twaalf euro' is not a number",
+            "import.amount": 2214.56,
+        }
         _, description, fields = render("import.completed", values)
         assert description == "Imported 2 of 3 rows from facturen.csv - Amount: €2,214.56"
-        assert dict(fields) == {"Rows read": "3", "Imported": "2", "Rejected": "1",
-                                "First problems": "row 4: amount 'twaalf euro' is not a number"}
+        assert dict(fields) == {
+            "Rows read": "3",
+            "Imported": "2",
+            "Rejected": "1",
+            "First problems": "row 4: amount 'twaalf euro' is not a number",
+        }
 
     def test_conditional_parts(self):
         """'days late' only when paid late; the previous amount only when it changed."""
@@ -94,20 +109,33 @@ class TestBuiltIn:
 class TestOverrides:
     def test_override_from_config(self):
         """The config file's template replaces the built-in description; unknown keys render '?'."""
-        templates = Templates.from_config({"templates": {"invoice.created": {
-            "description": "Invoice #{invoice.number} for {invoice.client}: {invoice.amount:money} ({invoice.vat})",
-        }}})
+        templates = Templates.from_config(
+            {
+                "templates": {
+                    "invoice.created": {
+                        "description": "Invoice #{invoice.number} for {invoice.client}: {invoice.amount:money} ({invoice.vat})",
+                    }
+                }
+            }
+        )
         title, description, _ = render("invoice.created", INVOICE, templates=templates)
         assert title == "🟢 INVOICE_CREATED"  # only what the file sets changes
         assert description == "Invoice #250089 for Bakkerij de Vries: €2,450.00 (?)"
 
     def test_title_fields_lists_and_globs(self):
         """Overrides may set the title and fields, use a list of optional parts, and match with globs."""
-        templates = Templates.from_config({"templates": {
-            "invoice.*": {"title": "🧾 {event.name:upper}", "description": ["#{invoice.number}", "{missing}"],
-                          "fields": {"Klant": "{invoice.client}", "Nothing": "{missing}"}},
-            "invoice.paid": "Paid: {invoice.amount:money}",
-        }})
+        templates = Templates.from_config(
+            {
+                "templates": {
+                    "invoice.*": {
+                        "title": "🧾 {event.name:upper}",
+                        "description": ["#{invoice.number}", "{missing}"],
+                        "fields": {"Klant": "{invoice.client}", "Nothing": "{missing}"},
+                    },
+                    "invoice.paid": "Paid: {invoice.amount:money}",
+                }
+            }
+        )
         title, description, fields = render("invoice.created", INVOICE, templates=templates)
         assert (title, description, fields) == ("🧾 INVOICE.CREATED", "#250089", [("Klant", "Bakkerij de Vries")])
         title, description, _ = render("invoice.paid", INVOICE, templates=templates)
@@ -141,8 +169,10 @@ class TestSafeFormatting:
     def test_values_are_not_formatted_again(self):
         """An attribute value containing braces is shown literally, not expanded."""
         text = Text.parse("Client: {invoice.client}", "test")
-        assert text.render({"invoice.client": "{invoice.number} {0.__class__}"}, "en") == \
-            "Client: {invoice.number} {0.__class__}"
+        assert (
+            text.render({"invoice.client": "{invoice.number} {0.__class__}"}, "en")
+            == "Client: {invoice.number} {0.__class__}"
+        )
 
     def test_escaped_braces_and_long_values(self):
         """{{ }} are literal braces; one huge value is capped."""
@@ -157,8 +187,9 @@ class TestLinks:
         templates = Templates.from_config({"links": {"invoice.*": "https://ozark.example/invoices/{invoice.number}"}})
         assert templates.link("invoice.paid", INVOICE, "en") == "https://ozark.example/invoices/250089"
         hostile = {**INVOICE, "invoice.number": "../../admin?x=1#"}
-        assert templates.link("invoice.paid", hostile, "en") == \
-            "https://ozark.example/invoices/..%2F..%2Fadmin%3Fx%3D1%23"
+        assert (
+            templates.link("invoice.paid", hostile, "en") == "https://ozark.example/invoices/..%2F..%2Fadmin%3Fx%3D1%23"
+        )
         assert templates.link("btw.payment.updated", INVOICE, "en") is None
         assert templates.link("invoice.paid", {}, "en") is None  # no number, no link (not ".../?")
 

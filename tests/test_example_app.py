@@ -36,14 +36,16 @@ PRIMITIVES = (str, int, float, bool)
 
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
-    return create_app({
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'ozark.db'}",
-        "SECRET_KEY": "test-secret",
-        "OVERDUE_CHECK_INTERVAL": 0,  # tests drive check_overdue directly
-        "SLOW_REPORT_SIZE": 5_000,
-        "BACKUP_DIR": str(tmp_path / "backups"),
-        "TESTING": True,
-    })
+    return create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'ozark.db'}",
+            "SECRET_KEY": "test-secret",
+            "OVERDUE_CHECK_INTERVAL": 0,  # tests drive check_overdue directly
+            "SLOW_REPORT_SIZE": 5_000,
+            "BACKUP_DIR": str(tmp_path / "backups"),
+            "TESTING": True,
+        }
+    )
 
 
 @pytest.fixture
@@ -93,8 +95,9 @@ class TestInvoices:
         assert response.location == "/btw"
 
     def test_login_never_redirects_off_site(self, client: FlaskClient) -> None:
-        response = client.post("/login", data={"username": "anna", "password": DEMO_USERS[0][2],
-                                               "next": "//evil.example/phish"})
+        response = client.post(
+            "/login", data={"username": "anna", "password": DEMO_USERS[0][2], "next": "//evil.example/phish"}
+        )
         assert response.location == "/invoices"
 
     def test_seeded_invoices_are_listed_with_status(self, client: FlaskClient) -> None:
@@ -136,8 +139,9 @@ class TestInvoices:
         page = response.get_data(as_text=True)
         assert "Client name is required." in page
         assert "more than two decimals" in page
-        response = client.post("/invoices/new", data={"client": "X", "amount": "10",
-                                                      "issue_date": "2025-05-01", "due_date": "2025-04-01"})
+        response = client.post(
+            "/invoices/new", data={"client": "X", "amount": "10", "issue_date": "2025-05-01", "due_date": "2025-04-01"}
+        )
         assert response.status_code == 400
         assert emitted(events, "invoice.created") == []
         assert invoice_by_number(app, "250089") is None
@@ -147,8 +151,15 @@ class TestInvoices:
         invoice_id, number = create_invoice(client, "Bakkerij de Vries", "2.450,00")
         form = client.get(f"/invoices/{invoice_id}/edit").get_data(as_text=True)
         assert 'value="2450,00"' in form
-        response = client.post(f"/invoices/{invoice_id}/edit", data={
-            "client": "Bakkerij de Vries", "amount": "2.750,00", "issue_date": "2025-10-01", "due_date": "2025-10-31"})
+        response = client.post(
+            f"/invoices/{invoice_id}/edit",
+            data={
+                "client": "Bakkerij de Vries",
+                "amount": "2.750,00",
+                "issue_date": "2025-10-01",
+                "due_date": "2025-10-31",
+            },
+        )
         assert response.status_code == 302
         stored = invoice_by_number(app, number)
         assert stored is not None and stored.amount_cents == 275000
@@ -157,8 +168,15 @@ class TestInvoices:
         assert updated["invoice.amount"] == 2750.0
         assert updated["invoice.previous_amount"] == 2450.0
         # Saving the same values again changes nothing and says nothing.
-        client.post(f"/invoices/{invoice_id}/edit", data={
-            "client": "Bakkerij de Vries", "amount": "2750", "issue_date": "01-10-2025", "due_date": "31-10-2025"})
+        client.post(
+            f"/invoices/{invoice_id}/edit",
+            data={
+                "client": "Bakkerij de Vries",
+                "amount": "2750",
+                "issue_date": "01-10-2025",
+                "due_date": "31-10-2025",
+            },
+        )
         assert len(emitted(events, "invoice.updated")) == 1
 
     def test_mark_paid_once(self, app: Flask, client: FlaskClient, events: pytest.LogCaptureFixture) -> None:
@@ -199,8 +217,9 @@ class TestInvoices:
 
 class TestAuth:
     def test_failed_login_names_user_and_address(self, client: FlaskClient, events: pytest.LogCaptureFixture) -> None:
-        response = client.post("/login", data={"username": "anna", "password": "raden"},
-                               environ_base={"REMOTE_ADDR": "203.0.113.7"})
+        response = client.post(
+            "/login", data={"username": "anna", "password": "raden"}, environ_base={"REMOTE_ADDR": "203.0.113.7"}
+        )
         assert response.status_code == 401
         assert "Unknown username or wrong password." in response.get_data(as_text=True)
         client.post("/login", data={"username": "mallory", "password": "x"})
@@ -259,8 +278,9 @@ class TestAuth:
 
 
 class TestOtherRoutes:
-    def test_boom_is_a_500_with_a_realistic_error(self, app: Flask, client: FlaskClient,
-                                                  caplog: pytest.LogCaptureFixture) -> None:
+    def test_boom_is_a_500_with_a_realistic_error(
+        self, app: Flask, client: FlaskClient, caplog: pytest.LogCaptureFixture
+    ) -> None:
         app.config["PROPAGATE_EXCEPTIONS"] = False  # answer 500 as in production, not re-raise into the test
         login(client)
         response = client.get("/boom")
@@ -281,8 +301,9 @@ class TestOtherRoutes:
         response = client.get("/export.csv")
         assert response.status_code == 200
         assert response.mimetype == "text/csv"
-        assert re.match(r'attachment; filename="ozark-invoices-\d{8}-\d{6}\.csv"',
-                        response.headers["Content-Disposition"])
+        assert re.match(
+            r'attachment; filename="ozark-invoices-\d{8}-\d{6}\.csv"', response.headers["Content-Disposition"]
+        )
         lines = response.get_data().decode("utf-8-sig").splitlines()
         assert lines[0] == "number;client;amount;currency;issue_date;due_date;paid_on;description"
         assert len(lines) == 1 + 5
@@ -294,12 +315,20 @@ class TestOtherRoutes:
 
     def test_feedback_form(self, app: Flask, client: FlaskClient, events: pytest.LogCaptureFixture) -> None:
         """The contact form works without login; the event carries no personal data."""
-        response = client.post("/feedback", data={"name": "Joris", "email": "joris@example", "topic": "bug",
-                                                  "message": "x"})
+        response = client.post(
+            "/feedback", data={"name": "Joris", "email": "joris@example", "topic": "bug", "message": "x"}
+        )
         assert response.status_code == 400
         assert emitted(events, "form.submitted") == []
-        response = client.post("/feedback", data={"name": "Joris", "email": "joris@example.nl", "topic": "bug",
-                                                  "message": "De export mist de omschrijving."})
+        response = client.post(
+            "/feedback",
+            data={
+                "name": "Joris",
+                "email": "joris@example.nl",
+                "topic": "bug",
+                "message": "De export mist de omschrijving.",
+            },
+        )
         assert response.status_code == 200
         assert "feedback-sent" in response.get_data(as_text=True)
         (submitted,) = emitted(events, "form.submitted")
@@ -320,8 +349,13 @@ class TestConfig:
         [
             ("default", {}, {}, "OVERDUE_CHECK_INTERVAL", 30.0),
             ("env", {"OZARK_OVERDUE_CHECK_INTERVAL": "2.5"}, {}, "OVERDUE_CHECK_INTERVAL", 2.5),
-            ("override beats env", {"OZARK_OVERDUE_CHECK_INTERVAL": "2.5"}, {"OVERDUE_CHECK_INTERVAL": 7},
-             "OVERDUE_CHECK_INTERVAL", 7),
+            (
+                "override beats env",
+                {"OZARK_OVERDUE_CHECK_INTERVAL": "2.5"},
+                {"OVERDUE_CHECK_INTERVAL": 7},
+                "OVERDUE_CHECK_INTERVAL",
+                7,
+            ),
             ("bad env falls back", {"OZARK_OVERDUE_CHECK_INTERVAL": "vaak"}, {}, "OVERDUE_CHECK_INTERVAL", 30.0),
             ("negative env falls back", {"OZARK_SLOW_REPORT_SIZE": "-1"}, {}, "SLOW_REPORT_SIZE", 2_000_000),
             ("slow report size", {"OZARK_SLOW_REPORT_SIZE": "50000"}, {}, "SLOW_REPORT_SIZE", 50_000),
@@ -330,13 +364,25 @@ class TestConfig:
             ("secret", {"OZARK_SECRET_KEY": "s3cr3t"}, {}, "SECRET_KEY", "s3cr3t"),
             ("empty env is unset", {"OZARK_SECRET_KEY": " "}, {}, "SECRET_KEY", "ozark-dev-only-not-a-secret"),
             ("database default", {}, {}, "DATABASE_URL", "sqlite:////srv/ozark/instance/ozark.db"),
-            ("database env", {"OZARK_DATABASE_URL": "sqlite:////data/books.db"}, {}, "DATABASE_URL",
-             "sqlite:////data/books.db"),
+            (
+                "database env",
+                {"OZARK_DATABASE_URL": "sqlite:////data/books.db"},
+                {},
+                "DATABASE_URL",
+                "sqlite:////data/books.db",
+            ),
             ("backup default", {}, {}, "BACKUP_DIR", "/srv/ozark/instance/backups"),
         ],
     )
-    def test_precedence(self, monkeypatch: pytest.MonkeyPatch, label: str, env: dict[str, str],
-                        overrides: dict[str, Any], key: str, expected: Any) -> None:
+    def test_precedence(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        label: str,
+        env: dict[str, str],
+        overrides: dict[str, Any],
+        key: str,
+        expected: Any,
+    ) -> None:
         """An explicit value wins over the OZARK_* variable, which wins over the default; bad values fall back."""
         for name in [n for n in os.environ if n.startswith("OZARK_")]:
             monkeypatch.delenv(name)
@@ -344,8 +390,9 @@ class TestConfig:
             monkeypatch.setenv(name, value)
         assert config.resolve("/srv/ozark/instance", overrides)[key] == expected, label
 
-    def test_bad_value_is_named_in_a_warning(self, monkeypatch: pytest.MonkeyPatch,
-                                             caplog: pytest.LogCaptureFixture) -> None:
+    def test_bad_value_is_named_in_a_warning(
+        self, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
         monkeypatch.setenv("OZARK_SESSION_TIMEOUT", "half an hour")
         assert config.resolve("/tmp/x")["SESSION_TIMEOUT"] == 1800
         assert "ignoring OZARK_SESSION_TIMEOUT='half an hour'" in caplog.text

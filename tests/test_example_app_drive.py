@@ -24,13 +24,15 @@ from examples.flask_app.ozark import create_app  # noqa: E402
 
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
-    return create_app({
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'ozark.db'}",
-        "SECRET_KEY": "test-secret",
-        "OVERDUE_CHECK_INTERVAL": 0,
-        "SLOW_REPORT_SIZE": 20_000,
-        "BACKUP_DIR": str(tmp_path / "backups"),
-    })
+    return create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'ozark.db'}",
+            "SECRET_KEY": "test-secret",
+            "OVERDUE_CHECK_INTERVAL": 0,
+            "SLOW_REPORT_SIZE": 20_000,
+            "BACKUP_DIR": str(tmp_path / "backups"),
+        }
+    )
 
 
 @pytest.fixture
@@ -70,11 +72,20 @@ def test_drive_runs_the_whole_session(server: BaseWSGIServer, caplog: pytest.Log
     assert btw["manual"] == pytest.approx(btw["calculated"] - 25.0)
 
     names = Counter(getattr(r, "event.name") for r in caplog.records if hasattr(r, "event.name"))
-    assert names == Counter({
-        "auth.login_failed": 1, "auth.login": 1, "invoice.created": 2, "invoice.paid": 1,
-        "import.completed": 1, "export.downloaded": 1, "form.submitted": 1, "job.completed": 1,
-        "btw.payment.updated": 1, "auth.logout": 1,
-    })
+    assert names == Counter(
+        {
+            "auth.login_failed": 1,
+            "auth.login": 1,
+            "invoice.created": 2,
+            "invoice.paid": 1,
+            "import.completed": 1,
+            "export.downloaded": 1,
+            "form.submitted": 1,
+            "job.completed": 1,
+            "btw.payment.updated": 1,
+            "auth.logout": 1,
+        }
+    )
     (paid,) = [r for r in caplog.records if getattr(r, "event.name", None) == "invoice.paid"]
     assert getattr(paid, "invoice.amount") == 7850.0
     (btw_event,) = [r for r in caplog.records if getattr(r, "event.name", None) == "btw.payment.updated"]

@@ -28,13 +28,15 @@ from examples.flask_app.ozark.seed import DEMO_USERS  # noqa: E402
 
 
 def make_app(tmp_path: Path, name: str = "ozark.db", seed: bool = True) -> Flask:
-    return create_app({
-        "DATABASE_URL": f"sqlite:///{tmp_path / name}",
-        "SECRET_KEY": "test-secret",
-        "OVERDUE_CHECK_INTERVAL": 0,
-        "SEED_DEMO_DATA": seed,
-        "TESTING": True,
-    })
+    return create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / name}",
+            "SECRET_KEY": "test-secret",
+            "OVERDUE_CHECK_INTERVAL": 0,
+            "SEED_DEMO_DATA": seed,
+            "TESTING": True,
+        }
+    )
 
 
 @pytest.fixture
@@ -119,13 +121,13 @@ class TestCsv:
         self, app: Flask, events: pytest.LogCaptureFixture
     ) -> None:
         data = (
-            "number;client;amount;issue_date;due_date\n"
-            "250085;Dubbel;10,00;2025-01-01;2025-01-31\n"  # number exists (seeded)
-            "abc;;-5;2025-02-01;2025-01-01\n"
-            "260001;Later;1,234;gisteren;\n"
-            "260002;Ok;12,00;2025-01-01;2025-01-31\n"
-            "260002;Nog eens;12,00;2025-01-01;2025-01-31\n"  # duplicate inside the file
-        ).encode()
+            b"number;client;amount;issue_date;due_date\n"
+            b"250085;Dubbel;10,00;2025-01-01;2025-01-31\n"  # number exists (seeded)
+            b"abc;;-5;2025-02-01;2025-01-01\n"
+            b"260001;Later;1,234;gisteren;\n"
+            b"260002;Ok;12,00;2025-01-01;2025-01-31\n"
+            b"260002;Nog eens;12,00;2025-01-01;2025-01-31\n"  # duplicate inside the file
+        )
         with get_database(app).sessions() as session:
             result = import_invoices(session, "x.csv", data, date(2025, 1, 1))
         assert result.imported == ["260002"]
@@ -148,12 +150,15 @@ class TestCsv:
             ("wrong.csv", b"name;total\nA;1\n", "missing column(s): client, amount"),
             ("header-only.csv", b"klant;bedrag\r\n;\r\n", "the file has a header but no invoice rows"),
             ("broken.xlsx", b"PK\x03\x04 not really a zip", "not a readable Excel file"),
-            ("all-bad.csv", b"client;amount\nA;x\nB;\n", "row 2: amount: not an amount: 'x' | row 3: amount: amount is empty"),
+            (
+                "all-bad.csv",
+                b"client;amount\nA;x\nB;\n",
+                "row 2: amount: not an amount: 'x' | row 3: amount: amount is empty",
+            ),
         ],
     )
     def test_import_failed_when_nothing_is_imported(
-        self, app: Flask, client: FlaskClient, events: pytest.LogCaptureFixture, filename: str, data: bytes,
-        reason: str
+        self, app: Flask, client: FlaskClient, events: pytest.LogCaptureFixture, filename: str, data: bytes, reason: str
     ) -> None:
         response = upload(client, filename, data)
         assert response.status_code == 422
@@ -214,6 +219,11 @@ def test_export_imports_back_into_an_empty_database(tmp_path: Path) -> None:
     assert sorted(copy) == sorted(original) == ["250085", "250086", "250087", "250088", "250089"]
     for number, invoice in original.items():
         assert (copy[number].client, copy[number].amount_cents, copy[number].issue_date, copy[number].due_date) == (
-            invoice.client, invoice.amount_cents, invoice.issue_date, invoice.due_date)
-    assert re.fullmatch(r"ozark-invoices-\d{8}-\d{6}\.csv",
-                        client.get("/export.csv").headers["Content-Disposition"].split('"')[1])
+            invoice.client,
+            invoice.amount_cents,
+            invoice.issue_date,
+            invoice.due_date,
+        )
+    assert re.fullmatch(
+        r"ozark-invoices-\d{8}-\d{6}\.csv", client.get("/export.csv").headers["Content-Disposition"].split('"')[1]
+    )

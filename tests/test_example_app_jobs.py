@@ -71,8 +71,16 @@ def emitted(caplog: pytest.LogCaptureFixture, name: str) -> list[dict[str, Any]]
 
 def add_invoice(app: Flask, number: str, cents: int, issued: date, due: date, paid: bool = False) -> None:
     with get_database(app).sessions() as session:
-        session.add(Invoice(number=number, client=f"Klant {number}", amount_cents=cents, issue_date=issued,
-                            due_date=due, paid_at=datetime(2025, 1, 1) if paid else None))
+        session.add(
+            Invoice(
+                number=number,
+                client=f"Klant {number}",
+                amount_cents=cents,
+                issue_date=issued,
+                due_date=due,
+                paid_at=datetime(2025, 1, 1) if paid else None,
+            )
+        )
         session.commit()
 
 
@@ -153,8 +161,9 @@ class TestOverdue:
         # Two complete rounds (at least) ran, and the seeded overdue invoice was reported once.
         assert [e["invoice.number"] for e in emitted(events, "invoice.overdue")] == ["250086"]
 
-    def test_app_starts_the_checker_on_the_first_request(self, tmp_path: Path,
-                                                         events: pytest.LogCaptureFixture) -> None:
+    def test_app_starts_the_checker_on_the_first_request(
+        self, tmp_path: Path, events: pytest.LogCaptureFixture
+    ) -> None:
         app = make_app(tmp_path, OVERDUE_CHECK_INTERVAL=3600)
         checker = overdue_checker(app)
         assert checker is not None and not checker.running  # nothing runs on import or for CLI commands
@@ -217,8 +226,9 @@ class TestBtw:
         add_invoice(app, "260002", 23456, date(2025, 9, 1), date(2025, 9, 30))
         page = client.get("/btw").get_data(as_text=True)
         assert 'data-quarter="2025-Q3" data-calculated="259.26"' in page  # 21 % of 1.234,56
-        response = client.post("/btw/2025-Q3", data={"manual_amount": "€ 234,26", "note": "correctie Q2"},
-                               follow_redirects=True)
+        response = client.post(
+            "/btw/2025-Q3", data={"manual_amount": "€ 234,26", "note": "correctie Q2"}, follow_redirects=True
+        )
         assert response.status_code == 200
         assert 'data-manual="234.26"' in response.get_data(as_text=True)
         (event,) = emitted(events, "btw.payment.updated")

@@ -85,7 +85,7 @@ def test_parse_amount_rounds_spreadsheet_floats_to_cents() -> None:
         parse_amount(True)
 
 
-@given(st.integers(min_value=-10**11, max_value=10**11))
+@given(st.integers(min_value=-(10**11), max_value=10**11))
 def test_display_and_export_formats_parse_back_to_the_same_cents(cents: int) -> None:
     """What the app shows (€ 1.234,56) and exports (1234,56) reads back unchanged."""
     assert to_cents(parse_amount(format_eur(cents))) == cents

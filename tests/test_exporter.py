@@ -89,7 +89,9 @@ def test_programmatic_registration_delivers_an_error(discord_server, tmp_path):
     tracer = provider.get_tracer("test")
     with pytest.raises(KeyError):
         with tracer.start_as_current_span(
-            "GET /invoices/<id>", kind=SpanKind.SERVER, attributes={"http.route": "/invoices/<id>", "http.method": "GET"}
+            "GET /invoices/<id>",
+            kind=SpanKind.SERVER,
+            attributes={"http.route": "/invoices/<id>", "http.method": "GET"},
         ):
             raise KeyError("invoice 250090")
     provider.force_flush()

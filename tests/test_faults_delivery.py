@@ -74,8 +74,13 @@ def make_engine(tmp_path) -> Iterator:
 
     def make(server: DiscordServer, *, spool_dir=None, timeout: float = 2.0, **kwargs) -> DeliveryEngine:
         hook = server.create_webhook("alerts")
-        settings = resolve(webhook_url=hook.url, allowed_hosts=server.host_port,
-                           spool_dir=spool_dir or tmp_path, timeout=timeout, environ={})
+        settings = resolve(
+            webhook_url=hook.url,
+            allowed_hosts=server.host_port,
+            spool_dir=spool_dir or tmp_path,
+            timeout=timeout,
+            environ={},
+        )
         engine = DeliveryEngine(settings, retry=FAST_RETRY, linger=0.05, **kwargs)
         made.append(engine)
         return engine
@@ -221,17 +226,20 @@ def test_spool_disk_full_mid_run(discord_server, make_engine):
     n = 0
     for _ in range(4):  # 4 × 5 notices of ~3 KB each: well past 32 KB (each is its own message)
         for _ in range(5):
-            notice = Notice(Kind.EVENT, Severity.INFO, Category.SYSTEM, f"notice {n}", channel="default",
-                            fingerprint=f"fp{n}")
+            notice = Notice(
+                Kind.EVENT, Severity.INFO, Category.SYSTEM, f"notice {n}", channel="default", fingerprint=f"fp{n}"
+            )
             start = time.perf_counter()
-            engine.submit(Outgoing(channel="default", embed={"title": f"notice {n}", "description": "x" * 3000},
-                                   notice=notice))
+            engine.submit(
+                Outgoing(channel="default", embed={"title": f"notice {n}", "description": "x" * 3000}, notice=notice)
+            )
             app.durations.append(time.perf_counter() - start)
             n += 1
         time.sleep(0.3)  # the housekeeper spools between bursts
     discord_server.set_down(False)
-    assert engine.flush(30), (f"pending={engine.pending()} depth={engine.spool_depth()} "
-                              f"delivered={len(delivered(discord_server))}/{n + 1}")
+    assert engine.flush(30), (
+        f"pending={engine.pending()} depth={engine.spool_depth()} delivered={len(delivered(discord_server))}/{n + 1}"
+    )
     assert_exactly_once(discord_server, n)
     assert max(app.durations) < 0.1
     assert not engine.durable  # the disk really did fill up (the engine went on from memory)

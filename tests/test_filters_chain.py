@@ -62,7 +62,8 @@ class TestEvents:
         filters = chain(tmp_path, "filters:\n  events:\n    enabled: ['invoice.*']\n    disabled: [invoice.updated]\n")
         assert filters(paid(2000), "default") is None
         assert filters(event("invoice.updated", Category.INVOICE, **{"invoice.amount": 2000}), "default") == (
-            "event_disabled")
+            "event_disabled"
+        )
         assert filters(event("auth.login", Category.USER), "default") == "event_not_enabled"
 
 
@@ -82,8 +83,11 @@ class TestAmount:
 
     def test_setting_and_categories(self, tmp_path):
         """MIN_AMOUNT comes from the environment before the file; categories pick the finance events."""
-        filters = chain(tmp_path, "min_amount: 5000\nfilters:\n  amount:\n    categories: [export]\n",
-                        OTEL_EXPORTER_DISCORD_MIN_AMOUNT="100")
+        filters = chain(
+            tmp_path,
+            "min_amount: 5000\nfilters:\n  amount:\n    categories: [export]\n",
+            OTEL_EXPORTER_DISCORD_MIN_AMOUNT="100",
+        )
         assert filters(paid(50), "default") is None  # payment is no longer a finance category here
         export = event("export.downloaded", Category.EXPORT, **{"export.amount": 50.0})
         assert filters(export, "default") == "below_min_amount"
@@ -110,18 +114,22 @@ class TestUsers:
         """Notices about an ignored user (by ``user.name`` or ``enduser.id``, globs) are not posted."""
         filters = chain(tmp_path, "filters:\n  users:\n    ignore: ['uptime-*']\n")
         assert filters(event("auth.login", Category.USER, **{"user.name": "uptime-robot"}), "default") == (
-            "user_ignored")
+            "user_ignored"
+        )
         error = Notice(Kind.ERROR, Severity.ERROR, Category.ERROR, "boom", attributes={"enduser.id": "Uptime-2"})
         assert filters(error, "default") == "user_ignored"
         assert filters(event("auth.login", Category.USER, **{"user.name": "anna"}), "default") is None
 
     def test_watch_list_skips_every_filter(self, tmp_path):
         """Everything about a watched user is posted: small amounts, disabled events, denied IPs."""
-        filters = chain(tmp_path, """filters:
+        filters = chain(
+            tmp_path,
+            """filters:
   users: {watch: [anna]}
   events: {disabled: [auth.logout]}
   ip: {deny: [10.0.0.0/8]}
-""")
+""",
+        )
         assert filters(event("auth.logout", Category.USER, **{"user.name": "ANNA"}), "default") is None
         assert filters(event("auth.logout", Category.USER, **{"user.name": "bram"}), "default") == "event_disabled"
         small = paid(10).replace(attributes={"invoice.amount": 10, "user.name": "anna", "client.address": "10.1.2.3"})

@@ -26,8 +26,13 @@ def make_pipeline(discord_server: DiscordServer, tmp_path: Path) -> Iterator:
             lines.append(f"  {name}: ${{{var}}}")
         path = tmp_path / "otel-discord.yaml"
         path.write_text("\n".join(lines) + "\n" + body)
-        settings = resolve("logs", config_file=path, environ=environ, allowed_hosts=discord_server.host_port,
-                           spool_dir=tmp_path / "spool")
+        settings = resolve(
+            "logs",
+            config_file=path,
+            environ=environ,
+            allowed_hosts=discord_server.host_port,
+            spool_dir=tmp_path / "spool",
+        )
         pipeline = Pipeline(settings, engine=DeliveryEngine(settings, linger=0.0))
         made.append(pipeline)
         return pipeline
@@ -53,14 +58,16 @@ filters:
   users: {ignore: [uptime-robot]}
   ip: {deny: [10.0.0.0/8]}
 """)
-    pipeline.submit([
-        event("invoice.paid", Category.PAYMENT, "Invoice 1 paid", **{"invoice.amount": 2450.0}),
-        event("invoice.paid", Category.PAYMENT, "Invoice 2 paid", **{"invoice.amount": 120.0}),
-        event("auth.logout", Category.USER, "bram logged out", **{"user.name": "bram"}),
-        event("auth.login", Category.USER, "uptime-robot logged in", **{"user.name": "uptime-robot"}),
-        event("auth.login", Category.USER, "bram logged in from the office", **{"client.address": "10.1.1.1"}),
-        event("auth.login", Category.USER, "anna logged in", **{"client.address": "203.0.113.7"}),
-    ])
+    pipeline.submit(
+        [
+            event("invoice.paid", Category.PAYMENT, "Invoice 1 paid", **{"invoice.amount": 2450.0}),
+            event("invoice.paid", Category.PAYMENT, "Invoice 2 paid", **{"invoice.amount": 120.0}),
+            event("auth.logout", Category.USER, "bram logged out", **{"user.name": "bram"}),
+            event("auth.login", Category.USER, "uptime-robot logged in", **{"user.name": "uptime-robot"}),
+            event("auth.login", Category.USER, "bram logged in from the office", **{"client.address": "10.1.1.1"}),
+            event("auth.login", Category.USER, "anna logged in", **{"client.address": "203.0.113.7"}),
+        ]
+    )
     assert pipeline.flush(10)
     assert titles(discord_server, "finance-activity") == ["Invoice 1 paid"]
     assert titles(discord_server, "user-activity") == ["anna logged in"]
@@ -74,14 +81,17 @@ filters:
 
 def test_audit_channel_gets_every_business_event_unfiltered(make_pipeline, discord_server):
     """The enterprise audit-logs channel receives the small invoice the amount filter keeps elsewhere."""
-    pipeline = make_pipeline("preset: enterprise\nfilters:\n  events: {disabled: ['invoice.*']}\n",
-                             channels=("financial-ops", "system-health", "user-tracking", "critical-alerts",
-                                       "audit-logs"))
-    pipeline.submit([
-        event("invoice.paid", Category.PAYMENT, "Invoice 2 paid", **{"invoice.amount": 120.0}),
-        event("auth.login", Category.USER, "anna logged in"),
-        Notice(Kind.ERROR, Severity.ERROR, Category.ERROR, "ValueError: boom", fingerprint="f1"),
-    ])
+    pipeline = make_pipeline(
+        "preset: enterprise\nfilters:\n  events: {disabled: ['invoice.*']}\n",
+        channels=("financial-ops", "system-health", "user-tracking", "critical-alerts", "audit-logs"),
+    )
+    pipeline.submit(
+        [
+            event("invoice.paid", Category.PAYMENT, "Invoice 2 paid", **{"invoice.amount": 120.0}),
+            event("auth.login", Category.USER, "anna logged in"),
+            Notice(Kind.ERROR, Severity.ERROR, Category.ERROR, "ValueError: boom", fingerprint="f1"),
+        ]
+    )
     assert pipeline.flush(10)
     assert titles(discord_server, "audit-logs") == ["Invoice 2 paid", "anna logged in"]
     assert titles(discord_server, "financial-ops") == []
@@ -94,11 +104,15 @@ def test_audit_channel_gets_every_business_event_unfiltered(make_pipeline, disco
 def test_channel_minimum_level_applies_per_channel(make_pipeline, discord_server):
     """An error in an invoice goes to finance and system; finance's minimum level keeps INFO out of it."""
     pipeline = make_pipeline("filters:\n  min_level:\n    channels: {finance-activity: warning}\n")
-    pipeline.submit([
-        event("invoice.created", Category.INVOICE, "Invoice created", **{"invoice.amount": 2000.0}),
-        event("invoice.overdue", Category.INVOICE, "Invoice overdue", Severity.WARNING, **{"invoice.amount": 2000.0}),
-        event("invoice.sync_failed", Category.INVOICE, "Invoice sync failed", Severity.ERROR),
-    ])
+    pipeline.submit(
+        [
+            event("invoice.created", Category.INVOICE, "Invoice created", **{"invoice.amount": 2000.0}),
+            event(
+                "invoice.overdue", Category.INVOICE, "Invoice overdue", Severity.WARNING, **{"invoice.amount": 2000.0}
+            ),
+            event("invoice.sync_failed", Category.INVOICE, "Invoice sync failed", Severity.ERROR),
+        ]
+    )
     assert pipeline.flush(10)
     assert titles(discord_server, "finance-activity") == ["Invoice overdue", "Invoice sync failed"]
     assert titles(discord_server, "system-debug") == ["Invoice sync failed"]
@@ -107,10 +121,12 @@ def test_channel_minimum_level_applies_per_channel(make_pipeline, discord_server
 def test_high_value_transaction_notifies_and_passes_level_filters(make_pipeline, discord_server):
     """A €7,850 invoice reaches a WARNING-only channel and is sent without SUPPRESS_NOTIFICATIONS."""
     pipeline = make_pipeline("filters:\n  min_level:\n    channels: {finance-activity: warning}\n")
-    pipeline.submit([
-        event("invoice.created", Category.INVOICE, "HIGH_VALUE_TRANSACTION", **{"invoice.amount": 7850.0}),
-        event("invoice.created", Category.INVOICE, "Invoice created", **{"invoice.amount": 2450.0}),
-    ])
+    pipeline.submit(
+        [
+            event("invoice.created", Category.INVOICE, "HIGH_VALUE_TRANSACTION", **{"invoice.amount": 7850.0}),
+            event("invoice.created", Category.INVOICE, "Invoice created", **{"invoice.amount": 2450.0}),
+        ]
+    )
     assert pipeline.flush(10)
     [message] = discord_server.messages("finance-activity")
     assert [e["title"].rsplit(" · ", 1)[-1] for e in message.embeds] == ["HIGH\\_VALUE\\_TRANSACTION"]

@@ -89,8 +89,9 @@ class Processes:
 
     def start(self, name: str, argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[bytes]:
         with (self.logs / f"{name}.log").open("ab") as out:
-            proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                argv, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         self.running[name] = proc
         return proc
 
@@ -307,7 +308,7 @@ def pay(base: str, order: int) -> None:
 
 def trace_id(embed: dict[str, Any]) -> str:
     assert embed["url"].startswith(TRACE_PREFIX), embed
-    return embed["url"][len(TRACE_PREFIX):]
+    return embed["url"][len(TRACE_PREFIX) :]
 
 
 def test_fleet_through_collector_alerts_like_direct_mode_and_survives_a_bridge_outage(gateway: Gateway) -> None:
@@ -321,8 +322,11 @@ def test_fleet_through_collector_alerts_like_direct_mode_and_survives_a_bridge_o
         assert requests.get(f"{base}/boom", timeout=10).status_code == 500
         assert requests.get(f"{base}/slow", timeout=30).status_code == 200
 
-    procs.wait(lambda: gateway.failures("ValueError") == 2 and gateway.failures("Slow query") == 2,
-               "both apps' error and slow query in Discord", ARRIVAL_TIMEOUT)
+    procs.wait(
+        lambda: gateway.failures("ValueError") == 2 and gateway.failures("Slow query") == 2,
+        "both apps' error and slow query in Discord",
+        ARRIVAL_TIMEOUT,
+    )
     errors, slow = gateway.alerts("ValueError"), gateway.alerts("Slow query")
     for error in errors:
         text = str(error)
@@ -341,8 +345,11 @@ def test_fleet_through_collector_alerts_like_direct_mode_and_survives_a_bridge_o
 
     # The second backend received the same spans: those the alerts link to, from both apps.
     alerted = {trace_id(e) for e in errors + slow}
-    procs.wait(lambda: alerted <= {s["traceId"] for _, s in backend.spans()},
-               "the alerted traces at the second backend", ARRIVAL_TIMEOUT)
+    procs.wait(
+        lambda: alerted <= {s["traceId"] for _, s in backend.spans()},
+        "the alerted traces at the second backend",
+        ARRIVAL_TIMEOUT,
+    )
     spans = backend.spans()
     assert {service for service, s in spans if s["name"] == "GET /boom"} == fleet
     for tid in (trace_id(e) for e in errors):
@@ -375,8 +382,9 @@ def test_fleet_through_collector_alerts_like_direct_mode_and_survives_a_bridge_o
 
     gateway.start_bridge()
     traffic(range(order, order + 4))
-    procs.wait(lambda: gateway.failures(ORDER) >= len(sent), "every order, after the bridge came back",
-               RECOVERY_TIMEOUT)
+    procs.wait(
+        lambda: gateway.failures(ORDER) >= len(sent), "every order, after the bridge came back", RECOVERY_TIMEOUT
+    )
     # Anything the Collector sent twice would be in by the time the bridge has flushed and stopped.
     assert procs.stop("bridge", signal.SIGTERM) == 0
 
@@ -477,18 +485,23 @@ def test_only_the_collector_with_the_token_gets_its_alerts_posted_over_https(
 
         # 1. Without the token: refused, and the Collector gives the batch up at once (401 is permanent).
         send("collector-without-token", 401)
-        procs.wait(lambda: bridge_health()["unauthorized_requests"] >= 1, "the bridge to refuse a request",
-                   ARRIVAL_TIMEOUT)
-        procs.wait(lambda: "401" in procs.log("collector-without-token"), "the Collector to log the 401",
-                   ARRIVAL_TIMEOUT)
+        procs.wait(
+            lambda: bridge_health()["unauthorized_requests"] >= 1, "the bridge to refuse a request", ARRIVAL_TIMEOUT
+        )
+        procs.wait(
+            lambda: "401" in procs.log("collector-without-token"), "the Collector to log the 401", ARRIVAL_TIMEOUT
+        )
         refused_log = procs.log("collector-without-token")
         assert "references unset environment variable" in refused_log and "OTEL_DISCORD_BRIDGE_TOKEN" in refused_log
         assert "Will retry" not in refused_log
 
         # 2. With it, over the same HTTPS: the alert is posted.
         send("collector", 200)
-        procs.wait(lambda: any("order 200" in e.get("title", "") for e in discord_embeds(discord_server)),
-                   "the alert from the Collector with the token", ARRIVAL_TIMEOUT)
+        procs.wait(
+            lambda: any("order 200" in e.get("title", "") for e in discord_embeds(discord_server)),
+            "the alert from the Collector with the token",
+            ARRIVAL_TIMEOUT,
+        )
         health = bridge_health()
         assert health["items"]["traces.accepted"] == 1  # the refused span never got in
         assert procs.stop("bridge", signal.SIGTERM) == 0  # flushes: anything accepted is in Discord now

@@ -21,8 +21,9 @@ NOW = 1_750_000_000.0  # 2025-06-15T15:06:40Z
 
 
 def error(fingerprint: str = "ValueError|app.py:parse|/pay", **kw) -> Notice:
-    return Notice(Kind.ERROR, Severity.ERROR, Category.ERROR, "ValueError: boom", fingerprint=fingerprint,
-                  timestamp=NOW, **kw)
+    return Notice(
+        Kind.ERROR, Severity.ERROR, Category.ERROR, "ValueError: boom", fingerprint=fingerprint, timestamp=NOW, **kw
+    )
 
 
 class TestGroupKey:
@@ -109,8 +110,9 @@ class TestSeen:
 
     def test_a_full_field_list_stays_within_discords_limit(self):
         """25 fields already: the Seen field replaces the last own field instead of making 26."""
-        notice = error(fields=tuple(Field(f"k{i}", "v") for i in range(30)),
-                       trace_id="0af7651916cd43dd8448eb211c80319c")
+        notice = error(
+            fields=tuple(Field(f"k{i}", "v") for i in range(30)), trace_id="0af7651916cd43dd8448eb211c80319c"
+        )
         embed = render_embed(notice)
         assert len(embed["fields"]) == limits.FIELDS
         updated = with_seen(embed, 2, NOW, NOW)

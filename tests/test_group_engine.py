@@ -17,8 +17,15 @@ from otel_discord.testing import DiscordServer
 
 
 def error(i: int = 0, fingerprint: str = "ValueError|app.py:parse|/pay", channel: str = "default") -> Outgoing:
-    notice = Notice(Kind.ERROR, Severity.ERROR, Category.ERROR, "ValueError: could not convert 'twelve'",
-                    fingerprint=fingerprint, channel=channel, description=f"request {i}")
+    notice = Notice(
+        Kind.ERROR,
+        Severity.ERROR,
+        Category.ERROR,
+        "ValueError: could not convert 'twelve'",
+        fingerprint=fingerprint,
+        channel=channel,
+        description=f"request {i}",
+    )
     return Outgoing(channel, render_embed(notice), notice)
 
 
@@ -39,8 +46,13 @@ def make_engine(tmp_path) -> Iterator:
     made: list[DeliveryEngine] = []
 
     def make(server: DiscordServer, webhook_url=None, *, channels=None, environ=None, **kw) -> DeliveryEngine:
-        settings = resolve(webhook_url=webhook_url, channels=channels, allowed_hosts=server.host_port,
-                           spool_dir=tmp_path, environ=environ or {})
+        settings = resolve(
+            webhook_url=webhook_url,
+            channels=channels,
+            allowed_hosts=server.host_port,
+            spool_dir=tmp_path,
+            environ=environ or {},
+        )
         engine = DeliveryEngine(settings, retry=FAST_RETRY, **kw)
         made.append(engine)
         return engine
@@ -158,8 +170,13 @@ def test_an_edit_never_pings(discord_server, make_engine):
     hook = discord_server.create_webhook("alerts")
     engine = make_engine(discord_server, hook.url)
     base = error(0)
-    loud = Outgoing("default", base.embed, base.notice, content="<@&123456789012345678> payments failing",
-                    mention_roles=("123456789012345678",))
+    loud = Outgoing(
+        "default",
+        base.embed,
+        base.notice,
+        content="<@&123456789012345678> payments failing",
+        mention_roles=("123456789012345678",),
+    )
     engine.submit(loud)
     assert engine.flush(10)
     assert discord_server.messages()[0].pings.roles == ("123456789012345678",)
@@ -228,8 +245,7 @@ def submit_while_down(server: DiscordServer, engine: DeliveryEngine, items: list
     server.set_down(True)
     for it in items:
         assert engine.submit(it)
-    assert server.wait_for(lambda: engine.spool_depth() == len(items) and server.stats()["dropped"] >= 1,
-                           timeout=10)
+    assert server.wait_for(lambda: engine.spool_depth() == len(items) and server.stats()["dropped"] >= 1, timeout=10)
     server.set_down(False)
 
 

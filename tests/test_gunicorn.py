@@ -95,9 +95,23 @@ def gunicorn(server, tmp_path):
         "PYTHONPATH": str(APPS),
     }
     proc = subprocess.Popen(
-        [_bin("opentelemetry-instrument"), "gunicorn", "-w", str(WORKERS), "-b", f"127.0.0.1:{port}",
-         "--graceful-timeout", "10", "gunicorn_app:app"],
-        cwd=APPS, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        [
+            _bin("opentelemetry-instrument"),
+            "gunicorn",
+            "-w",
+            str(WORKERS),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--graceful-timeout",
+            "10",
+            "gunicorn_app:app",
+        ],
+        cwd=APPS,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -150,8 +164,9 @@ def test_four_workers_share_one_webhook_without_a_429_and_group_across_workers(s
     ((message, embed),) = repeated()
     assert _seen_count(embed) == REPEATS  # the total over all workers, written last
     assert message.edits >= 1
-    distinct = sorted(int(re.search(r"ledger (\d+)", str(e)).group(1)) for _, e in embeds()
-                      if "LookupError" in e.get("title", ""))
+    distinct = sorted(
+        int(re.search(r"ledger (\d+)", str(e)).group(1)) for _, e in embeds() if "LookupError" in e.get("title", "")
+    )
     assert distinct == list(range(DISTINCT))  # each once: nothing lost, nothing twice
     assert len(embeds()) == DISTINCT + 1
     assert not (spool / "dropped.jsonl").exists()

@@ -33,15 +33,68 @@ from otel_discord.testing import DiscordServer
 EXAMPLES = 75
 
 HOSTILE = [
-    "@everyone", "@here", "@ everyone", "@\u200beveryone", "<@&123456789012345678>", "<@123456789012345678>",
-    "<@!123456789012345678>", "<#123456789012345678>", "</cmd:123456789012345678>", "<t:1700000000:R>",
-    "```", "``", "`", "```py\nimport os\n```", "**bold**", "__under__", "~~strike~~", "||spoiler||",
-    "[link](https://evil.example/x)", "<https://evil.example>", "# Heading", "-# small", "> quote", ">>> ",
-    "\x00", "\x07", "\x1b[31m", "\x7f", "\u0085", "\u2028", "\u2029", "\r\n", "\t", "\u202e", "\u200b",
-    "\ufeff", "\ufffd", "\ufffe", "\uffff", "\ud800", "\udcff", "🙂", "👩‍👩‍👧‍👦", "🏳️‍🌈", "𝕏", "\U0001F1F3\U0001F1F1",
-    "\U000E0001", "\U000F0000", "\U0010FFFF", "Z̷̢̛a̸l̵g̶o̷", "%s %d %(x)s", "{0}{}", "\\", "\\`", "'\"",
-    "</script><script>alert(1)</script>", "https://discord.com/api/webhooks/1/abcdefghijklmnop",
-    "€ 5.000,00", "1e309", "-0", "NaN", "",
+    "@everyone",
+    "@here",
+    "@ everyone",
+    "@\u200beveryone",
+    "<@&123456789012345678>",
+    "<@123456789012345678>",
+    "<@!123456789012345678>",
+    "<#123456789012345678>",
+    "</cmd:123456789012345678>",
+    "<t:1700000000:R>",
+    "```",
+    "``",
+    "`",
+    "```py\nimport os\n```",
+    "**bold**",
+    "__under__",
+    "~~strike~~",
+    "||spoiler||",
+    "[link](https://evil.example/x)",
+    "<https://evil.example>",
+    "# Heading",
+    "-# small",
+    "> quote",
+    ">>> ",
+    "\x00",
+    "\x07",
+    "\x1b[31m",
+    "\x7f",
+    "\u0085",
+    "\u2028",
+    "\u2029",
+    "\r\n",
+    "\t",
+    "\u202e",
+    "\u200b",
+    "\ufeff",
+    "\ufffd",
+    "\ufffe",
+    "\uffff",
+    "\ud800",
+    "\udcff",
+    "🙂",
+    "👩‍👩‍👧‍👦",
+    "🏳️‍🌈",
+    "𝕏",
+    "\U0001f1f3\U0001f1f1",
+    "\U000e0001",
+    "\U000f0000",
+    "\U0010ffff",
+    "Z̷̢̛a̸l̵g̶o̷",
+    "%s %d %(x)s",
+    "{0}{}",
+    "\\",
+    "\\`",
+    "'\"",
+    "</script><script>alert(1)</script>",
+    "https://discord.com/api/webhooks/1/abcdefghijklmnop",
+    "€ 5.000,00",
+    "1e309",
+    "-0",
+    "NaN",
+    "",
 ]
 
 _piece = st.one_of(
@@ -54,12 +107,16 @@ hostile_text = st.one_of(
     st.tuples(_text, st.integers(1_000, 120_000)).map(lambda t: ((t[0] or "x") * t[1])[: t[1]]),  # huge
 )
 _scalar = st.one_of(
-    hostile_text, st.booleans(), st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    hostile_text,
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.floats(allow_nan=True, allow_infinity=True),
 )
 #: What the SDK accepts as span attributes: scalars and homogeneous sequences of them.
 span_value = st.one_of(
-    _scalar, st.lists(hostile_text, max_size=4), st.lists(st.integers(-(2**63), 2**63 - 1), max_size=4),
+    _scalar,
+    st.lists(hostile_text, max_size=4),
+    st.lists(st.integers(-(2**63), 2**63 - 1), max_size=4),
     st.lists(st.floats(), max_size=4),
 )
 #: Log attributes are AnyValue: nested mappings, bytes, mixed lists, and huge ints.
@@ -68,9 +125,25 @@ log_value = st.recursive(
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(hostile_text, inner, max_size=3)),
     max_leaves=12,
 )
-ATTRIBUTE_KEYS = ["http.route", "url.path", "http.target", "enduser.id", "user_agent.original", "client.address",
-                  "db.statement", "db.system", "db.query.text", "invoice.number", "invoice.amount", "customer.name",
-                  "user.email", "event.name", "event.category", "exception.message", "code.function"]
+ATTRIBUTE_KEYS = [
+    "http.route",
+    "url.path",
+    "http.target",
+    "enduser.id",
+    "user_agent.original",
+    "client.address",
+    "db.statement",
+    "db.system",
+    "db.query.text",
+    "invoice.number",
+    "invoice.amount",
+    "customer.name",
+    "user.email",
+    "event.name",
+    "event.category",
+    "exception.message",
+    "code.function",
+]
 attribute_key = st.one_of(st.sampled_from(ATTRIBUTE_KEYS), hostile_text.filter(lambda k: 0 < len(k) < 200))
 
 
@@ -133,20 +206,35 @@ def test_nan_infinite_and_huge_amounts_in_a_business_event(sandbox: Sandbox) -> 
     file: after the property tests the noise cap would rightly hold back more alerts.)"""
     amounts = (math.nan, math.inf, -math.inf, 10**30, -0.0)
     for i, amount in enumerate(amounts):
-        sandbox.log.warning("paid", extra={"event.name": "invoice.paid", "invoice.amount": amount,
-                                           "invoice.number": f"@everyone <@&123456789012345678> {i}"})
+        sandbox.log.warning(
+            "paid",
+            extra={
+                "event.name": "invoice.paid",
+                "invoice.amount": amount,
+                "invoice.number": f"@everyone <@&123456789012345678> {i}",
+            },
+        )
     assert_discord_happy(sandbox, at_least=1)
     assert sum(len(m.embeds) for m in sandbox.server.messages()) >= len(amounts)
 
 
-_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                            HealthCheck.function_scoped_fixture])
+_SETTINGS = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
 
 
 @_SETTINGS
-@given(name=hostile_text, message=hostile_text, attributes=st.dictionaries(attribute_key, span_value, max_size=6),
-       kind=st.sampled_from([SpanKind.SERVER, SpanKind.CLIENT, SpanKind.INTERNAL]), status=st.integers(200, 599))
+@given(
+    name=hostile_text,
+    message=hostile_text,
+    attributes=st.dictionaries(attribute_key, span_value, max_size=6),
+    kind=st.sampled_from([SpanKind.SERVER, SpanKind.CLIENT, SpanKind.INTERNAL]),
+    status=st.integers(200, 599),
+)
 def test_hostile_spans(sandbox: Sandbox, name, message, attributes, kind, status) -> None:
     """A failing span and a slow one with hostile names, messages and attributes; end() never raises."""
     with sandbox.tracer.start_as_current_span(name or "span", kind=kind) as span:
@@ -162,11 +250,17 @@ def test_hostile_spans_were_all_accepted(sandbox: Sandbox) -> None:
 
 
 @_SETTINGS
-@given(message=hostile_text, extra=st.dictionaries(attribute_key, log_value, max_size=6),
-       level=st.sampled_from([logging.WARNING, logging.ERROR, logging.CRITICAL]),
-       event=st.one_of(st.none(), st.sampled_from(["invoice.paid", "invoice.created", "auth.login_failed",
-                                                     "import.failed"]), hostile_text),
-       with_exception=st.booleans())
+@given(
+    message=hostile_text,
+    extra=st.dictionaries(attribute_key, log_value, max_size=6),
+    level=st.sampled_from([logging.WARNING, logging.ERROR, logging.CRITICAL]),
+    event=st.one_of(
+        st.none(),
+        st.sampled_from(["invoice.paid", "invoice.created", "auth.login_failed", "import.failed"]),
+        hostile_text,
+    ),
+    with_exception=st.booleans(),
+)
 def test_hostile_log_records(sandbox: Sandbox, message, extra, level, event, with_exception) -> None:
     """Business events and errors logged with hostile text and odd ``extra=`` values; logging never raises."""
     extra = {key.replace(".", "_") if key in ("message", "asctime") else key: value for key, value in extra.items()}

@@ -161,9 +161,15 @@ class TestDetectorsTogether:
 
     def failing_request(self, t):
         with pytest.raises(ZeroDivisionError):
-            with t.tracer.start_as_current_span("GET /boom", kind=SpanKind.SERVER, attributes={
-                "http.route": "/boom", "http.method": "GET", "http.status_code": 500,
-            }):
+            with t.tracer.start_as_current_span(
+                "GET /boom",
+                kind=SpanKind.SERVER,
+                attributes={
+                    "http.route": "/boom",
+                    "http.method": "GET",
+                    "http.status_code": 500,
+                },
+            ):
                 try:
                     1 / 0
                 except ZeroDivisionError:
@@ -172,8 +178,7 @@ class TestDetectorsTogether:
 
     def detectors(self, sink, hold_ms="5000"):
         s = settings({"OTEL_EXPORTER_DISCORD_LOG_ERROR_HOLD_MS": hold_ms})
-        logs = LogDetector(s, LogOptions.from_settings(s), EventDetector(EventOptions.from_settings(s)),
-                           deliver=sink)
+        logs = LogDetector(s, LogOptions.from_settings(s), EventDetector(EventOptions.from_settings(s)), deliver=sink)
         return logs, SpanDetector(settings())
 
     def test_log_batch_first(self):

@@ -19,8 +19,9 @@ from otel_discord.notice import Category, Kind, Severity
 
 def detect(t, environ=None, records=None):
     s = settings(environ)
-    detector = LogDetector(s, LogOptions.from_settings(s), EventDetector(EventOptions.from_settings(s)),
-                           exceptions=ExceptionRegistry())
+    detector = LogDetector(
+        s, LogOptions.from_settings(s), EventDetector(EventOptions.from_settings(s)), exceptions=ExceptionRegistry()
+    )
     return detector(t.records() if records is None else records, now=time.time())
 
 
@@ -42,15 +43,17 @@ class TestLevels:
             t.log.critical("database unreachable")
             notices = detect(t)
         assert [(n.kind, n.category, n.severity) for n in notices] == [
-            (Kind.SYSTEM, Category.SYSTEM, Severity.WARNING), (Kind.SYSTEM, Category.SYSTEM, Severity.CRITICAL),
+            (Kind.SYSTEM, Category.SYSTEM, Severity.WARNING),
+            (Kind.SYSTEM, Category.SYSTEM, Severity.CRITICAL),
         ]
         warning = notices[0]
         assert warning.title == "Disk 93% full on /var" and warning.description == "only 2 GB left"
         assert fields(warning)["Logger"] == t.log.name
         assert fields(warning)["Service"] == "ozark-finances"
 
-    @pytest.mark.parametrize(("setting", "expected"), [("error", ["boom"]), ("info", ["hello", "careful", "boom"]),
-                                                       ("off", [])])
+    @pytest.mark.parametrize(
+        ("setting", "expected"), [("error", ["boom"]), ("info", ["hello", "careful", "boom"]), ("off", [])]
+    )
     def test_minimum_level_is_configurable(self, setting, expected):
         """LOG_MIN_LEVEL raises or lowers the bar; 'off' leaves only business events."""
         with telemetry() as t:
@@ -82,8 +85,9 @@ class TestLevels:
     def test_non_text_body(self):
         """A structured body is shown as text."""
         with telemetry() as t:
-            t.provider.get_logger("direct").emit(body={"disk": "/var", "free_gb": 2}, severity_text="WARN",
-                                                 severity_number=13)
+            t.provider.get_logger("direct").emit(
+                body={"disk": "/var", "free_gb": 2}, severity_text="WARN", severity_number=13
+            )
             (notice,) = detect(t)
         assert notice.title == "{'disk': '/var', 'free_gb': 2}"
 
@@ -123,9 +127,15 @@ class TestExceptions:
         """The same failure seen on a span and in Flask's log groups under one fingerprint."""
         with telemetry() as t:
             with pytest.raises(ValueError):
-                with t.tracer.start_as_current_span("GET /boom", kind=SpanKind.SERVER, attributes={
-                    "http.route": "/boom", "http.method": "GET", "http.status_code": 500,
-                }):
+                with t.tracer.start_as_current_span(
+                    "GET /boom",
+                    kind=SpanKind.SERVER,
+                    attributes={
+                        "http.route": "/boom",
+                        "http.method": "GET",
+                        "http.status_code": 500,
+                    },
+                ):
                     try:
                         parse_invoice("not json")
                     except ValueError:
@@ -144,8 +154,15 @@ class TestExceptions:
             try:
                 raise RuntimeError("payment provider down")
             except RuntimeError:
-                t.log.exception("pay failed", extra={"enduser.id": "anna", "client.address": "198.51.100.4",
-                                                     "http.route": "/invoices/<int:id>/pay", "http.method": "POST"})
+                t.log.exception(
+                    "pay failed",
+                    extra={
+                        "enduser.id": "anna",
+                        "client.address": "198.51.100.4",
+                        "http.route": "/invoices/<int:id>/pay",
+                        "http.method": "POST",
+                    },
+                )
             (notice,) = detect(t)
         assert fields(notice)["User"] == "anna · 198.51.100.4"
         assert fields(notice)["Route"] == "POST /invoices/<int:id>/pay"

@@ -20,8 +20,16 @@ from opentelemetry.trace import SpanKind
 
 from otel_discord import DiscordLogExporter, DiscordSpanExporter
 
-DISCORD_VARS = ("WEBHOOK_URL", "CONFIG", "ALLOWED_HOSTS", "LOG_MIN_LEVEL", "LOGS_LOG_MIN_LEVEL", "HIGH_VALUE_AMOUNT",
-                "MIN_AMOUNT", "PRESET")
+DISCORD_VARS = (
+    "WEBHOOK_URL",
+    "CONFIG",
+    "ALLOWED_HOSTS",
+    "LOG_MIN_LEVEL",
+    "LOGS_LOG_MIN_LEVEL",
+    "HIGH_VALUE_AMOUNT",
+    "MIN_AMOUNT",
+    "PRESET",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -123,17 +131,26 @@ def test_business_event_reaches_discord(app_factory, discord_server):
     """A logger.info(..., extra=...) business event arrives as its template's embed; INFO chatter does not."""
     app = app_factory()
     app.log.info("fetched 3 invoices")
-    app.log.info("Invoice #250090 created", extra={
-        "event.name": "invoice.created", "invoice.number": "250090", "invoice.amount": 7850.0,
-        "invoice.currency": "EUR", "invoice.client": "Installatiebedrijf Mulder B.V.", "user.name": "anna",
-    })
+    app.log.info(
+        "Invoice #250090 created",
+        extra={
+            "event.name": "invoice.created",
+            "invoice.number": "250090",
+            "invoice.amount": 7850.0,
+            "invoice.currency": "EUR",
+            "invoice.client": "Installatiebedrijf Mulder B.V.",
+            "user.name": "anna",
+        },
+    )
     app.provider.force_flush()
     assert app.exporter.force_flush(10_000)
     (message,) = discord_server.wait_for_messages(1, channel="finance")
     (embed,) = message.payload["embeds"]
     assert "💰 HIGH_VALUE_TRANSACTION" in plain(embed["title"])
-    assert plain(embed["description"]) == ("Invoice #250090 created - Amount: €7,850.00 - Client: Installatiebedrijf "
-                                           "Mulder B.V.\n⚠️ Amount exceeds threshold (€5,000.00)")
+    assert plain(embed["description"]) == (
+        "Invoice #250090 created - Amount: €7,850.00 - Client: Installatiebedrijf "
+        "Mulder B.V.\n⚠️ Amount exceeds threshold (€5,000.00)"
+    )
     assert {"name": "User", "value": "anna", "inline": True} in embed["fields"]
     assert discord_server.rejected() == []
 
@@ -150,15 +167,20 @@ def test_records_of_our_own_loggers_are_never_sent(app_factory, discord_server):
 def test_log_and_span_of_one_failure_alert_once(app_factory, discord_server, tmp_path):
     """A request that raises and is logged by Flask: the span exporter and the log exporter post one alert."""
     app = app_factory()
-    spans = DiscordSpanExporter(app.hook_url,
-                                allowed_hosts=discord_server.host_port, spool_dir=str(tmp_path / "spool"))
+    spans = DiscordSpanExporter(app.hook_url, allowed_hosts=discord_server.host_port, spool_dir=str(tmp_path / "spool"))
     tracer_provider = TracerProvider(resource=Resource.create({"service.name": "ozark-finances"}))
     tracer_provider.add_span_processor(BatchSpanProcessor(spans, schedule_delay_millis=200))
     tracer = tracer_provider.get_tracer("flask")
     with pytest.raises(ZeroDivisionError):
-        with tracer.start_as_current_span("GET /boom", kind=SpanKind.SERVER, attributes={
-            "http.route": "/boom", "http.method": "GET", "http.status_code": 500,
-        }):
+        with tracer.start_as_current_span(
+            "GET /boom",
+            kind=SpanKind.SERVER,
+            attributes={
+                "http.route": "/boom",
+                "http.method": "GET",
+                "http.status_code": 500,
+            },
+        ):
             try:
                 1 / 0
             except ZeroDivisionError:
@@ -176,8 +198,9 @@ def test_log_and_span_of_one_failure_alert_once(app_factory, discord_server, tmp
 def test_flush_delivers_a_logged_error_still_waiting_for_its_span(app_factory, discord_server, tmp_path):
     """force_flush does not wait out LOG_ERROR_HOLD_MS: a held error goes out now."""
     app = app_factory(log_error_hold_ms=600_000)
-    keep_alive = DiscordSpanExporter(app.hook_url,
-                                     allowed_hosts=discord_server.host_port, spool_dir=str(tmp_path / "spool"))
+    keep_alive = DiscordSpanExporter(
+        app.hook_url, allowed_hosts=discord_server.host_port, spool_dir=str(tmp_path / "spool")
+    )
     tracer = TracerProvider().get_tracer("no exporter: this span is never exported")
     with tracer.start_as_current_span("job"):
         try:

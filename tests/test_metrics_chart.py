@@ -74,7 +74,7 @@ def test_without_matplotlib_the_summary_carries_a_sparkline(tmp_path, monkeypatc
     assert post.files == () and post.image is None
     traffic, latency = post.notice.description.splitlines()[1:3]
     assert traffic.startswith("Requests ") and traffic.rstrip().endswith("█")
-    assert latency.startswith("p95 ms ") and set(latency[len("p95 ms "):].strip()) <= set(chart.SPARKS + " ")
+    assert latency.startswith("p95 ms ") and set(latency[len("p95 ms ") :].strip()) <= set(chart.SPARKS + " ")
 
 
 def test_without_file_support_in_the_pipeline_the_summary_carries_a_sparkline(tmp_path):
@@ -90,10 +90,16 @@ def test_exporter_posts_the_chart_through_the_pipeline(tmp_path, discord_server,
     from otel_discord.exporters.metrics import DiscordMetricExporter
 
     clock = Clock(local(2025, 10, 14, 12, 0))
-    exporter = DiscordMetricExporter(webhook.url, allowed_hosts=discord_server.host_port,
-                                     spool_dir=str(tmp_path / "spool"), service_name="ozark",
-                                     summary_schedule="daily@18:00", system_events=False,
-                                     _clock=clock, _tick_interval=0)
+    exporter = DiscordMetricExporter(
+        webhook.url,
+        allowed_hosts=discord_server.host_port,
+        spool_dir=str(tmp_path / "spool"),
+        service_name="ozark",
+        summary_schedule="daily@18:00",
+        system_events=False,
+        _clock=clock,
+        _tick_interval=0,
+    )
     app = App()
     app.request("/invoices", 40, n=25)
     exporter.export(app.collect())

@@ -31,8 +31,9 @@ def test_every_query_span_is_counted_and_slow_ones_separately():
     span("connect", 1, {"db.system": "sqlite"})  # opening a connection is not a query
     span("GET", 2000, {"http.url": "https://example.com/"})  # a slow HTTP call is not a query either
     observe.drain()
-    settings = resolve("traces", webhook_url="https://discord.com/api/webhooks/1/" + "a" * 68, slow_query_ms=500,
-                       environ={})
+    settings = resolve(
+        "traces", webhook_url="https://discord.com/api/webhooks/1/" + "a" * 68, slow_query_ms=500, environ={}
+    )
     SpanDetector(settings)(exporter.get_finished_spans())
     counts, _ = observe.drain()
     assert counts.get("db.queries") == 3

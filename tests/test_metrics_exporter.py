@@ -38,8 +38,14 @@ def otel_discord_logs(caplog):
 def exporter_for(server, hook, tmp_path, clock, **kwargs) -> DiscordMetricExporter:
     kwargs.setdefault("summary_schedule", "daily@18:00")
     kwargs.setdefault("service_name", "ozark")
-    return DiscordMetricExporter(hook.url, allowed_hosts=server.host_port, spool_dir=str(tmp_path / "spool"),
-                                 _clock=clock, _tick_interval=0, **kwargs)
+    return DiscordMetricExporter(
+        hook.url,
+        allowed_hosts=server.host_port,
+        spool_dir=str(tmp_path / "spool"),
+        _clock=clock,
+        _tick_interval=0,
+        **kwargs,
+    )
 
 
 def embeds(server) -> list[dict]:
@@ -82,8 +88,9 @@ def test_bad_summary_setting_in_the_environment_disables_with_its_name(monkeypat
 
 def test_programmatic_bad_setting_raises_naming_it(tmp_path):
     with pytest.raises(ValueError, match="summary_schedule"):
-        DiscordMetricExporter("https://discord.com/api/webhooks/1/" + "a" * 68, spool_dir=str(tmp_path),
-                              summary_schedule="fortnightly")
+        DiscordMetricExporter(
+            "https://discord.com/api/webhooks/1/" + "a" * 68, spool_dir=str(tmp_path), summary_schedule="fortnightly"
+        )
 
 
 def test_summary_reaches_discord_through_a_real_reader(discord_server, webhook, tmp_path):
@@ -144,15 +151,18 @@ def test_gateway_mode_summarises_each_service_of_the_fleet(discord_server, webho
     billing.request("/pay", 10, status=500, n=2)
 
     def fleet() -> MetricsData:
-        return MetricsData(resource_metrics=[rm for app in (ozark_1, ozark_2, billing)
-                                             for rm in app.collect().resource_metrics])
+        return MetricsData(
+            resource_metrics=[rm for app in (ozark_1, ozark_2, billing) for rm in app.collect().resource_metrics]
+        )
 
     exporter.export(fleet())
     clock.now = local(2025, 10, 14, 18, 0, 20)
     exporter.export(fleet())
     exporter.shutdown()
-    by_service = {e["title"].split(" · ")[2]: {f["name"]: f["value"] for f in e["fields"]}
-                  for e in titled(discord_server, "Daily summary")}
+    by_service = {
+        e["title"].split(" · ")[2]: {f["name"]: f["value"] for f in e["fields"]}
+        for e in titled(discord_server, "Daily summary")
+    }
     assert by_service["ozark"]["Requests"] == "7" and by_service["ozark"]["Instances"] == "2"
     assert unescaped(by_service["billing"]["Error rate"]) == "100.00% (2)"
     assert "bridge" not in by_service  # the bridge itself served no requests
@@ -172,10 +182,17 @@ def test_idle_ticker_runs_the_checks_when_no_export_comes(discord_server, webhoo
     clock = Clock(local(2025, 10, 14, 3, 0))
     config = tmp_path / "jobs.yaml"
     config.write_text("jobs: [{name: nightly-backup, every: 24h}]\n", encoding="utf-8")
-    exporter = DiscordMetricExporter(webhook.url, allowed_hosts=discord_server.host_port,
-                                     spool_dir=str(tmp_path / "spool"), config_file=str(config),
-                                     service_name="ozark", summary_schedule="off", system_events=False,
-                                     _clock=clock, _tick_interval=0.05)
+    exporter = DiscordMetricExporter(
+        webhook.url,
+        allowed_hosts=discord_server.host_port,
+        spool_dir=str(tmp_path / "spool"),
+        config_file=str(config),
+        service_name="ozark",
+        summary_schedule="off",
+        system_events=False,
+        _clock=clock,
+        _tick_interval=0.05,
+    )
     observe.business_event("job.completed", {"job.name": "nightly-backup", "job.duration_ms": 10})
     exporter.export(MetricsData(resource_metrics=[]))  # the last export for a long time
     clock.now = local(2025, 10, 15, 3, 5)  # a day later, nothing was exported meanwhile

@@ -75,8 +75,7 @@ def ozark(tmp_path):
 def test_flask_requests_become_a_daily_summary(ozark, tmp_path):
     drain_observations()
     client, reader, spans = ozark
-    detector = SpanDetector(resolve("traces", webhook_url="https://discord.com/api/webhooks/1/" + "a" * 68,
-                                    environ={}))
+    detector = SpanDetector(resolve("traces", webhook_url="https://discord.com/api/webhooks/1/" + "a" * 68, environ={}))
     clock = Clock(local(2025, 10, 14, 16, 0))
     monitor = make_monitor(tmp_path, summaries=["daily@18:00"])
 

@@ -39,13 +39,20 @@ def titles(server) -> list[str]:
 
 
 def exporter(server, hook, spool) -> DiscordMetricExporter:
-    return DiscordMetricExporter(hook.url, allowed_hosts=server.host_port, spool_dir=str(spool),
-                                 service_name="ozark", summary_schedule="off", _tick_interval=0)
+    return DiscordMetricExporter(
+        hook.url,
+        allowed_hosts=server.host_port,
+        spool_dir=str(spool),
+        service_name="ozark",
+        summary_schedule="off",
+        _tick_interval=0,
+    )
 
 
 def start_child(server, hook, spool) -> subprocess.Popen:
-    child = subprocess.Popen([sys.executable, "-c", CHILD, hook.url, server.host_port, str(spool)],
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, hook.url, server.host_port, str(spool)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "ready"
     except BaseException:

@@ -36,8 +36,13 @@ def counted_renders(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 @pytest.fixture
 def pipeline(discord_server: DiscordServer, tmp_path: Path) -> Iterator[Pipeline]:
     hook = discord_server.create_webhook("alerts")
-    settings = resolve("traces", webhook_url=hook.url, allowed_hosts=discord_server.host_port,
-                       spool_dir=tmp_path / "spool", environ={"OTEL_EXPORTER_DISCORD_RATE_CAP": "0"})
+    settings = resolve(
+        "traces",
+        webhook_url=hook.url,
+        allowed_hosts=discord_server.host_port,
+        spool_dir=tmp_path / "spool",
+        environ={"OTEL_EXPORTER_DISCORD_RATE_CAP": "0"},
+    )
     made = Pipeline(settings, engine=DeliveryEngine(settings, linger=0.0))
     yield made
     made.release(2.0)
@@ -48,8 +53,13 @@ def failure(title: str, fingerprint: str) -> Notice:
 
 
 def seen_counts(server: DiscordServer) -> list[str]:
-    return [field["value"] for message in server.messages("alerts") for embed in message.embeds
-            for field in embed.get("fields", ()) if field["name"] == "Seen"]
+    return [
+        field["value"]
+        for message in server.messages("alerts")
+        for embed in message.embeds
+        for field in embed.get("fields", ())
+        if field["name"] == "Seen"
+    ]
 
 
 def test_repeats_of_a_posted_error_are_counted_without_being_rendered(pipeline, discord_server, counted_renders):
@@ -65,14 +75,16 @@ def test_repeats_of_a_posted_error_are_counted_without_being_rendered(pipeline, 
     assert counted_renders["ValueError in POST /imports"] == 1
 
 
-def test_a_deferred_render_that_fails_is_dropped_alone_and_recorded(pipeline, discord_server, counted_renders,
-                                                                     caplog, monkeypatch):
+def test_a_deferred_render_that_fails_is_dropped_alone_and_recorded(
+    pipeline, discord_server, counted_renders, caplog, monkeypatch
+):
     """A notice expected to fold (so not rendered yet) that needs a row after all, and whose rendering
     then fails on the engine's thread: it goes to the fallback log and is counted as dropped; the
     notices around it are delivered."""
     monkeypatch.setattr(DeliveryEngine, "likely_folds", lambda self, notice, channel: True)
-    accepted = pipeline.submit([failure("TypeError in GET /a", "a"), failure("broken title", "b"),
-                                failure("KeyError in GET /c", "c")])
+    accepted = pipeline.submit(
+        [failure("TypeError in GET /a", "a"), failure("broken title", "b"), failure("KeyError in GET /c", "c")]
+    )
     assert accepted == 3  # queued; rendering happens later, on the engine's thread
     assert pipeline.flush(10)
     titles = [embed["title"] for message in discord_server.messages("alerts") for embed in message.embeds]
@@ -92,11 +104,18 @@ def test_a_render_that_fails_on_the_exporting_thread_costs_that_notice_only(disc
     the next message's drop note."""
     alerts, ledger = discord_server.create_webhook("alerts"), discord_server.create_webhook("ledger")
     config = tmp_path / "otel-discord.yaml"
-    config.write_text("routes:\n  - match: {category: error}\n    channel: default\n    continue: true\n"
-                      "  - match: {category: error}\n    channel: ledger\n")
-    settings = resolve("traces", channels={"default": alerts.url, "ledger": ledger.url}, config_file=config,
-                       allowed_hosts=discord_server.host_port, spool_dir=tmp_path / "spool",
-                       environ={"OTEL_EXPORTER_DISCORD_RATE_CAP": "0"})
+    config.write_text(
+        "routes:\n  - match: {category: error}\n    channel: default\n    continue: true\n"
+        "  - match: {category: error}\n    channel: ledger\n"
+    )
+    settings = resolve(
+        "traces",
+        channels={"default": alerts.url, "ledger": ledger.url},
+        config_file=config,
+        allowed_hosts=discord_server.host_port,
+        spool_dir=tmp_path / "spool",
+        environ={"OTEL_EXPORTER_DISCORD_RATE_CAP": "0"},
+    )
     real = pipeline_module.render_embed
 
     def render(notice: Notice, options: Any) -> dict[str, Any]:
@@ -108,8 +127,9 @@ def test_a_render_that_fails_on_the_exporting_thread_costs_that_notice_only(disc
     engine = DeliveryEngine(settings, linger=0.0)
     made = Pipeline(settings, engine=engine)
     try:
-        accepted = made.submit([failure("TypeError in GET /a", "a"), failure("broken title", "b"),
-                                failure("KeyError in GET /c", "c")])
+        accepted = made.submit(
+            [failure("TypeError in GET /a", "a"), failure("broken title", "b"), failure("KeyError in GET /c", "c")]
+        )
         assert accepted == 5  # 2 to the default channel (not the broken one), 3 to the ledger
         assert made.flush(10)
         made.submit([failure("OSError in GET /d", "d")])

@@ -59,30 +59,61 @@ def test_every_cell_of_the_readme_table_is_what_the_router_does(tmp_path, name):
 
 
 SAMPLES = {
-    "paid": Notice(Kind.EVENT, Severity.SUCCESS, Category.PAYMENT, "Invoice #250090 paid", event_name="invoice.paid",
-                   attributes={"invoice.amount": 7850.0}),
+    "paid": Notice(
+        Kind.EVENT,
+        Severity.SUCCESS,
+        Category.PAYMENT,
+        "Invoice #250090 paid",
+        event_name="invoice.paid",
+        attributes={"invoice.amount": 7850.0},
+    ),
     "error": Notice(Kind.ERROR, Severity.ERROR, Category.ERROR, "ValueError: cannot compute margin report"),
     "slow": Notice(Kind.SLOW_QUERY, Severity.WARNING, Category.PERFORMANCE, "Slow query: 1,234 ms"),
-    "login_failed": Notice(Kind.EVENT, Severity.WARNING, Category.SECURITY, "Failed login for anna",
-                           event_name="auth.login_failed"),
+    "login_failed": Notice(
+        Kind.EVENT, Severity.WARNING, Category.SECURITY, "Failed login for anna", event_name="auth.login_failed"
+    ),
     "btw": Notice(Kind.EVENT, Severity.INFO, Category.BTW, "BTW 2025-Q3 paid", event_name="btw.payment.updated"),
     "job_failed": Notice(Kind.EVENT, Severity.ERROR, Category.SYSTEM, "Backup failed", event_name="job.failed"),
     "db_down": Notice(Kind.ERROR, Severity.CRITICAL, Category.ERROR, "Database unreachable"),
 }
 
 EXPECTED = {
-    "simple": {"paid": ["app-activity"], "error": ["errors-alerts"], "slow": ["errors-alerts"],
-               "login_failed": ["errors-alerts"], "btw": ["app-activity"], "job_failed": ["errors-alerts"],
-               "db_down": ["errors-alerts"]},
-    "focused": {"paid": ["finance-activity"], "error": ["system-debug"], "slow": ["system-debug"],
-                "login_failed": ["user-activity"], "btw": ["finance-activity"], "job_failed": ["system-debug"],
-                "db_down": ["system-debug"]},
-    "detailed": {"paid": ["finance-logs"], "error": ["errors-debug"], "slow": ["errors-debug"],
-                 "login_failed": ["user-activity"], "btw": ["finance-logs"],
-                 "job_failed": ["errors-debug", "system-logs"], "db_down": ["errors-debug"]},
-    "enterprise": {"paid": ["audit-logs", "financial-ops"], "error": ["system-health"], "slow": ["system-health"],
-                   "login_failed": ["audit-logs", "user-tracking"], "btw": ["audit-logs", "financial-ops"],
-                   "job_failed": ["audit-logs", "system-health"], "db_down": ["critical-alerts", "system-health"]},
+    "simple": {
+        "paid": ["app-activity"],
+        "error": ["errors-alerts"],
+        "slow": ["errors-alerts"],
+        "login_failed": ["errors-alerts"],
+        "btw": ["app-activity"],
+        "job_failed": ["errors-alerts"],
+        "db_down": ["errors-alerts"],
+    },
+    "focused": {
+        "paid": ["finance-activity"],
+        "error": ["system-debug"],
+        "slow": ["system-debug"],
+        "login_failed": ["user-activity"],
+        "btw": ["finance-activity"],
+        "job_failed": ["system-debug"],
+        "db_down": ["system-debug"],
+    },
+    "detailed": {
+        "paid": ["finance-logs"],
+        "error": ["errors-debug"],
+        "slow": ["errors-debug"],
+        "login_failed": ["user-activity"],
+        "btw": ["finance-logs"],
+        "job_failed": ["errors-debug", "system-logs"],
+        "db_down": ["errors-debug"],
+    },
+    "enterprise": {
+        "paid": ["audit-logs", "financial-ops"],
+        "error": ["system-health"],
+        "slow": ["system-health"],
+        "login_failed": ["audit-logs", "user-tracking"],
+        "btw": ["audit-logs", "financial-ops"],
+        "job_failed": ["audit-logs", "system-health"],
+        "db_down": ["critical-alerts", "system-health"],
+    },
 }
 
 
@@ -123,8 +154,10 @@ def test_readme_example_is_the_example_file_and_it_is_valid(tmp_path):
     """The complete example in the README is the repository's example file, and it loads."""
     example = EXAMPLE.read_text(encoding="utf-8").rstrip("\n")
     assert f"```yaml\n{example}\n```" in DOC.read_text(encoding="utf-8")
-    environ = {name: HOOK.format(id=300 + i) for i, name in
-               enumerate(("DISCORD_WEBHOOK_FINANCE", "DISCORD_WEBHOOK_SYSTEM", "DISCORD_WEBHOOK_USERS"))}
+    environ = {
+        name: HOOK.format(id=300 + i)
+        for i, name in enumerate(("DISCORD_WEBHOOK_FINANCE", "DISCORD_WEBHOOK_SYSTEM", "DISCORD_WEBHOOK_USERS"))
+    }
     settings = resolve("logs", config_file=EXAMPLE, environ=environ, spool_dir=tmp_path)
     validate(settings)
     router = Router(settings)

@@ -50,14 +50,23 @@ def _browser() -> Any:
         pytest.fail("Debian's chromium and chromium-driver are missing: run scripts/install-browser.sh")
     options = Options()
     options.binary_location = chromium  # with both paths given, Selenium Manager downloads nothing
-    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                     f"--window-size={WINDOW[0]},{WINDOW[1]}", "--force-device-scale-factor=1", "--lang=en-US"):
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        f"--window-size={WINDOW[0]},{WINDOW[1]}",
+        "--force-device-scale-factor=1",
+        "--lang=en-US",
+    ):
         options.add_argument(argument)
     driver = webdriver.Chrome(options=options, service=Service(chromedriver))
     driver.set_page_load_timeout(30)
     # --window-size includes the window's frame; this makes the page itself 1400x900.
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": WINDOW[0], "height": WINDOW[1], "deviceScaleFactor": 1, "mobile": False})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": WINDOW[0], "height": WINDOW[1], "deviceScaleFactor": 1, "mobile": False},
+    )
     return driver
 
 
@@ -138,7 +147,8 @@ def test_what_a_person_sees_after_the_demo(demo_preview, browser):
     # Every colour bar the browser draws is the colour Discord received for that embed.
     drawn = browser.execute_script(
         "return [...document.querySelectorAll('.msg')].map(m => [m.dataset.id,"
-        " [...m.querySelectorAll('.embed')].map(e => getComputedStyle(e).borderLeftColor)])")
+        " [...m.querySelectorAll('.embed')].map(e => getComputedStyle(e).borderLeftColor)])"
+    )
     assert len(drawn) == len(server.messages())
     for message_id, bars in drawn:
         assert bars == [_rgb(e["color"]) for e in server.message(message_id).embeds], message_id
@@ -146,19 +156,25 @@ def test_what_a_person_sees_after_the_demo(demo_preview, browser):
     # An edit (what grouping does when an error repeats) shows in place, live, marked "(edited)".
     message = next(m for m in server.messages() if "ValueError" in str(m.embeds))
     hook = preview.webhooks[message.channel]
-    patched = requests.patch(f"{hook.url}/messages/{message.id}",
-                             json={"content": "Seen again: **3×** in the last 5 minutes"}, timeout=10)
+    patched = requests.patch(
+        f"{hook.url}/messages/{message.id}", json={"content": "Seen again: **3×** in the last 5 minutes"}, timeout=10
+    )
     assert patched.status_code == 200
-    _wait(browser, f"const m = document.querySelector('.msg[data-id=\"{message.id}\"]');"
-                   "return m && m.innerText.includes('(edited)')")
+    _wait(
+        browser,
+        f"const m = document.querySelector('.msg[data-id=\"{message.id}\"]');"
+        "return m && m.innerText.includes('(edited)')",
+    )
     edited = browser.find_element("css selector", f'.msg[data-id="{message.id}"]')
     assert "Seen again: 3× in the last 5 minutes" in edited.text
     assert edited.find_element("css selector", ".msg-content strong").text == "3×"
     assert edited.find_elements("css selector", ".embed")  # the embed stayed
 
     # The counters at the top match what the server saw.
-    stats = {s.get_attribute("data-stat"): s.find_element("css selector", "b").text
-             for s in browser.find_elements("css selector", ".stat")}
+    stats = {
+        s.get_attribute("data-stat"): s.find_element("css selector", "b").text
+        for s in browser.find_elements("css selector", ".stat")
+    }
     assert stats["messages"] == str(len(server.messages()))
     assert stats["edited"] == str(server.stats()["edits"])
     assert stats["rejected"] == "0" and stats["429s"] == str(preview.summary().rate_limited)
@@ -169,16 +185,24 @@ def test_what_a_person_sees_after_the_demo(demo_preview, browser):
         "document.querySelectorAll('.messages').forEach(m => m.scrollTop = 0);"
         "for (const e of arguments[0]) { const m = e.closest('.msg'), list = m.parentElement;"
         "  list.scrollTop = m.offsetTop - list.offsetTop - 8; }",
-        [*_embeds_with(browser, "ValueError")[:1], *_embeds_with(browser, "HIGH_VALUE")[:1]])
+        [*_embeds_with(browser, "ValueError")[:1], *_embeds_with(browser, "HIGH_VALUE")[:1]],
+    )
     _save_screenshot(browser)
 
 
 def test_untrusted_text_stays_text_in_the_browser(demo_preview, browser):
     """An exception message carrying a script and an onerror image shows as text; nothing runs."""
     preview, _ = demo_preview
-    notice = Notice(kind=Kind.ERROR, severity=Severity.ERROR, category=Category.ERROR,
-                    title=f"ValueError: {HOSTILE}", description=HOSTILE, code=f"raise ValueError({HOSTILE!r})",
-                    fields=(Field("Route", HOSTILE),), service="ozark-finances")
+    notice = Notice(
+        kind=Kind.ERROR,
+        severity=Severity.ERROR,
+        category=Category.ERROR,
+        title=f"ValueError: {HOSTILE}",
+        description=HOSTILE,
+        code=f"raise ValueError({HOSTILE!r})",
+        fields=(Field("Route", HOSTILE),),
+        service="ozark-finances",
+    )
     payload = build_payload([render_embed(notice, RenderOptions())], content=HOSTILE)
     hook = preview.webhooks["default"]
     posted = requests.post(hook.url + "?wait=true", json=payload, timeout=10)
@@ -197,10 +221,15 @@ def _assert_field_grid(driver: Any, embed: Any, columns: list[tuple[int, int]]) 
     """Fields with column spans ``columns`` (Discord's 12-column grid) are drawn that way."""
     boxes = driver.execute_script(
         "return [...arguments[0].querySelectorAll('.embed-field')].map(f => f.getBoundingClientRect())"
-        ".map(r => [Math.round(r.top), Math.round(r.left), Math.round(r.width)])", embed)
+        ".map(r => [Math.round(r.top), Math.round(r.left), Math.round(r.width)])",
+        embed,
+    )
     assert len(boxes) == len(columns)
-    full = max(width for (_, _, width), (start, stop) in zip(boxes, columns) if (start, stop) == (1, 13)) \
-        if (1, 13) in columns else None
+    full = (
+        max(width for (_, _, width), (start, stop) in zip(boxes, columns) if (start, stop) == (1, 13))
+        if (1, 13) in columns
+        else None
+    )
     row_top, row_left, previous_left = None, None, None
     for (top, left, width), (start, stop) in zip(boxes, columns):
         if start == 1:  # a new row starts below the last one, at the left edge

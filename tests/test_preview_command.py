@@ -18,8 +18,13 @@ STARTUP_S = 30.0
 
 
 def _start(*args: str) -> tuple[subprocess.Popen[str], queue.Queue[str]]:
-    proc = subprocess.Popen([sys.executable, "-m", "otel_discord.cli", "preview", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "otel_discord.cli", "preview", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     lines: queue.Queue[str] = queue.Queue()
 
     def pump() -> None:
@@ -55,23 +60,31 @@ def test_prints_webhooks_and_env_lines_serves_the_page_and_summarises_on_ctrl_c(
         channels = re.findall(r"^  #([a-z-]+)\s+http://127\.0\.0\.1:\d+/api/webhooks/\d+/\S+$", text, re.M)
         assert channels == ["default", "finance-activity", "system-debug", "user-activity"]
         env = dict(re.findall(r"^  export (OTEL_EXPORTER_DISCORD_[A-Z_]+)=(\S+)$", text, re.M))
-        assert env["OTEL_EXPORTER_DISCORD_ALLOWED_HOSTS"] == page_url[len("http://"):-1]
-        assert set(env) == {"OTEL_EXPORTER_DISCORD_WEBHOOK_URL", "OTEL_EXPORTER_DISCORD_WEBHOOK_URL_FINANCE_ACTIVITY",
-                            "OTEL_EXPORTER_DISCORD_WEBHOOK_URL_SYSTEM_DEBUG",
-                            "OTEL_EXPORTER_DISCORD_WEBHOOK_URL_USER_ACTIVITY", "OTEL_EXPORTER_DISCORD_ALLOWED_HOSTS",
-                            "OTEL_EXPORTER_DISCORD_PRESET"}
+        assert env["OTEL_EXPORTER_DISCORD_ALLOWED_HOSTS"] == page_url[len("http://") : -1]
+        assert set(env) == {
+            "OTEL_EXPORTER_DISCORD_WEBHOOK_URL",
+            "OTEL_EXPORTER_DISCORD_WEBHOOK_URL_FINANCE_ACTIVITY",
+            "OTEL_EXPORTER_DISCORD_WEBHOOK_URL_SYSTEM_DEBUG",
+            "OTEL_EXPORTER_DISCORD_WEBHOOK_URL_USER_ACTIVITY",
+            "OTEL_EXPORTER_DISCORD_ALLOWED_HOSTS",
+            "OTEL_EXPORTER_DISCORD_PRESET",
+        }
         assert env["OTEL_EXPORTER_DISCORD_PRESET"] == "focused"
 
-        posted = requests.post(env["OTEL_EXPORTER_DISCORD_WEBHOOK_URL_FINANCE_ACTIVITY"],
-                               json={"embeds": [{"title": "Invoice #250090 paid", "color": 0x2ECC71}]}, timeout=10)
+        posted = requests.post(
+            env["OTEL_EXPORTER_DISCORD_WEBHOOK_URL_FINANCE_ACTIVITY"],
+            json={"embeds": [{"title": "Invoice #250090 paid", "color": 0x2ECC71}]},
+            timeout=10,
+        )
         assert posted.status_code == 204
         page = requests.get(page_url, timeout=10).text
         assert 'data-channel="finance-activity"' in page and "Invoice #250090 paid" in page
 
         os.killpg(proc.pid, signal.SIGINT)
         rest = _read_until(lines, "received:", 15)
-        assert rest[-1] == ("received: 1 message (#finance-activity 1), 1 embed, 0 edited, "
-                            "0 rate-limited (429), 0 rejected")
+        assert rest[-1] == (
+            "received: 1 message (#finance-activity 1), 1 embed, 0 edited, 0 rate-limited (429), 0 rejected"
+        )
         assert proc.wait(timeout=15) == 0
     finally:
         if proc.poll() is None:
@@ -85,8 +98,12 @@ def test_a_busy_port_is_reported_not_a_traceback():
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run([sys.executable, "-m", "otel_discord.cli", "preview", "--port", str(port)],
-                                capture_output=True, text=True, timeout=30)
+        result = subprocess.run(
+            [sys.executable, "-m", "otel_discord.cli", "preview", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stdout and "--port" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
@@ -94,7 +111,11 @@ def test_a_busy_port_is_reported_not_a_traceback():
 
 def test_bad_channel_names_are_refused():
     """A channel name the config could never use is refused before anything starts."""
-    result = subprocess.run([sys.executable, "-m", "otel_discord.cli", "preview", "--port", "0",
-                             "--channels", "alerts,<b>"], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "otel_discord.cli", "preview", "--port", "0", "--channels", "alerts,<b>"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert "channel name '<b>'" in result.stdout

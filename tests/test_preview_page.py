@@ -48,8 +48,9 @@ def _post_error_through_the_exporter(preview: Preview, tmp_path) -> None:
     provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=50))
     tracer = provider.get_tracer("test")
     with pytest.raises(ValueError):
-        with tracer.start_as_current_span("GET /boom", kind=SpanKind.SERVER,
-                                          attributes={"http.route": "/boom", "http.method": "GET"}):
+        with tracer.start_as_current_span(
+            "GET /boom", kind=SpanKind.SERVER, attributes={"http.route": "/boom", "http.method": "GET"}
+        ):
             raise ValueError(HOSTILE)
     provider.force_flush()
     exporter.force_flush(10_000)
@@ -87,8 +88,11 @@ def test_state_is_cheap_until_something_changes_and_shows_edits_in_place(preview
     (before,) = [c for c in first["channels"] if c["name"] == "finance-activity"][0]["messages"]
     assert "(edited)" not in before["html"]
 
-    patched = requests.patch(f"{hook.url}/messages/{posted['id']}",
-                             json={"embeds": [{"title": "Invoice #250090 paid ×2", "color": 0x2ECC71}]}, timeout=10)
+    patched = requests.patch(
+        f"{hook.url}/messages/{posted['id']}",
+        json={"embeds": [{"title": "Invoice #250090 paid ×2", "color": 0x2ECC71}]},
+        timeout=10,
+    )
     assert patched.status_code == 200
     after_state = _state(preview, since=first["revision"])
     assert after_state["revision"] > first["revision"]
@@ -125,11 +129,18 @@ def test_rejections_and_429s_are_counted_with_discords_error_json(preview):
 def test_attachment_images_show_the_uploaded_file(preview):
     """An embed image ``attachment://chart.png`` is drawn from the file uploaded with the message."""
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
-    payload = {"embeds": [{"title": "Summary", "image": {"url": "attachment://chart.png"}}],
-               "attachments": [{"id": "0", "filename": "chart.png"}]}
-    response = requests.post(preview.webhooks["default"].url + "?wait=true",
-                             files={"payload_json": (None, json.dumps(payload), "application/json"),
-                                    "files[0]": ("chart.png", png, "image/png")}, timeout=10)
+    payload = {
+        "embeds": [{"title": "Summary", "image": {"url": "attachment://chart.png"}}],
+        "attachments": [{"id": "0", "filename": "chart.png"}],
+    }
+    response = requests.post(
+        preview.webhooks["default"].url + "?wait=true",
+        files={
+            "payload_json": (None, json.dumps(payload), "application/json"),
+            "files[0]": ("chart.png", png, "image/png"),
+        },
+        timeout=10,
+    )
     assert response.status_code == 200, response.text
     url = response.json()["attachments"][0]["url"]
     page = requests.get(preview.url, timeout=10).text

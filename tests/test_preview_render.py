@@ -18,10 +18,39 @@ from otel_discord.testing.preview import (
 )
 
 # Every tag and attribute the renderer may produce; anything else came from the input.
-ALLOWED_TAGS = {"a", "strong", "em", "u", "s", "code", "pre", "span", "div", "blockquote", "img", "details",
-                "summary", "article", "time"}
-ALLOWED_ATTRIBUTES = {"class", "href", "target", "rel", "data-mention", "data-lang", "title", "src", "alt", "style",
-                      "data-color", "data-id", "data-version", "aria-hidden"}
+ALLOWED_TAGS = {
+    "a",
+    "strong",
+    "em",
+    "u",
+    "s",
+    "code",
+    "pre",
+    "span",
+    "div",
+    "blockquote",
+    "img",
+    "details",
+    "summary",
+    "article",
+    "time",
+}
+ALLOWED_ATTRIBUTES = {
+    "class",
+    "href",
+    "target",
+    "rel",
+    "data-mention",
+    "data-lang",
+    "title",
+    "src",
+    "alt",
+    "style",
+    "data-color",
+    "data-id",
+    "data-version",
+    "aria-hidden",
+}
 
 
 class _Tags(HTMLParser):
@@ -70,7 +99,7 @@ class TestMarkdown:
         tags = parse(html).tags
         assert ("pre", {"class": "md-codeblock", "data-lang": "py"}) in tags
         assert "<strong>" not in html
-        assert 'raise ValueError(&quot;&lt;script&gt;x&lt;/script&gt;&quot;)\n  **not bold**' in html
+        assert "raise ValueError(&quot;&lt;script&gt;x&lt;/script&gt;&quot;)\n  **not bold**" in html
         assert visible(html).startswith("Error:") and visible(html).endswith("after")
 
     def test_javascript_links_are_not_links(self):
@@ -122,11 +151,18 @@ class TestFieldGrid:
 
 
 def _error_notice(**changes) -> Notice:
-    base = dict(kind=Kind.ERROR, severity=Severity.ERROR, category=Category.ERROR,
-                title="ValueError: could not convert 'twelve euros'",
-                description="could not convert string to float", code='File "app.py", line 21\nValueError',
-                fields=(Field("Route", "GET /boom"), Field("Status", "500"), Field("User", "Anonymous")),
-                service="ozark-finances", environment="demo", timestamp=1_764_000_000.0)
+    base = dict(
+        kind=Kind.ERROR,
+        severity=Severity.ERROR,
+        category=Category.ERROR,
+        title="ValueError: could not convert 'twelve euros'",
+        description="could not convert string to float",
+        code='File "app.py", line 21\nValueError',
+        fields=(Field("Route", "GET /boom"), Field("Status", "500"), Field("User", "Anonymous")),
+        service="ozark-finances",
+        environment="demo",
+        timestamp=1_764_000_000.0,
+    )
     base.update(changes)
     return Notice(**base)
 
@@ -148,8 +184,10 @@ class TestEmbed:
     def test_attachment_image_points_at_the_uploaded_file(self):
         """``attachment://chart.png`` shows the file uploaded with the message; other schemes show nothing."""
         files = {"chart.png": "http://127.0.0.1:1/attachments/1/2/chart.png"}
-        html = render_embed({"title": "t", "image": {"url": "attachment://chart.png"},
-                             "thumbnail": {"url": "javascript:alert(1)"}}, files)
+        html = render_embed(
+            {"title": "t", "image": {"url": "attachment://chart.png"}, "thumbnail": {"url": "javascript:alert(1)"}},
+            files,
+        )
         images = [a for t, a in parse(html).tags if t == "img"]
         assert [a["src"] for a in images] == ["http://127.0.0.1:1/attachments/1/2/chart.png"]
 
@@ -162,9 +200,19 @@ class TestEmbed:
 
 class TestMessage:
     def _message(self, **changes):
-        message = {"id": "1", "content": "", "author": {"username": "Ozark alerts"}, "embeds": [],
-                   "attachments": [], "mentions": [], "mention_roles": [], "mention_everyone": False, "flags": 0,
-                   "timestamp": "2026-11-25T12:00:00+00:00", "edited_timestamp": None}
+        message = {
+            "id": "1",
+            "content": "",
+            "author": {"username": "Ozark alerts"},
+            "embeds": [],
+            "attachments": [],
+            "mentions": [],
+            "mention_roles": [],
+            "mention_everyone": False,
+            "flags": 0,
+            "timestamp": "2026-11-25T12:00:00+00:00",
+            "edited_timestamp": None,
+        }
         message.update(changes)
         return message
 
@@ -185,8 +233,10 @@ class TestMessage:
     def test_other_attachments_are_listed(self):
         """Files not used by an embed show below the message: images inline, others as links."""
         base = "http://127.0.0.1:1/attachments/1"
-        attachments = [{"filename": "a.png", "url": f"{base}/2/a.png", "content_type": "image/png"},
-                       {"filename": "d.csv", "url": f"{base}/3/d.csv", "content_type": "text/csv"}]
+        attachments = [
+            {"filename": "a.png", "url": f"{base}/2/a.png", "content_type": "image/png"},
+            {"filename": "d.csv", "url": f"{base}/3/d.csv", "content_type": "text/csv"},
+        ]
         tags = parse(render_message(self._message(attachments=attachments))).tags
         assert ("img", {"class": "msg-attachment", "src": attachments[0]["url"], "alt": "a.png"}) in tags
         assert ("a", {"class": "msg-file", "href": attachments[1]["url"]}) in tags

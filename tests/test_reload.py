@@ -84,8 +84,10 @@ class TestReloader:
         write_config(path, hook.url, [old.host_port], extra="routes:\n  - {match: {level: error}, channel: default}\n")
         assert reloader.check(101.0) == []  # the channels did not change
         warnings = [r.getMessage() for r in logs if r.levelno == logging.WARNING]
-        assert warnings == ["configuration changed: config file key 'routes'; it takes effect after a restart "
-                            "(only channels are reloaded)"]
+        assert warnings == [
+            "configuration changed: config file key 'routes'; it takes effect after a restart "
+            "(only channels are reloaded)"
+        ]
         assert reloader.check(102.0, force=True) == []
         assert len([r for r in logs if r.levelno == logging.WARNING]) == 1  # said once per edit
 
@@ -151,8 +153,15 @@ class TestSighup:
 
 
 def error(i: int) -> Outgoing:
-    notice = Notice(Kind.ERROR, Severity.ERROR, Category.ERROR, "ValueError: boom", fingerprint="fp",
-                    channel="default", description=f"request {i}")
+    notice = Notice(
+        Kind.ERROR,
+        Severity.ERROR,
+        Category.ERROR,
+        "ValueError: boom",
+        fingerprint="fp",
+        channel="default",
+        description=f"request {i}",
+    )
     return Outgoing("default", render_embed(notice), notice)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 from otel_discord.render import limits
@@ -19,7 +19,7 @@ from otel_discord.render.mask import Masker
 from otel_discord.render.style import SEVERITY_COLOR
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
-NOON = datetime(2024, 5, 1, 12, 5, 10, tzinfo=timezone.utc).timestamp()
+NOON = datetime(2024, 5, 1, 12, 5, 10, tzinfo=UTC).timestamp()
 JAEGER = "https://jaeger.example.com/trace/{trace_id}"
 
 
@@ -51,7 +51,10 @@ def visible(embed: dict) -> str:
 def traceback_text(frames: int, message: str = "ValueError: kaboom") -> str:
     lines = ["Traceback (most recent call last):"]
     for i in range(frames):
-        lines += [f'  File "/app/billing/service_{i}.py", line {i + 10}, in step_{i}', f"    result = step_{i + 1}(invoice)"]
+        lines += [
+            f'  File "/app/billing/service_{i}.py", line {i + 10}, in step_{i}',
+            f"    result = step_{i + 1}(invoice)",
+        ]
     return "\n".join([*lines, message])
 
 
@@ -62,7 +65,9 @@ class TestTitle:
 
     def test_business_event_title_is_the_templates_own(self) -> None:
         """A business event's template brings its own emoji, so no second prefix is added."""
-        notice = error(kind=Kind.EVENT, severity=Severity.SUCCESS, category=Category.INVOICE, title="🟢 INVOICE_CREATED")
+        notice = error(
+            kind=Kind.EVENT, severity=Severity.SUCCESS, category=Category.INVOICE, title="🟢 INVOICE_CREATED"
+        )
         assert render_embed(notice)["title"] == "🟢 INVOICE\\_CREATED"
 
     def test_untitled_business_event_falls_back_to_the_prefix(self) -> None:
@@ -84,7 +89,9 @@ class TestTitle:
 class TestDescription:
     def test_message_is_escaped_then_code_block(self) -> None:
         """Markdown in the message does not format, and the code follows in a fenced block."""
-        embed = render_embed(error(description="**not bold**", code="Traceback...\nValueError: kaboom", code_language="py"))
+        embed = render_embed(
+            error(description="**not bold**", code="Traceback...\nValueError: kaboom", code_language="py")
+        )
         assert embed["description"] == "\\*\\*not bold\\*\\*\n```py\nTraceback...\nValueError: kaboom\n```"
 
     def test_backticks_in_an_exception_cannot_close_the_code_block(self) -> None:
@@ -100,8 +107,13 @@ class TestDescription:
 
     def test_slow_query_sql_block(self) -> None:
         """A slow query shows its SQL in an sql code block."""
-        notice = error(kind=Kind.SLOW_QUERY, severity=Severity.WARNING, category=Category.PERFORMANCE,
-                       title="Slow query 2.4 s", code="SELECT * FROM invoice WHERE id = ?")
+        notice = error(
+            kind=Kind.SLOW_QUERY,
+            severity=Severity.WARNING,
+            category=Category.PERFORMANCE,
+            title="Slow query 2.4 s",
+            code="SELECT * FROM invoice WHERE id = ?",
+        )
         assert "```sql\nSELECT * FROM invoice WHERE id = ?\n```" in render_embed(notice)["description"]
 
     def test_huge_trace_keeps_innermost_frames_and_says_so(self) -> None:
@@ -109,7 +121,7 @@ class TestDescription:
         embed = render_embed(error(description="boom", code=traceback_text(2000)))
         description = embed["description"]
         assert description.startswith("boom\n```py\n… ") and "earlier lines cut" in description
-        assert description.endswith('in step_1999\n    result = step_2000(invoice)\nValueError: kaboom\n```')
+        assert description.endswith("in step_1999\n    result = step_2000(invoice)\nValueError: kaboom\n```")
         assert len(description) <= limits.DESCRIPTION and embed_size(embed) <= limits.EMBED_BUDGET
 
     def test_enormous_trace_counts_every_cut_line(self) -> None:
@@ -162,8 +174,9 @@ class TestFields:
 
     def test_many_big_fields_fit_the_budget(self) -> None:
         """100 fields of maximum size still make an embed within budget, description included."""
-        notice = error(description="why", code=traceback_text(50),
-                       fields=tuple(Field("n" * 300, "v" * 2000) for _ in range(100)))
+        notice = error(
+            description="why", code=traceback_text(50), fields=tuple(Field("n" * 300, "v" * 2000) for _ in range(100))
+        )
         embed = render_embed(notice)
         assert embed_size(embed) <= limits.EMBED_BUDGET and len(embed["fields"]) == limits.FIELDS
         assert "ValueError: kaboom" in embed["description"]
@@ -190,12 +203,14 @@ class TestTraceAndSeen:
 
     def test_notice_url_wins_over_trace_link(self) -> None:
         """The notice's own link (an invoice page) is the title link."""
-        embed = render_embed(error(url="https://app.example.com/invoices/1", trace_id=TRACE_ID), RenderOptions(trace_url=JAEGER))
+        embed = render_embed(
+            error(url="https://app.example.com/invoices/1", trace_id=TRACE_ID), RenderOptions(trace_url=JAEGER)
+        )
         assert embed["url"] == "https://app.example.com/invoices/1"
 
     def test_seen_field_for_grouped_notices(self) -> None:
         """A notice seen 37 times says so with first and last time in UTC."""
-        first = datetime(2024, 5, 1, 12, 1, 3, tzinfo=timezone.utc).timestamp()
+        first = datetime(2024, 5, 1, 12, 1, 3, tzinfo=UTC).timestamp()
         embed = render_embed(error(count=37, first_seen=first))
         assert field(embed, "Seen") == "×37 · first 12:01:03 UTC · last 12:05:10 UTC"
 
@@ -207,13 +222,21 @@ class TestTraceAndSeen:
 class TestUrls:
     def test_invalid_urls_are_left_out(self) -> None:
         """Non-http, too long, spaced or host-without-dot URLs are omitted."""
-        for url in ("javascript:alert(1)", "ftp://x.example/a", "https://x.example/" + "a" * 2100,
-                    "https://x.example/a b", "http://localhost:16686/trace/1", "not a url"):
+        for url in (
+            "javascript:alert(1)",
+            "ftp://x.example/a",
+            "https://x.example/" + "a" * 2100,
+            "https://x.example/a b",
+            "http://localhost:16686/trace/1",
+            "not a url",
+        ):
             assert "url" not in render_embed(error(url=url)), url
 
     def test_localhost_trace_template_shows_plain_id(self) -> None:
         """A trace template Discord would reject gives no link, only the id."""
-        embed = render_embed(error(trace_id=TRACE_ID), RenderOptions(trace_url="http://localhost:16686/trace/{trace_id}"))
+        embed = render_embed(
+            error(trace_id=TRACE_ID), RenderOptions(trace_url="http://localhost:16686/trace/{trace_id}")
+        )
         assert "url" not in embed and field(embed, "Trace") == f"`{TRACE_ID}`"
 
     def test_url_with_personal_data_is_left_out(self) -> None:
@@ -231,7 +254,10 @@ class TestUrls:
         """Quotes and braces in a trace URL template are percent-encoded, not sent raw."""
         template = 'https://grafana.example.com/explore?left={"queries":[{"query":"{trace_id}"}]}'
         embed = render_embed(error(trace_id=TRACE_ID), RenderOptions(trace_url=template))
-        assert embed["url"] == f"https://grafana.example.com/explore?left=%7B%22queries%22:[%7B%22query%22:%22{TRACE_ID}%22%7D]%7D"
+        assert (
+            embed["url"]
+            == f"https://grafana.example.com/explore?left=%7B%22queries%22:[%7B%22query%22:%22{TRACE_ID}%22%7D]%7D"
+        )
 
     def test_very_long_trace_link_falls_back_to_the_id(self) -> None:
         """A trace link too long for a field value shows the plain id; the title still links."""
@@ -262,7 +288,7 @@ class TestLook:
     def test_timestamp_is_iso8601_utc(self) -> None:
         """The embed timestamp is the notice time in UTC."""
         stamp = render_embed(error())["timestamp"]
-        assert datetime.fromisoformat(stamp) == datetime.fromtimestamp(NOON, tz=timezone.utc)
+        assert datetime.fromisoformat(stamp) == datetime.fromtimestamp(NOON, tz=UTC)
         assert stamp.endswith("+00:00")
 
     def test_impossible_timestamp_is_left_out(self) -> None:
@@ -283,7 +309,14 @@ class TestSafety:
     def test_masking_reaches_every_text(self) -> None:
         """Title, description, code, field names and values, and footer are masked."""
         seen = visible(render_embed(self.NOTICE)).replace("\\", "")
-        for secret in ("jan@example.com", "piet@example.org", "ABNA0417164300", "ABNA 0417", "4111 1111 1111 1111", "+31612345678"):
+        for secret in (
+            "jan@example.com",
+            "piet@example.org",
+            "ABNA0417164300",
+            "ABNA 0417",
+            "4111 1111 1111 1111",
+            "+31612345678",
+        ):
             assert secret not in seen, secret
 
     def test_masking_can_be_turned_off(self) -> None:
@@ -300,7 +333,9 @@ class TestSafety:
     def test_webhook_token_in_an_exception_is_never_shown(self) -> None:
         """A webhook URL inside an error message loses its token, even with masking off."""
         leak = "POST https://discord.com/api/webhooks/123456/SECRET_token-x failed"
-        embed = render_embed(error(title=leak, description=leak, code=leak), RenderOptions(masker=Masker(enabled=False)))
+        embed = render_embed(
+            error(title=leak, description=leak, code=leak), RenderOptions(masker=Masker(enabled=False))
+        )
         assert "SECRET_token-x" not in str(embed)
 
     def test_control_characters_never_reach_discord(self) -> None:

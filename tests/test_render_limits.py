@@ -18,7 +18,12 @@ class TestConstants:
         """The constants are Discord's documented embed and message limits."""
         assert (limits.TITLE, limits.DESCRIPTION, limits.FIELDS) == (256, 4096, 25)
         assert (limits.FIELD_NAME, limits.FIELD_VALUE, limits.FOOTER, limits.AUTHOR) == (256, 1024, 2048, 256)
-        assert (limits.EMBEDS_PER_MESSAGE, limits.TOTAL_PER_MESSAGE, limits.CONTENT, limits.URL) == (10, 6000, 2000, 2048)
+        assert (limits.EMBEDS_PER_MESSAGE, limits.TOTAL_PER_MESSAGE, limits.CONTENT, limits.URL) == (
+            10,
+            6000,
+            2000,
+            2048,
+        )
 
     def test_budget_leaves_room_in_a_message(self) -> None:
         """One rendered embed stays below the per-message total."""
@@ -39,7 +44,12 @@ class TestEmbedSize:
 
     def test_urls_colour_and_timestamp_do_not_count(self) -> None:
         """Only text counts: a long URL adds nothing."""
-        embed = {"title": "t", "url": "https://example.com/" + "x" * 1000, "color": 1, "timestamp": "2024-01-01T00:00:00+00:00"}
+        embed = {
+            "title": "t",
+            "url": "https://example.com/" + "x" * 1000,
+            "color": 1,
+            "timestamp": "2024-01-01T00:00:00+00:00",
+        }
         assert embed_size(embed) == 1
 
     def test_whitespace_around_values_is_not_counted(self) -> None:
@@ -56,8 +66,12 @@ class TestEmbedSize:
 
     def test_values_that_are_not_text_count_zero(self) -> None:
         """In a hand-made embed, a null title or a numeric field value adds nothing; the text around it counts."""
-        embed = {"title": None, "description": " ab ", "footer": {"text": 7},
-                 "fields": [{"name": "n", "value": 12345}, "not a field", {"name": " xy", "value": "z "}]}
+        embed = {
+            "title": None,
+            "description": " ab ",
+            "footer": {"text": 7},
+            "fields": [{"name": "n", "value": 12345}, "not a field", {"name": " xy", "value": "z "}],
+        }
         assert embed_size(embed) == 2 + 1 + 2 + 1
 
 
@@ -83,7 +97,11 @@ class TestTruncate:
 
 
 class TestKeepTail:
-    TRACE = "\n".join(["Traceback (most recent call last):"] + [f'  File "app.py", line {i}, in f{i}' for i in range(50)] + ["ValueError: kaboom"])
+    TRACE = "\n".join(
+        ["Traceback (most recent call last):"]
+        + [f'  File "app.py", line {i}, in f{i}' for i in range(50)]
+        + ["ValueError: kaboom"]
+    )
 
     def test_short_trace_is_unchanged(self) -> None:
         """A trace within the limit is not touched."""

@@ -224,11 +224,17 @@ ibans = st.builds(
 )
 cards = st.builds(
     _luhn_complete,
-    st.builds(lambda first, rest: first + rest, st.sampled_from("3456"), st.text(alphabet=string.digits, min_size=14, max_size=14)),
+    st.builds(
+        lambda first, rest: first + rest,
+        st.sampled_from("3456"),
+        st.text(alphabet=string.digits, min_size=14, max_size=14),
+    ),
 )
 amounts = st.one_of(
     st.decimals(min_value=0, max_value=10**9, places=2).map(lambda d: f"€{d:,.2f}"),
-    st.decimals(min_value=0, max_value=10**9, places=2).map(lambda d: f"{d:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")),
+    st.decimals(min_value=0, max_value=10**9, places=2).map(
+        lambda d: f"{d:,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
+    ),
 )
 invoices = st.one_of(
     st.integers(min_value=0, max_value=10**9).map(lambda n: f"#{n}"),

@@ -42,7 +42,11 @@ class TestPack:
 
     def test_same_url_never_shares_a_message(self) -> None:
         """Discord shows only the first embed of several with the same url, so they are split."""
-        a, b, c = embed(5, "https://x.example/1", "a"), embed(5, "https://x.example/1", "b"), embed(5, "https://x.example/2", "c")
+        a, b, c = (
+            embed(5, "https://x.example/1", "a"),
+            embed(5, "https://x.example/1", "b"),
+            embed(5, "https://x.example/2", "c"),
+        )
         assert pack([a, b, c]) == [[a], [b, c]]
 
     def test_embeds_without_url_do_not_conflict(self) -> None:
@@ -91,8 +95,14 @@ class TestBuildPayload:
 
     def test_username_avatar_and_flags(self) -> None:
         """Given options appear in the payload."""
-        payload = build_payload([{"title": "t"}], username="otel alerts", avatar_url="https://example.com/a.png", flags=4096)
-        assert (payload["username"], payload["avatar_url"], payload["flags"]) == ("otel alerts", "https://example.com/a.png", 4096)
+        payload = build_payload(
+            [{"title": "t"}], username="otel alerts", avatar_url="https://example.com/a.png", flags=4096
+        )
+        assert (payload["username"], payload["avatar_url"], payload["flags"]) == (
+            "otel alerts",
+            "https://example.com/a.png",
+            4096,
+        )
 
     def test_usernames_discord_rejects_are_left_out(self) -> None:
         """A name containing "discord", "clyde" or equal to "here" falls back to the webhook's name."""
@@ -118,19 +128,37 @@ class TestBuildPayload:
 
     def test_rendered_alert_is_accepted_by_the_strict_validator(self) -> None:
         """A real rendered embed in a built payload passes Discord's rules."""
-        notice = Notice(kind=Kind.ERROR, severity=Severity.CRITICAL, category=Category.ERROR,
-                        title="ValueError: kaboom", description="@everyone look", code="x\ny", count=3,
-                        first_seen=1_700_000_000, timestamp=1_700_000_100, trace_id="ab" * 16)
-        payload = build_payload([render_embed(notice)], content="<@&123456789012345678> critical",
-                                mention_roles=["123456789012345678"], username="otel alerts")
+        notice = Notice(
+            kind=Kind.ERROR,
+            severity=Severity.CRITICAL,
+            category=Category.ERROR,
+            title="ValueError: kaboom",
+            description="@everyone look",
+            code="x\ny",
+            count=3,
+            first_seen=1_700_000_000,
+            timestamp=1_700_000_100,
+            trace_id="ab" * 16,
+        )
+        payload = build_payload(
+            [render_embed(notice)],
+            content="<@&123456789012345678> critical",
+            mention_roles=["123456789012345678"],
+            username="otel alerts",
+        )
         assert validate_execute(payload) == []
 
 
 def test_mentions_in_text_are_defanged_and_cannot_ping() -> None:
     """@everyone and <@&123> from an exception are defanged in the embed and the payload allows no pings."""
-    notice = Notice(kind=Kind.ERROR, severity=Severity.ERROR, category=Category.ERROR,
-                    title="@everyone down", description="ping <@&123> and @here",
-                    fields=(Field("who", "<@456>"),))
+    notice = Notice(
+        kind=Kind.ERROR,
+        severity=Severity.ERROR,
+        category=Category.ERROR,
+        title="@everyone down",
+        description="ping <@&123> and @here",
+        fields=(Field("who", "<@456>"),),
+    )
     payload = build_payload(pack([render_embed(notice)])[0])
     text = str(payload["embeds"])
     for mention in ("@everyone", "@here", "<@&123>", "<@456>"):

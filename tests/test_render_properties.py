@@ -20,12 +20,49 @@ from otel_discord.testing.validate import validate_execute
 
 # Every plane, including lone surrogates and control characters.
 any_char = st.characters(min_codepoint=0, max_codepoint=0x10FFFF, blacklist_categories=())
-nasty = st.sampled_from([
-    "```", "``", "`", "\\", "**", "__", "~~", "||", "> ", "# ", "-# ", "- ", "1. ", "[x](https://evil.example)",
-    "@everyone", "@here", "<@123>", "<@!456>", "<@&789>", "<#42>", "<t:1700000000:R>", "\r\n", "\r", "\n",
-    "\x00", "\x1b[31m", "\u202e", "\ud800", "\u200b", "👩‍💻", "🏛️", "jan@example.com", "NL91ABNA0417164300",
-    "4111 1111 1111 1111", "+31612345678", " ", "\t", "https://x.example/a_b", "https://discord.com/api/webhooks/1/tok",
-])
+nasty = st.sampled_from(
+    [
+        "```",
+        "``",
+        "`",
+        "\\",
+        "**",
+        "__",
+        "~~",
+        "||",
+        "> ",
+        "# ",
+        "-# ",
+        "- ",
+        "1. ",
+        "[x](https://evil.example)",
+        "@everyone",
+        "@here",
+        "<@123>",
+        "<@!456>",
+        "<@&789>",
+        "<#42>",
+        "<t:1700000000:R>",
+        "\r\n",
+        "\r",
+        "\n",
+        "\x00",
+        "\x1b[31m",
+        "\u202e",
+        "\ud800",
+        "\u200b",
+        "👩‍💻",
+        "🏛️",
+        "jan@example.com",
+        "NL91ABNA0417164300",
+        "4111 1111 1111 1111",
+        "+31612345678",
+        " ",
+        "\t",
+        "https://x.example/a_b",
+        "https://discord.com/api/webhooks/1/tok",
+    ]
+)
 small_text = st.lists(st.one_of(st.text(any_char, max_size=30), nasty), max_size=12).map("".join)
 # Repetition makes big texts cheaply; sizes reach far past every limit (up to ~150k).
 huge_text = st.builds(lambda chunk, times: chunk * times, small_text, st.integers(min_value=1, max_value=400))
@@ -38,7 +75,8 @@ timestamps = st.one_of(
 )
 trace_ids = st.one_of(st.none(), st.text(alphabet="0123456789abcdef", min_size=32, max_size=32), small_text)
 urls = st.one_of(
-    st.none(), small_text,
+    st.none(),
+    small_text,
     st.builds(lambda path: "https://app.example.com/" + path, small_text),
     st.builds(lambda n: "https://x.example/" + "a" * n, st.integers(2000, 2100)),
 )
@@ -69,9 +107,16 @@ def notices(max_fields: int) -> st.SearchStrategy[Notice]:
 
 options = st.builds(
     RenderOptions,
-    trace_url=st.sampled_from([None, "https://jaeger.example.com/trace/{trace_id}", "http://localhost:16686/trace/{trace_id}",
-                               "https://t.example/{trace_id}?q=(x)", "https://g.example/x?q=" + "y" * 1500 + "{trace_id}",
-                               'https://g.example/explore?left={"q":[{"query":"{trace_id}"}]}']),
+    trace_url=st.sampled_from(
+        [
+            None,
+            "https://jaeger.example.com/trace/{trace_id}",
+            "http://localhost:16686/trace/{trace_id}",
+            "https://t.example/{trace_id}?q=(x)",
+            "https://g.example/x?q=" + "y" * 1500 + "{trace_id}",
+            'https://g.example/explore?left={"q":[{"query":"{trace_id}"}]}',
+        ]
+    ),
     masker=st.builds(Masker, st.booleans(), st.sampled_from(["keep", "mask", "hash"])),
     footer=st.one_of(st.none(), texts),
     color=st.one_of(st.none(), st.integers(min_value=-5, max_value=0x1000005)),
@@ -144,8 +189,15 @@ def test_any_batch_packs_into_valid_messages(batch: list[Notice], content: str |
 @given(st.text(alphabet=string.printable + "`", max_size=2000), st.sampled_from(["py", "sql", ""]))
 def test_backticks_in_code_never_break_the_fence(code: str, language: str) -> None:
     """Whatever backticks a trace holds, the description has one intact code block."""
-    notice = Notice(kind=Kind.ERROR, severity=Severity.ERROR, category=Category.ERROR, title="t",
-                    description="msg ``` end", code=code, code_language=language)
+    notice = Notice(
+        kind=Kind.ERROR,
+        severity=Severity.ERROR,
+        category=Category.ERROR,
+        title="t",
+        description="msg ``` end",
+        code=code,
+        code_language=language,
+    )
     description = render_embed(notice).get("description", "")
     assert description.count("```") in (0, 2)
     if description.count("```") == 2:

@@ -9,8 +9,9 @@ from otel_discord.notice import Category, Kind, Notice, Severity
 from otel_discord.route.match import parse_condition, parse_matcher
 
 
-def event(name: str = "invoice.paid", severity: Severity = Severity.INFO, category: Category = Category.PAYMENT,
-          **attributes) -> Notice:
+def event(
+    name: str = "invoice.paid", severity: Severity = Severity.INFO, category: Category = Category.PAYMENT, **attributes
+) -> Notice:
     return Notice(Kind.EVENT, severity, category, name, event_name=name, attributes=attributes)
 
 
@@ -66,8 +67,12 @@ def test_bad_condition_names_the_key_path(text, message):
 def test_matcher_requires_every_test():
     """Category, minimum level, event glob and conditions must all hold."""
     match = parse_matcher(
-        {"category": ["invoice", "payment"], "level": "info", "event": "invoice.*",
-         "attributes": ["invoice.amount >= 5000"]},
+        {
+            "category": ["invoice", "payment"],
+            "level": "info",
+            "event": "invoice.*",
+            "attributes": ["invoice.amount >= 5000"],
+        },
         "routes[0].match",
     )
     assert match(event("invoice.paid", **{"invoice.amount": 7850.0}))

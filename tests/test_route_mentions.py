@@ -31,8 +31,13 @@ def make_pipeline(discord_server: DiscordServer, tmp_path: Path) -> Iterator:
             lines.append(f"  {name}: ${{{var}}}")
         path = tmp_path / "otel-discord.yaml"
         path.write_text("\n".join(lines) + "\n" + body)
-        settings = resolve("logs", config_file=path, environ=environ, allowed_hosts=discord_server.host_port,
-                           spool_dir=tmp_path / "spool")
+        settings = resolve(
+            "logs",
+            config_file=path,
+            environ=environ,
+            allowed_hosts=discord_server.host_port,
+            spool_dir=tmp_path / "spool",
+        )
         pipeline = Pipeline(settings, engine=DeliveryEngine(settings, linger=0.0))
         made.append(pipeline)
         return pipeline
@@ -60,8 +65,9 @@ HOSTILE = "@everyone @here <@&555555555555555555> <@666666666666666666>"
 def test_critical_pings_the_configured_role_once(make_pipeline, discord_server):
     """A CRITICAL error pings the on-call role in the first channel it goes to; nothing else pings."""
     pipeline = make_pipeline(MENTIONS)
-    pipeline.submit([Notice(Kind.ERROR, Severity.CRITICAL, Category.INVOICE, f"Invoice store gone {HOSTILE}",
-                            description=HOSTILE)])
+    pipeline.submit(
+        [Notice(Kind.ERROR, Severity.CRITICAL, Category.INVOICE, f"Invoice store gone {HOSTILE}", description=HOSTILE)]
+    )
     assert pipeline.flush(10)
     [alert] = discord_server.messages("system-debug")  # errors go to system-debug first (continue)
     [copy] = discord_server.messages("finance-activity")
@@ -74,8 +80,14 @@ def test_critical_pings_the_configured_role_once(make_pipeline, discord_server):
 def test_route_mention_pings_in_its_channel(make_pipeline, discord_server):
     """A €12,500 payment pings the finance role; a €2,000 one pings nobody."""
     pipeline = make_pipeline(MENTIONS)
-    big = Notice(Kind.EVENT, Severity.SUCCESS, Category.PAYMENT, f"Invoice paid {HOSTILE}", event_name="invoice.paid",
-                 attributes={"invoice.amount": 12500.0})
+    big = Notice(
+        Kind.EVENT,
+        Severity.SUCCESS,
+        Category.PAYMENT,
+        f"Invoice paid {HOSTILE}",
+        event_name="invoice.paid",
+        attributes={"invoice.amount": 12500.0},
+    )
     pipeline.submit([big])
     pipeline.flush(10)
     pipeline.submit([big.replace(attributes={"invoice.amount": 2000.0})])
@@ -87,9 +99,18 @@ def test_route_mention_pings_in_its_channel(make_pipeline, discord_server):
 
 def test_mention_rule_pings_a_user(make_pipeline, discord_server):
     pipeline = make_pipeline(MENTIONS)
-    pipeline.submit([Notice(Kind.EVENT, Severity.INFO, Category.BTW, "BTW 2025-Q3 differs",
-                            event_name="btw.payment.updated",
-                            attributes={"btw.amount": 4200.0, "btw.difference": 150.0})])
+    pipeline.submit(
+        [
+            Notice(
+                Kind.EVENT,
+                Severity.INFO,
+                Category.BTW,
+                "BTW 2025-Q3 differs",
+                event_name="btw.payment.updated",
+                attributes={"btw.amount": 4200.0, "btw.difference": 150.0},
+            )
+        ]
+    )
     assert pipeline.flush(10)
     [message] = discord_server.messages("finance-activity")
     assert message.pings.users == (BOOKKEEPER,)
@@ -99,8 +120,12 @@ def test_mention_rule_pings_a_user(make_pipeline, discord_server):
 def test_untrusted_text_never_pings_without_configuration(make_pipeline, discord_server):
     """With no mentions configured, @everyone and ids in titles and descriptions ping nobody."""
     pipeline = make_pipeline("")
-    pipeline.submit([Notice(Kind.ERROR, Severity.CRITICAL, Category.ERROR, HOSTILE, description=HOSTILE),
-                     Notice(Kind.EVENT, Severity.WARNING, Category.SECURITY, HOSTILE, event_name="auth.login_failed")])
+    pipeline.submit(
+        [
+            Notice(Kind.ERROR, Severity.CRITICAL, Category.ERROR, HOSTILE, description=HOSTILE),
+            Notice(Kind.EVENT, Severity.WARNING, Category.SECURITY, HOSTILE, event_name="auth.login_failed"),
+        ]
+    )
     assert pipeline.flush(10)
     messages = discord_server.messages()
     assert len(messages) == 2
@@ -135,7 +160,8 @@ def test_several_mentions_in_one_setting():
 
 def test_mentions_section_errors_name_the_key(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("channels:\n  ops: https://discord.com/api/webhooks/1/t\n"
-                    "mentions:\n  rules:\n    - match: {level: error}\n")
+    path.write_text(
+        "channels:\n  ops: https://discord.com/api/webhooks/1/t\nmentions:\n  rules:\n    - match: {level: error}\n"
+    )
     with pytest.raises(ConfigError, match=r"^config file mentions\.rules\[0\]: needs a mention"):
         validate(resolve("logs", config_file=path, environ={}, spool_dir=tmp_path))

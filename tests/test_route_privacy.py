@@ -25,8 +25,13 @@ def make_pipeline(discord_server: DiscordServer, tmp_path: Path) -> Iterator:
         hook = discord_server.create_webhook("ops")
         path = tmp_path / "otel-discord.yaml"
         path.write_text(f"channels:\n  ops: ${{HOOK}}\n{body}")
-        settings = resolve("logs", config_file=path, environ={"HOOK": hook.url, **environ},
-                           allowed_hosts=discord_server.host_port, spool_dir=tmp_path / "spool")
+        settings = resolve(
+            "logs",
+            config_file=path,
+            environ={"HOOK": hook.url, **environ},
+            allowed_hosts=discord_server.host_port,
+            spool_dir=tmp_path / "spool",
+        )
         pipeline = Pipeline(settings, engine=DeliveryEngine(settings, linger=0.0))
         made.append(pipeline)
         return pipeline
@@ -37,9 +42,16 @@ def make_pipeline(discord_server: DiscordServer, tmp_path: Path) -> Iterator:
 
 
 def post(pipeline: Pipeline, server: DiscordServer) -> str:
-    notice = Notice(Kind.EVENT, Severity.WARNING, Category.PAYMENT, FACTS, description=PERSONAL,
-                    event_name="invoice.paid", fields=(Field("Contact", PERSONAL),),
-                    attributes={"invoice.amount": 5250.0})
+    notice = Notice(
+        Kind.EVENT,
+        Severity.WARNING,
+        Category.PAYMENT,
+        FACTS,
+        description=PERSONAL,
+        event_name="invoice.paid",
+        fields=(Field("Contact", PERSONAL),),
+        attributes={"invoice.amount": 5250.0},
+    )
     pipeline.submit([notice])
     assert pipeline.flush(10)
     [message] = server.messages()
@@ -81,8 +93,12 @@ def test_environment_wins_over_the_privacy_section(tmp_path):
     """MASK_PII and MASK_IP from the environment override ``privacy:``, as every setting does."""
     path = tmp_path / "c.yaml"
     path.write_text("channels:\n  ops: https://discord.com/api/webhooks/1/t\nprivacy:\n  mask_pii: false\n  ip: keep\n")
-    settings = resolve("logs", config_file=path, spool_dir=tmp_path,
-                       environ={"OTEL_EXPORTER_DISCORD_MASK_PII": "true", "OTEL_EXPORTER_DISCORD_LOGS_MASK_IP": "hash"})
+    settings = resolve(
+        "logs",
+        config_file=path,
+        spool_dir=tmp_path,
+        environ={"OTEL_EXPORTER_DISCORD_MASK_PII": "true", "OTEL_EXPORTER_DISCORD_LOGS_MASK_IP": "hash"},
+    )
     masker = masker_for(settings)
     assert masker.enabled and masker.ip_mode == "hash"
     # An explicit argument beats the file too.

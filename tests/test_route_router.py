@@ -24,8 +24,14 @@ def settings_with(tmp_path: Path, body: str, channels=("default", "finance", "op
 
 
 def paid(amount: float, severity: Severity = Severity.INFO) -> Notice:
-    return Notice(Kind.EVENT, severity, Category.PAYMENT, "Invoice paid", event_name="invoice.paid",
-                  attributes={"invoice.amount": amount})
+    return Notice(
+        Kind.EVENT,
+        severity,
+        Category.PAYMENT,
+        "Invoice paid",
+        event_name="invoice.paid",
+        attributes={"invoice.amount": amount},
+    )
 
 
 def channels_of(router: Router, notice: Notice) -> list[str]:
@@ -34,21 +40,29 @@ def channels_of(router: Router, notice: Notice) -> list[str]:
 
 def test_first_matching_route_wins(tmp_path):
     """Routes are tried in order and the first match takes the notice."""
-    router = Router(settings_with(tmp_path, """
+    router = Router(
+        settings_with(
+            tmp_path,
+            """
 preset: none
 routes:
   - match: {event: "invoice.*", attributes: ["invoice.amount >= 1000"]}
     channel: finance
   - match: {category: payment}
     channel: ops
-"""))
+""",
+        )
+    )
     assert channels_of(router, paid(2500)) == ["finance"]
     assert channels_of(router, paid(20)) == ["ops"]
 
 
 def test_continue_sends_to_several_channels(tmp_path):
     """``continue: true`` goes on to later routes: one notice, several channels, each once."""
-    router = Router(settings_with(tmp_path, """
+    router = Router(
+        settings_with(
+            tmp_path,
+            """
 preset: none
 routes:
   - match: {level: error}
@@ -58,44 +72,59 @@ routes:
     channel: finance
   - match: {}
     channel: ops
-"""))
+""",
+        )
+    )
     assert channels_of(router, paid(10, Severity.ERROR)) == ["ops", "finance"]
     assert channels_of(router, paid(10)) == ["finance"]
 
 
 def test_no_match_goes_to_the_default_channel(tmp_path):
     """A notice no route takes lands in the default channel."""
-    router = Router(settings_with(tmp_path, """
+    router = Router(
+        settings_with(
+            tmp_path,
+            """
 preset: none
 routes:
   - match: {category: btw}
     channel: finance
-"""))
+""",
+        )
+    )
     assert channels_of(router, paid(10)) == ["default"]
 
 
 def test_a_route_to_an_unknown_channel_is_an_error(tmp_path):
     """A typo in a channel name fails at start-up, naming the route and the configured channels."""
     with pytest.raises(ConfigError) as caught:
-        Router(settings_with(tmp_path, """
+        Router(
+            settings_with(
+                tmp_path,
+                """
 routes:
   - match: {category: payment}
     channel: finance
   - match: {category: btw}
     channel: finanse
-"""))
+""",
+            )
+        )
     assert str(caught.value).startswith("config file routes[1].channel: unknown channel 'finanse'")
     assert "default, finance, ops" in str(caught.value)
 
 
 def test_bad_level_names_the_key_path(tmp_path):
     """The issue's own example: a bad level names routes[2].match.level."""
-    settings = settings_with(tmp_path, """
+    settings = settings_with(
+        tmp_path,
+        """
 routes:
   - {match: {level: info}, channel: ops}
   - {match: {level: error}, channel: ops}
   - {match: {level: loud}, channel: ops}
-""")
+""",
+    )
     with pytest.raises(ConfigError, match=r"^config file routes\[2\]\.match\.level: unknown level 'loud'"):
         validate(settings)
 
@@ -119,8 +148,12 @@ def test_route_mistakes_are_config_errors(tmp_path, body, message):
 
 def test_preset_from_the_environment_overrides_the_file(tmp_path):
     """PRESET follows the usual precedence: environment before the file."""
-    settings = settings_with(tmp_path, "preset: simple\n", channels=("default", "errors-alerts", "app-activity"),
-                             OTEL_EXPORTER_DISCORD_PRESET="none")
+    settings = settings_with(
+        tmp_path,
+        "preset: simple\n",
+        channels=("default", "errors-alerts", "app-activity"),
+        OTEL_EXPORTER_DISCORD_PRESET="none",
+    )
     router = Router(settings)
     assert router.preset is None
     assert channels_of(router, paid(10, Severity.ERROR)) == ["default"]
@@ -128,26 +161,38 @@ def test_preset_from_the_environment_overrides_the_file(tmp_path):
 
 def test_file_routes_run_before_the_preset(tmp_path):
     """The file's routes come first, so one route can take a notice away from the preset's channel."""
-    router = Router(settings_with(tmp_path, """
+    router = Router(
+        settings_with(
+            tmp_path,
+            """
 preset: focused
 routes:
   - match: {event: "invoice.paid", attributes: ["invoice.amount >= 10000"]}
     channel: ops
-""", channels=("finance-activity", "system-debug", "user-activity", "ops")))
+""",
+            channels=("finance-activity", "system-debug", "user-activity", "ops"),
+        )
+    )
     assert channels_of(router, paid(20000)) == ["ops"]
     assert channels_of(router, paid(2000)) == ["finance-activity"]
 
 
 def test_audit_copies_do_not_count_as_a_match(tmp_path):
     """An ``audit: true`` route copies the notice; the default channel still gets it if nothing else does."""
-    router = Router(settings_with(tmp_path, """
+    router = Router(
+        settings_with(
+            tmp_path,
+            """
 preset: none
 routes:
   - {match: {kind: event}, channel: ops, audit: true, continue: true}
   - {match: {category: btw}, channel: finance}
-"""))
-    routed = router(Notice(Kind.EVENT, Severity.INFO, Category.USER, "login", event_name="auth.login",
-                           fingerprint="abc"))
+""",
+        )
+    )
+    routed = router(
+        Notice(Kind.EVENT, Severity.INFO, Category.USER, "login", event_name="auth.login", fingerprint="abc")
+    )
     assert [r.channel for r in routed] == ["ops", "default"]
     assert routed[0].fingerprint == ""  # audit copies are never grouped
     assert router.audit_channels == {"ops"}

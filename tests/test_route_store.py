@@ -20,11 +20,20 @@ from otel_discord.route.holding import (
 
 
 def sample(i: int = 0) -> Notice:
-    return Notice(Kind.EVENT, Severity.WARNING, Category.INVOICE, f"Invoice #{250000 + i} overdue",
-                  description="14 days", fields=(Field("Client", "Bakkerij de Vries", inline=False),),
-                  attributes={"invoice.amount": 2450.5, "tags": ("a", "b"), "odd": object()},
-                  event_name="invoice.overdue", trace_id="0" * 31 + "1", timestamp=1748858400.0 + i,
-                  channel="finance-activity", mention="<@&123>")
+    return Notice(
+        Kind.EVENT,
+        Severity.WARNING,
+        Category.INVOICE,
+        f"Invoice #{250000 + i} overdue",
+        description="14 days",
+        fields=(Field("Client", "Bakkerij de Vries", inline=False),),
+        attributes={"invoice.amount": 2450.5, "tags": ("a", "b"), "odd": object()},
+        event_name="invoice.overdue",
+        trace_id="0" * 31 + "1",
+        timestamp=1748858400.0 + i,
+        channel="finance-activity",
+        mention="<@&123>",
+    )
 
 
 def test_a_held_notice_comes_back_as_it_went_in():
@@ -46,8 +55,11 @@ def test_take_returns_everything_once_in_order(tmp_path, kind):
     assert sorted(store.channels()) == ["finance", "ops"]
     assert store.count() == 4 and store.count("ops") == 3
     held, extra = store.take("ops")
-    assert [h.notice.title for h in held] == ["Invoice #250000 overdue", "Invoice #250001 overdue",
-                                             "Invoice #250002 overdue"]
+    assert [h.notice.title for h in held] == [
+        "Invoice #250000 overdue",
+        "Invoice #250001 overdue",
+        "Invoice #250002 overdue",
+    ]
     assert held[0].reason == "schedule" and held[0].held_at == 1000.0 and extra == 0
     assert store.take("ops") == ([], 0)
     assert store.channels() == ["finance"]

@@ -31,13 +31,28 @@ def ledger(**file):
     return SilenceLedger(parse_rules({"people": PEOPLE, **file}, AMS).silences)
 
 
-ONE_OFF = {"silences": [{"match": {"category": "performance"}, "from": "2026-12-01 22:00", "to": "2026-12-02 02:00",
-                         "by": "bram", "comment": "Postgres 17 upgrade"}]}
+ONE_OFF = {
+    "silences": [
+        {
+            "match": {"category": "performance"},
+            "from": "2026-12-01 22:00",
+            "to": "2026-12-02 02:00",
+            "by": "bram",
+            "comment": "Postgres 17 upgrade",
+        }
+    ]
+}
 
 
-@pytest.mark.parametrize("moment, held", [
-    ("2026-12-01 21:59", False), ("2026-12-01 22:00", True), ("2026-12-02 01:59", True), ("2026-12-02 02:00", False),
-])
+@pytest.mark.parametrize(
+    "moment, held",
+    [
+        ("2026-12-01 21:59", False),
+        ("2026-12-01 22:00", True),
+        ("2026-12-02 01:59", True),
+        ("2026-12-02 02:00", False),
+    ],
+)
 def test_a_silence_holds_matching_notices_between_from_and_to(moment, held):
     assert (ledger(**ONE_OFF).hold(notice(), at(moment)) is not None) is held
 
@@ -77,15 +92,20 @@ def test_expire_ends_a_silence_now():
     assert summary.count == 1
 
 
-MAINTENANCE = {"maintenance": {"sunday-deploys": {"days": "sun", "hours": "02:00-04:00", "match": {"level": "warning"}}}}
+MAINTENANCE = {
+    "maintenance": {"sunday-deploys": {"days": "sun", "hours": "02:00-04:00", "match": {"level": "warning"}}}
+}
 
 
-@pytest.mark.parametrize("moment, held", [
-    ("2026-12-06 02:00", True),  # Sunday
-    ("2026-12-06 04:00", False),
-    ("2026-12-13 03:59", True),  # every Sunday
-    ("2026-12-07 03:00", False),  # Monday
-])
+@pytest.mark.parametrize(
+    "moment, held",
+    [
+        ("2026-12-06 02:00", True),  # Sunday
+        ("2026-12-06 04:00", False),
+        ("2026-12-13 03:59", True),  # every Sunday
+        ("2026-12-07 03:00", False),  # Monday
+    ],
+)
 def test_maintenance_windows_recur(moment, held):
     assert (ledger(**MAINTENANCE).hold(notice(), at(moment)) is not None) is held
 
@@ -108,10 +128,15 @@ BASE = {"people": PEOPLE, "roles": ROLES, "escalation": {"p": {"steps": [{"notif
 
 
 def test_incident_rules_first_match_wins_and_need_a_fingerprint():
-    rules = parse_rules({**BASE, "incidents": [
-        {"match": {"level": "critical"}, "escalate": "p", "assign": "role:devs"},
-        {"match": {"category": "performance"}, "assign": "anna"},
-    ]})
+    rules = parse_rules(
+        {
+            **BASE,
+            "incidents": [
+                {"match": {"level": "critical"}, "escalate": "p", "assign": "role:devs"},
+                {"match": {"category": "performance"}, "assign": "anna"},
+            ],
+        }
+    )
     critical = rules.select(notice(severity=Severity.CRITICAL))
     assert critical.policy.name == "p" and str(critical.assign) == "role:devs"
     assert rules.select(notice()).policy is None and str(rules.select(notice()).assign) == "anna"
@@ -131,29 +156,32 @@ def test_who_may_acknowledge():
     assert anyone.action("✅") == "acknowledge" and anyone.action("🙋") == "take" and anyone.action("🔕") == "silence"
 
 
-@pytest.mark.parametrize("file, path", [
-    ({"people": {"anna": "12345"}}, "people.anna"),
-    ({"people": {"anna": {"id": "345678901234567890"}}}, "people.anna.id"),
-    ({"people": {"anna": {}}}, "people.anna"),
-    ({"roles": {"devs": "x"}}, "roles.devs"),
-    ({"calendars": {"nl": {"country": "XX"}}}, "calendars.nl.country"),
-    ({"calendars": {"nl": {"dates": ["13-45"]}}}, "calendars.nl.dates[0]"),
-    ({"calendars": {"nl": {"subdivision": "ZH"}}}, "calendars.nl.subdivision"),
-    ({"incidents": [{"match": {"level": "critical"}}]}, "incidents[0]"),
-    ({"incidents": [{"escalate": "nope"}]}, "incidents[0].escalate"),
-    ({"incidents": [{"assign": "role:nope"}]}, "incidents[0].assign"),
-    ({"incidents": [{"match": {"level": "loud"}, "assign": "anna"}]}, "incidents[0].match.level"),
-    ({"silences": [{"match": {"level": "error"}, "from": "2026-01-01"}]}, "silences[0].to"),
-    ({"silences": [{"from": "2026-01-01", "to": "2026-01-02"}]}, "silences[0]"),
-    ({"silences": [{"match": {}, "from": "2026-01-02", "to": "2026-01-01"}]}, "silences[0].to"),
-    ({"maintenance": {"m": {"match": {}}}}, "maintenance.m"),
-    ({"maintenance": {"m": {"hours": "25:00-26:00"}}}, "maintenance.m.hours"),
-    ({"acknowledge": {"emoji": "✅", "take": "✅"}}, "acknowledge"),
-    ({"acknowledge": {"who": ["oncall:x"]}}, "acknowledge.who[0]"),
-    ({"acknowledge": {"silence_for": "a while"}}, "acknowledge.silence_for"),
-    ({"acknowledge": {"prefill": "sure"}}, "acknowledge.prefill"),
-    ({"timezone": "Nowhere/Land"}, "timezone"),
-])
+@pytest.mark.parametrize(
+    "file, path",
+    [
+        ({"people": {"anna": "12345"}}, "people.anna"),
+        ({"people": {"anna": {"id": "345678901234567890"}}}, "people.anna.id"),
+        ({"people": {"anna": {}}}, "people.anna"),
+        ({"roles": {"devs": "x"}}, "roles.devs"),
+        ({"calendars": {"nl": {"country": "XX"}}}, "calendars.nl.country"),
+        ({"calendars": {"nl": {"dates": ["13-45"]}}}, "calendars.nl.dates[0]"),
+        ({"calendars": {"nl": {"subdivision": "ZH"}}}, "calendars.nl.subdivision"),
+        ({"incidents": [{"match": {"level": "critical"}}]}, "incidents[0]"),
+        ({"incidents": [{"escalate": "nope"}]}, "incidents[0].escalate"),
+        ({"incidents": [{"assign": "role:nope"}]}, "incidents[0].assign"),
+        ({"incidents": [{"match": {"level": "loud"}, "assign": "anna"}]}, "incidents[0].match.level"),
+        ({"silences": [{"match": {"level": "error"}, "from": "2026-01-01"}]}, "silences[0].to"),
+        ({"silences": [{"from": "2026-01-01", "to": "2026-01-02"}]}, "silences[0]"),
+        ({"silences": [{"match": {}, "from": "2026-01-02", "to": "2026-01-01"}]}, "silences[0].to"),
+        ({"maintenance": {"m": {"match": {}}}}, "maintenance.m"),
+        ({"maintenance": {"m": {"hours": "25:00-26:00"}}}, "maintenance.m.hours"),
+        ({"acknowledge": {"emoji": "✅", "take": "✅"}}, "acknowledge"),
+        ({"acknowledge": {"who": ["oncall:x"]}}, "acknowledge.who[0]"),
+        ({"acknowledge": {"silence_for": "a while"}}, "acknowledge.silence_for"),
+        ({"acknowledge": {"prefill": "sure"}}, "acknowledge.prefill"),
+        ({"timezone": "Nowhere/Land"}, "timezone"),
+    ],
+)
 def test_config_errors_name_the_field(file, path):
     with pytest.raises(ConfigError, match="config file " + re.escape(path) + ":"):
         parse_rules({**BASE, **file})

@@ -102,8 +102,9 @@ def test_next_open_crosses_the_weekend_and_dst():
 
 
 def test_own_time_zone_per_schedule():
-    london = parse_window("uk", {"channels": ["ops"], "hours": "09:00-17:00", "timezone": "Europe/London"},
-                          AMS, "schedules.uk")[0]
+    london = parse_window(
+        "uk", {"channels": ["ops"], "hours": "09:00-17:00", "timezone": "Europe/London"}, AMS, "schedules.uk"
+    )[0]
     assert london.is_open(at("2025-06-02 09:00", ZoneInfo("Europe/London")))
     assert not london.is_open(at("2025-06-02 09:30"))  # 08:30 in London
 
@@ -116,7 +117,9 @@ schedules:
   office: {{channels: [ops], days: mon-fri}}
   night: {{channels: [ops], quiet_hours: "12:00-13:00"}}
 """)
-    schedules = load_schedules(resolve("logs", config_file=path, environ={"TZ": "Europe/Amsterdam"}, spool_dir=tmp_path))
+    schedules = load_schedules(
+        resolve("logs", config_file=path, environ={"TZ": "Europe/Amsterdam"}, spool_dir=tmp_path)
+    )
     assert schedules.is_open("ops", at("2025-06-02 11:00"))
     assert not schedules.is_open("ops", at("2025-06-02 12:30"))
     assert not schedules.is_open("ops", at("2025-06-07 11:00"))
@@ -149,5 +152,8 @@ def test_unknown_channel_and_timezone_setting(tmp_path):
     with pytest.raises(ConfigError, match=r"^config file schedules\.x\.channels: unknown channel 'opps'"):
         load_schedules(resolve("logs", config_file=path, environ={}, spool_dir=tmp_path))
     with pytest.raises(ConfigError, match="OTEL_EXPORTER_DISCORD_TIMEZONE: unknown time zone"):
-        load_schedules(resolve("logs", config_file=path, spool_dir=tmp_path,
-                               environ={"OTEL_EXPORTER_DISCORD_TIMEZONE": "Amsterdam"}))
+        load_schedules(
+            resolve(
+                "logs", config_file=path, spool_dir=tmp_path, environ={"OTEL_EXPORTER_DISCORD_TIMEZONE": "Amsterdam"}
+            )
+        )

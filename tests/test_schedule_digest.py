@@ -44,8 +44,13 @@ def make_pipeline(discord_server: DiscordServer, tmp_path: Path) -> Iterator:
             lines.append(f"  {name}: ${{{var}}}")
         path = tmp_path / "otel-discord.yaml"
         path.write_text("\n".join(lines) + "\n" + body)
-        settings = resolve("logs", config_file=path, environ=environ, allowed_hosts=discord_server.host_port,
-                           spool_dir=tmp_path / "spool")
+        settings = resolve(
+            "logs",
+            config_file=path,
+            environ=environ,
+            allowed_hosts=discord_server.host_port,
+            spool_dir=tmp_path / "spool",
+        )
         # The ticker runs on real time: keep it out of the way of the simulated clock.
         kw.setdefault("tick_interval", 3600.0)
         pipeline = Pipeline(settings, engine=DeliveryEngine(settings, linger=0.0), **kw)
@@ -66,19 +71,22 @@ def plain_titles(message) -> list[str]:
     return [embed["title"].rsplit(" · ", 1)[-1].replace("\\", "") for embed in message.embeds]
 
 
-NIGHT = "schedules:\n  night:\n    channels: [system-debug]\n    quiet_hours: \"23:00-07:00\"\n"
+NIGHT = 'schedules:\n  night:\n    channels: [system-debug]\n    quiet_hours: "23:00-07:00"\n'
 
 
 def test_quiet_hours_hold_then_one_digest_when_the_window_opens(make_pipeline, discord_server):
     """At night only CRITICAL goes out; at 07:00 everything else arrives as ONE digest message."""
     pipeline = make_pipeline(NIGHT)
     night = at("2025-06-02 23:30")
-    pipeline.submit([
-        notice("Disk 91 % full", ts=night),
-        notice("Backup finished", Severity.INFO, ts=night + 60),
-        notice("Database unreachable", Severity.CRITICAL, ts=night + 120),
-        notice("Certificate expires in 9 days", ts=night + 180),
-    ], now=night + 180)
+    pipeline.submit(
+        [
+            notice("Disk 91 % full", ts=night),
+            notice("Backup finished", Severity.INFO, ts=night + 60),
+            notice("Database unreachable", Severity.CRITICAL, ts=night + 120),
+            notice("Certificate expires in 9 days", ts=night + 180),
+        ],
+        now=night + 180,
+    )
     assert pipeline.flush(10)
     [critical] = discord_server.messages("system-debug")
     assert plain_titles(critical) == ["Database unreachable"]
@@ -94,7 +102,10 @@ def test_quiet_hours_hold_then_one_digest_when_the_window_opens(make_pipeline, d
     assert "Digest: 3 notices held outside this channel" in embed["title"].replace("\\", "")
     lines = embed["description"].replace("\\", "").splitlines()
     assert [line.split(" ", 2)[2] for line in lines] == [
-        "Disk 91 % full", "Backup finished", "Certificate expires in 9 days"]
+        "Disk 91 % full",
+        "Backup finished",
+        "Certificate expires in 9 days",
+    ]
     assert lines[0].startswith("23:30 ")  # local times of the held notices
     assert digest.flags == 0  # it held warnings: the digest notifies
     assert pipeline.tick(now=at("2025-06-03 07:01")) == 0  # nothing twice
@@ -121,10 +132,18 @@ def test_held_notices_survive_a_restart(make_pipeline, discord_server, tmp_path)
 def test_weekend_hold_released_monday_0900_local_across_dst(make_pipeline, discord_server):
     """Held on the Saturday before DST begins; released at Monday 09:00 CEST = 07:00 UTC, not 08:00."""
     pipeline = make_pipeline(
-        "schedules:\n  office:\n    channels: [finance-activity]\n    days: mon-fri\n    hours: \"09:00-17:00\"\n")
+        'schedules:\n  office:\n    channels: [finance-activity]\n    days: mon-fri\n    hours: "09:00-17:00"\n'
+    )
     saturday = at("2025-03-29 12:00")
-    paid = Notice(Kind.EVENT, Severity.INFO, Category.PAYMENT, "Invoice #250090 paid", event_name="invoice.paid",
-                  attributes={"invoice.amount": 2450.0, "invoice.currency": "EUR"}, timestamp=saturday)
+    paid = Notice(
+        Kind.EVENT,
+        Severity.INFO,
+        Category.PAYMENT,
+        "Invoice #250090 paid",
+        event_name="invoice.paid",
+        attributes={"invoice.amount": 2450.0, "invoice.currency": "EUR"},
+        timestamp=saturday,
+    )
     pipeline.submit([paid, paid.replace(title="Invoice #250091 paid")], now=saturday)
     assert pipeline.tick(now=utc("2025-03-31 06:59")) == 0  # 08:59 CEST
     assert pipeline.tick(now=utc("2025-03-31 07:00")) == 1  # 09:00 CEST
@@ -179,8 +198,9 @@ def test_repeats_of_a_grouped_error_do_not_use_up_the_cap(make_pipeline, discord
 def test_critical_is_never_held_or_capped(make_pipeline, discord_server):
     pipeline = make_pipeline(NIGHT + "rate_cap: 1\n")
     night = at("2025-06-02 23:30")
-    pipeline.submit([notice(f"fire {i}", Severity.CRITICAL, ts=night, fingerprint=f"c{i}") for i in range(3)],
-                    now=night)
+    pipeline.submit(
+        [notice(f"fire {i}", Severity.CRITICAL, ts=night, fingerprint=f"c{i}") for i in range(3)], now=night
+    )
     assert pipeline.flush(10)
     assert sum(len(m.embeds) for m in discord_server.messages("system-debug")) == 3
 
@@ -197,15 +217,29 @@ def test_memory_store_posts_what_it_holds_at_shutdown(make_pipeline, discord_ser
 
 def test_digest_carries_the_mentions_of_what_it_held(make_pipeline, discord_server):
     """A held notice whose route pings a role pings it in the morning digest, and only that role."""
-    pipeline = make_pipeline(NIGHT + """routes:
+    pipeline = make_pipeline(
+        NIGHT
+        + """routes:
   - match: {event: "invoice.paid"}
     channel: system-debug
     mention: "<@&111111111111111111>"
-""")
+"""
+    )
     night = at("2025-06-02 23:30")
-    pipeline.submit([Notice(Kind.EVENT, Severity.INFO, Category.PAYMENT, "Invoice paid <@&999>",
-                            event_name="invoice.paid", attributes={"invoice.amount": 9000.0}, timestamp=night)],
-                    now=night)
+    pipeline.submit(
+        [
+            Notice(
+                Kind.EVENT,
+                Severity.INFO,
+                Category.PAYMENT,
+                "Invoice paid <@&999>",
+                event_name="invoice.paid",
+                attributes={"invoice.amount": 9000.0},
+                timestamp=night,
+            )
+        ],
+        now=night,
+    )
     pipeline.tick(now=at("2025-06-03 07:00"))
     assert pipeline.flush(10)
     [digest] = discord_server.messages("system-debug")

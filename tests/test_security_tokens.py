@@ -103,14 +103,18 @@ def test_no_token_in_any_output_across_every_error_path(tmp_path, capfd, every_l
             seen += [str(raised.value), repr(raised.value)]
 
         config = tmp_path / "otel-discord.yaml"
-        config.write_text(f"channels:\n  default:\n    webhook_url: {hook.url}\n  forged:\n"
-                          f"    webhook_url: {forged}\n")
-        settings = resolve(config_file=config, allowed_hosts=server.host_port, spool_dir=tmp_path, timeout=0.3,
-                           environ={})
+        config.write_text(f"channels:\n  default:\n    webhook_url: {hook.url}\n  forged:\n    webhook_url: {forged}\n")
+        settings = resolve(
+            config_file=config, allowed_hosts=server.host_port, spool_dir=tmp_path, timeout=0.3, environ={}
+        )
         client = WebhookClient(timeout=0.3)
         engine = DeliveryEngine(settings, client=client, retry=FAST_RETRY, linger=0.0)
-        engine.track(settings, lambda: resolve(config_file=config, allowed_hosts=server.host_port,
-                                               spool_dir=tmp_path, timeout=0.3, environ={}))
+        engine.track(
+            settings,
+            lambda: resolve(
+                config_file=config, allowed_hosts=server.host_port, spool_dir=tmp_path, timeout=0.3, environ={}
+            ),
+        )
         seen += [repr(client), repr(engine), repr(settings.channels), str(settings.channels)]
 
         # 401: the forged token.
@@ -157,7 +161,10 @@ def test_no_token_in_any_output_across_every_error_path(tmp_path, capfd, every_l
     logs = "\n".join(every_log_line)
     fallback = tmp_path / FALLBACK_FILE
     sources = {
-        "stderr": err, "stdout": out, "log lines": logs, "exceptions and reprs": "\n".join(seen),
+        "stderr": err,
+        "stdout": out,
+        "log lines": logs,
+        "exceptions and reprs": "\n".join(seen),
         "stats": repr(snapshot),
         "spool during the outage": during_outage.decode("utf-8", "replace"),
         "spool at the end": spool_bytes(tmp_path).decode("utf-8", "replace"),
@@ -183,19 +190,26 @@ def test_settings_repr_hides_tokens_from_the_config_file(tmp_path):
     token = "T0ken-" + "y" * 62
     config = tmp_path / "otel-discord.yaml"
     config.write_text("channels:\n  default:\n    webhook_url: ${HOOK}\n")
-    settings = resolve(config_file=config, allowed_hosts="127.0.0.1:9", spool_dir=tmp_path,
-                       environ={"HOOK": f"http://127.0.0.1:9/api/webhooks/123456789012345678/{token}"})
+    settings = resolve(
+        config_file=config,
+        allowed_hosts="127.0.0.1:9",
+        spool_dir=tmp_path,
+        environ={"HOOK": f"http://127.0.0.1:9/api/webhooks/123456789012345678/{token}"},
+    )
     assert settings.default_channel is not None  # the token did arrive
     assert token not in repr(settings) and token not in str(settings)
 
 
-@pytest.mark.parametrize("shape", [
-    "{base}/api/webhooks/not-a-number/{token}",  # a typo in the id
-    "{base}/api/webhook/{id}/{token}",  # "webhook" for "webhooks"
-    "{base}/webhooks/{id}/{token}/",  # no /api
-    "{base}/api/webhooks/{id}/{token}/slack",  # Slack-compatible suffix
-    "{base}/api/webhooks/{id}/{token} trailing",  # pasted with a comment
-])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        "{base}/api/webhooks/not-a-number/{token}",  # a typo in the id
+        "{base}/api/webhook/{id}/{token}",  # "webhook" for "webhooks"
+        "{base}/webhooks/{id}/{token}/",  # no /api
+        "{base}/api/webhooks/{id}/{token}/slack",  # Slack-compatible suffix
+        "{base}/api/webhooks/{id}/{token} trailing",  # pasted with a comment
+    ],
+)
 def test_config_error_for_a_mistyped_url_hides_the_token(shape):
     """A typo in the URL is the likeliest config error: its message (logged at startup, often
     shipped to a log service) must still hide the token."""
@@ -251,9 +265,12 @@ def test_no_pickle_anywhere_in_the_package():
     """Spooled and stored data is JSON: unpickling a file another user could write runs their code."""
     modules = r"(c?[Pp]ickle|_pickle|shelve|marshal|dill|cloudpickle|jsonpickle)"
     pattern = re.compile(rf"^\s*(import|from)\s+{modules}\b|\b{modules}\.\w+|__import__\(\s*['\"]{modules}")
-    offenders = [f"{p.relative_to(PACKAGE)}:{n}: {line.strip()}"
-                 for p in PACKAGE.rglob("*.py") for n, line in enumerate(p.read_text().splitlines(), 1)
-                 if pattern.search(line) and not line.lstrip().startswith("#")]
+    offenders = [
+        f"{p.relative_to(PACKAGE)}:{n}: {line.strip()}"
+        for p in PACKAGE.rglob("*.py")
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if pattern.search(line) and not line.lstrip().startswith("#")
+    ]
     assert offenders == []
 
 

@@ -85,7 +85,6 @@ def test_spool_depth_shows_what_waits_for_discord(discord_server, tmp_path, read
         engine.shutdown(0.2)
 
 
-
 def test_without_own_drops_only_our_scope(discord_server, tmp_path, reader):
     """What the Discord metric exporter is handed: the application's metrics, none of ours."""
     reader, provider = reader

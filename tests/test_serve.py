@@ -45,8 +45,9 @@ def otel_discord_command() -> list[str]:
 class Bridge:
     """One ``otel-discord serve`` process; stderr goes to a file so it can never block."""
 
-    def __init__(self, env: dict[str, str], log: Path, *args: str, port: int | None = None,
-                 ca: Path | None = None) -> None:
+    def __init__(
+        self, env: dict[str, str], log: Path, *args: str, port: int | None = None, ca: Path | None = None
+    ) -> None:
         self.port = port or free_port()
         self.url = f"{'https' if ca else 'http'}://127.0.0.1:{self.port}"
         self.verify: str | bool = str(ca) if ca else True  # the CA of an HTTPS bridge's certificate
@@ -54,7 +55,10 @@ class Bridge:
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
                 [*otel_discord_command(), "serve", "--port", str(self.port), *args],
-                env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     def output(self) -> str:
@@ -92,8 +96,9 @@ class Bridge:
 
     def post_spans(self, spans: list[ReadableSpan], **headers: str) -> requests.Response:
         body = encode_spans(spans).SerializeToString()
-        return requests.post(f"{self.url}/v1/traces", data=body, headers={"Content-Type": PB, **headers},
-                             timeout=10, verify=self.verify)
+        return requests.post(
+            f"{self.url}/v1/traces", data=body, headers={"Content-Type": PB, **headers}, timeout=10, verify=self.verify
+        )
 
 
 @pytest.fixture
@@ -111,8 +116,7 @@ def bridge_env(discord_server: DiscordServer, webhook: WebhookInfo, tmp_path: Pa
 def start_bridge(bridge_env: dict[str, str], tmp_path: Path) -> Iterator:
     started: list[Bridge] = []
 
-    def start(*args: str, env: dict[str, str] | None = None, port: int | None = None,
-              ca: Path | None = None) -> Bridge:
+    def start(*args: str, env: dict[str, str] | None = None, port: int | None = None, ca: Path | None = None) -> Bridge:
         bridge = Bridge(env or bridge_env, tmp_path / f"serve-{len(started)}.log", *args, port=port, ca=ca)
         started.append(bridge)
         return bridge
@@ -274,8 +278,11 @@ def test_token_file_and_tls_let_only_the_token_holder_post(start_bridge, bridge_
     certs = make_certificates(tmp_path / "tls")
     secret = tmp_path / "bridge-token"
     secret.write_text(BRIDGE_TOKEN + "\n")
-    env = {**bridge_env, "OTEL_EXPORTER_DISCORD_BRIDGE_TLS_CERT": str(certs.cert),
-           "OTEL_EXPORTER_DISCORD_BRIDGE_TLS_KEY": str(certs.key)}
+    env = {
+        **bridge_env,
+        "OTEL_EXPORTER_DISCORD_BRIDGE_TLS_CERT": str(certs.cert),
+        "OTEL_EXPORTER_DISCORD_BRIDGE_TLS_KEY": str(certs.key),
+    }
     bridge = start_bridge("--token-file", str(secret), env=env, ca=certs.ca)
     assert bridge.wait_ready()["unauthorized_requests"] == 0
 

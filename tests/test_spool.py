@@ -22,13 +22,22 @@ TOKEN = "Sx8d-" + "k" * 63
 
 
 def outgoing(title: str = "ValueError: boom", **kw) -> Outgoing:
-    notice = Notice(Kind.ERROR, Severity.ERROR, Category.ERROR, title, fingerprint=kw.pop("fingerprint", "fp"),
-                    timestamp=NOW, channel="ops", **kw)
+    notice = Notice(
+        Kind.ERROR,
+        Severity.ERROR,
+        Category.ERROR,
+        title,
+        fingerprint=kw.pop("fingerprint", "fp"),
+        timestamp=NOW,
+        channel="ops",
+        **kw,
+    )
     return Outgoing("ops", {"title": title}, notice)
 
 
-def pending(group: str | None = "fp", count: int = 1, at: float = NOW, webhook: str | None = "77",
-            body: str | None = None) -> Pending:
+def pending(
+    group: str | None = "fp", count: int = 1, at: float = NOW, webhook: str | None = "77", body: str | None = None
+) -> Pending:
     return Pending("ops", group, webhook, at, count, at, at, body or codec.encode(outgoing()))
 
 
@@ -118,8 +127,14 @@ class TestOutbox:
         created, grouped = spool.persist([pending(count=9, at=NOW + 5)], writer="b", policy=POLICY, now=NOW + 5)
         assert (created, grouped) == ([], 1)
         ((channel, webhook, key, group, body),) = spool.dirty_groups()
-        assert (channel, webhook, key, group.message_id, group.count, group.written) == ("ops", "77", "fp", "999",
-                                                                                        10, 1)
+        assert (channel, webhook, key, group.message_id, group.count, group.written) == (
+            "ops",
+            "77",
+            "fp",
+            "999",
+            10,
+            1,
+        )
         assert codec.decode(body).notice.title == "ValueError: boom"
 
     def test_a_repeat_through_another_webhook_or_after_the_window_does_not_fold(self, spool):
@@ -138,19 +153,32 @@ class TestOutbox:
 
     def test_repost_turns_a_group_back_into_a_row(self, spool):
         spool.posted(0, "ops", "77", "fp", POLICY.started("999", 6, NOW - 50, NOW, NOW), codec.encode(outgoing()))
-        spool.repost("ops", "77", "fp", writer="a", now=NOW, count=6, first_seen=NOW - 50, last_seen=NOW,
-                     body=codec.encode(outgoing()))
+        spool.repost(
+            "ops",
+            "77",
+            "fp",
+            writer="a",
+            now=NOW,
+            count=6,
+            first_seen=NOW - 50,
+            last_seen=NOW,
+            body=codec.encode(outgoing()),
+        )
         assert spool.group("ops", "77", "fp") is None
         (row,) = spool.load(0)
         assert (row.group, row.count, row.first_seen) == ("fp", 6, NOW - 50)
 
     def test_trim_drops_the_expired_then_the_oldest_beyond_the_limit(self, spool):
-        rows = [pending(group=None, at=NOW - 100), pending(group=None, at=NOW - 10)] + \
-               [pending(group=None, at=NOW - i) for i in (5, 4, 3)]
+        rows = [pending(group=None, at=NOW - 100), pending(group=None, at=NOW - 10)] + [
+            pending(group=None, at=NOW - i) for i in (5, 4, 3)
+        ]
         ids, _ = spool.persist(rows, writer="a", policy=POLICY, now=NOW)
         gone = spool.trim(NOW, max_age=60, max_rows=2)
-        assert [(row.id, why) for row, why in gone] == [(ids[0], "spool_expired"), (ids[1], "spool_full"),
-                                                         (ids[2], "spool_full")]
+        assert [(row.id, why) for row, why in gone] == [
+            (ids[0], "spool_expired"),
+            (ids[1], "spool_full"),
+            (ids[2], "spool_full"),
+        ]
         assert [row.id for row in spool.load(0)] == ids[3:]
 
     def test_a_large_excess_is_trimmed_a_batch_at_a_time_oldest_first(self, spool):
@@ -202,13 +230,31 @@ class TestLease:
 
 class TestCodec:
     def test_round_trip_keeps_what_delivery_needs(self):
-        notice = Notice(Kind.EVENT, Severity.SUCCESS, Category.PAYMENT, "invoice #250090 paid", "€5,250.00",
-                        fields=(Field("Amount", "€5,250.00"), Field("Klant", "Acme", inline=False)),
-                        url="https://ozark.example/invoices/250090", trace_id="0af7651916cd43dd8448eb211c80319c",
-                        service="ozark", count=3, first_seen=NOW - 9, timestamp=NOW, channel="sales",
-                        attributes={"invoice.id": 250090})
-        item = Outgoing("sales", {"title": "💳 paid", "fields": [{"name": "a", "value": "b"}]}, notice, size=12,
-                        content="<@&123>", flags=4096, mention_roles=("123",))
+        notice = Notice(
+            Kind.EVENT,
+            Severity.SUCCESS,
+            Category.PAYMENT,
+            "invoice #250090 paid",
+            "€5,250.00",
+            fields=(Field("Amount", "€5,250.00"), Field("Klant", "Acme", inline=False)),
+            url="https://ozark.example/invoices/250090",
+            trace_id="0af7651916cd43dd8448eb211c80319c",
+            service="ozark",
+            count=3,
+            first_seen=NOW - 9,
+            timestamp=NOW,
+            channel="sales",
+            attributes={"invoice.id": 250090},
+        )
+        item = Outgoing(
+            "sales",
+            {"title": "💳 paid", "fields": [{"name": "a", "value": "b"}]},
+            notice,
+            size=12,
+            content="<@&123>",
+            flags=4096,
+            mention_roles=("123",),
+        )
         back = codec.decode(codec.encode(item))
         assert back == Outgoing("sales", item.embed, notice.replace(attributes={}), 12, "<@&123>", 4096, ("123",))
 

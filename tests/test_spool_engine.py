@@ -26,8 +26,14 @@ def note(i: int | str, channel: str = "default", **kw) -> Outgoing:
 
 
 def error(fingerprint: str, channel: str = "default") -> Outgoing:
-    notice = Notice(Kind.ERROR, Severity.ERROR, Category.ERROR, f"KeyError in {fingerprint}", channel=channel,
-                    fingerprint=fingerprint)
+    notice = Notice(
+        Kind.ERROR,
+        Severity.ERROR,
+        Category.ERROR,
+        f"KeyError in {fingerprint}",
+        channel=channel,
+        fingerprint=fingerprint,
+    )
     return Outgoing(channel, render_embed(notice), notice)
 
 
@@ -64,10 +70,16 @@ def logs() -> Iterator[list[logging.LogRecord]]:
 def make_engine(tmp_path) -> Iterator:
     made: list[DeliveryEngine] = []
 
-    def make(server: DiscordServer, webhook_url=None, *, channels=None, environ=None, spool_dir=None,
-             **kw) -> DeliveryEngine:
-        settings = resolve(webhook_url=webhook_url, channels=channels, allowed_hosts=server.host_port,
-                           spool_dir=spool_dir or tmp_path, environ=environ or {})
+    def make(
+        server: DiscordServer, webhook_url=None, *, channels=None, environ=None, spool_dir=None, **kw
+    ) -> DeliveryEngine:
+        settings = resolve(
+            webhook_url=webhook_url,
+            channels=channels,
+            allowed_hosts=server.host_port,
+            spool_dir=spool_dir or tmp_path,
+            environ=environ or {},
+        )
         engine = DeliveryEngine(settings, retry=FAST_RETRY, **kw)
         made.append(engine)
         return engine
@@ -154,7 +166,9 @@ def test_the_spool_keeps_the_newest_rows_within_its_limit(discord_server, make_e
     wall.advance(6)  # the next trim is due
     assert wait_until(lambda: engine.stats.dropped("spool_full") == 2)
     assert [(r["title"], r["reason"]) for r in fallback(tmp_path)] == [
-        ("invoice 0 paid", "spool_full"), ("invoice 1 paid", "spool_full")]
+        ("invoice 0 paid", "spool_full"),
+        ("invoice 1 paid", "spool_full"),
+    ]
     discord_server.set_down(False)
     assert engine.flush(10)
     messages = discord_server.messages()
@@ -184,8 +198,7 @@ def test_notices_older_than_the_max_age_are_dropped(discord_server, make_engine,
 # ------------------------------------------------------------------ a broken disk
 
 
-def test_an_unusable_spool_directory_means_memory_only_with_one_clear_line(discord_server, make_engine, tmp_path,
-                                                                            logs):
+def test_an_unusable_spool_directory_means_memory_only_with_one_clear_line(discord_server, make_engine, tmp_path, logs):
     (tmp_path / "not-a-dir").write_text("")
     hook = discord_server.create_webhook("alerts")
     engine = make_engine(discord_server, hook.url, spool_dir=tmp_path / "not-a-dir" / "spool")
@@ -230,7 +243,9 @@ def test_memory_only_by_choice_writes_leftovers_to_the_fallback_log(discord_serv
     engine.shutdown(0.3)
     assert not (tmp_path / "spool.sqlite3").exists()
     assert [(r["title"], r["reason"]) for r in fallback(tmp_path)] == [
-        ("invoice 0 paid", "shutdown_timeout"), ("invoice 1 paid", "shutdown_timeout")]
+        ("invoice 0 paid", "shutdown_timeout"),
+        ("invoice 1 paid", "shutdown_timeout"),
+    ]
 
 
 # ------------------------------------------------------------------ what is on disk
@@ -253,8 +268,7 @@ def test_the_spool_file_holds_channel_names_never_webhook_urls(discord_server, m
 # ------------------------------------------------------------------ timers
 
 
-def test_every_runs_callbacks_on_the_housekeeping_thread_and_survives_their_errors(discord_server, make_engine,
-                                                                                  logs):
+def test_every_runs_callbacks_on_the_housekeeping_thread_and_survives_their_errors(discord_server, make_engine, logs):
     hook = discord_server.create_webhook("alerts")
     engine = make_engine(discord_server, hook.url)
     calls: list[tuple[str, float]] = []

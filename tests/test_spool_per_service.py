@@ -18,14 +18,19 @@ from otel_discord.notice import Category, Kind, Notice, Severity
 HOOK = "https://discord.com/api/webhooks/1/" + "t" * 68
 
 
-@pytest.mark.parametrize(("environ", "folder"), [
-    ({}, "unknown_service"),
-    ({"OTEL_SERVICE_NAME": "ozark-finances"}, "ozark-finances"),
-    ({"OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=demo,service.name=billing%20api"},
-     "billing_api-" + "REST"),
-    ({"OTEL_SERVICE_NAME": "web", "OTEL_RESOURCE_ATTRIBUTES": "service.name=ignored"}, "web"),
-    ({"OTEL_SERVICE_NAME": "../../etc"}, "_.._etc-" + "REST"),
-])
+@pytest.mark.parametrize(
+    ("environ", "folder"),
+    [
+        ({}, "unknown_service"),
+        ({"OTEL_SERVICE_NAME": "ozark-finances"}, "ozark-finances"),
+        (
+            {"OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=demo,service.name=billing%20api"},
+            "billing_api-" + "REST",
+        ),
+        ({"OTEL_SERVICE_NAME": "web", "OTEL_RESOURCE_ATTRIBUTES": "service.name=ignored"}, "web"),
+        ({"OTEL_SERVICE_NAME": "../../etc"}, "_.._etc-" + "REST"),
+    ],
+)
 def test_the_default_spool_is_named_after_the_service(environ, folder, tmp_path, monkeypatch):
     """OTEL_SERVICE_NAME, else service.name of OTEL_RESOURCE_ATTRIBUTES, names a folder of the state dir; a name
     that is not a plain file name is made one, with a hash so "a b" and "a_b" stay apart."""
@@ -52,8 +57,9 @@ def _run_app(service: str, hook_url: str, host: str) -> None:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("test")
     with pytest.raises(ValueError):
-        with tracer.start_as_current_span("GET /boom", kind=SpanKind.SERVER,
-                                          attributes={"http.route": "/boom", "http.method": "GET"}):
+        with tracer.start_as_current_span(
+            "GET /boom", kind=SpanKind.SERVER, attributes={"http.route": "/boom", "http.method": "GET"}
+        ):
             raise ValueError("could not convert string to float: 'abc'")
     assert exporter.force_flush(20_000)
     provider.shutdown()
@@ -93,8 +99,17 @@ def test_export_finds_a_services_audit_log(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("OTEL_EXPORTER_DISCORD_CONFIG", raising=False)
     monkeypatch.setenv("OTEL_EXPORTER_DISCORD_WEBHOOK_URL", HOOK)
     log = audit.AuditLog(default_state_dir("billing") / audit.FILE_NAME)
-    assert log.record(Notice(Kind.EVENT, Severity.INFO, Category.PAYMENT, "Invoice #250088 paid",
-                             event_name="invoice.paid", timestamp=1_767_700_000.0, service="billing"))
+    assert log.record(
+        Notice(
+            Kind.EVENT,
+            Severity.INFO,
+            Category.PAYMENT,
+            "Invoice #250088 paid",
+            event_name="invoice.paid",
+            timestamp=1_767_700_000.0,
+            service="billing",
+        )
+    )
     monkeypatch.setenv("OTEL_SERVICE_NAME", "billing")
     assert main(["export"]) == 0
     assert "Invoice #250088 paid" in capsys.readouterr().out

@@ -32,8 +32,14 @@ def children(discord_server: DiscordServer, tmp_path: Path) -> Iterator:
 
     def start(*args: str) -> subprocess.Popen:
         # Same working directory, program and config: the restarted process is the same application.
-        proc = subprocess.Popen([sys.executable, str(CHILD), *args], cwd=CHILD.parent, env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, str(CHILD), *args],
+            cwd=CHILD.parent,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         started.append(proc)
         return proc
 
@@ -66,9 +72,9 @@ def test_sigkill_mid_delivery_then_restart_replays_in_order_exactly_once(discord
     discord_server.set_down(False)
     restarted = start("replay")
     assert _read_line(restarted) == "REPLAYING"
-    assert discord_server.wait_for(
-        lambda: sum(len(m.embeds) for m in discord_server.messages()) >= 12, timeout=20
-    ), discord_server.stats()
+    assert discord_server.wait_for(lambda: sum(len(m.embeds) for m in discord_server.messages()) >= 12, timeout=20), (
+        discord_server.stats()
+    )
     messages = discord_server.messages()
     titles = [embed["title"] for message in messages for embed in message.embeds]
     contents = [message.content for message in messages]

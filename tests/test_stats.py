@@ -115,7 +115,10 @@ class TestStats:
         ({"queue_overflow": 0}, ""),
         ({"queue_overflow": 1}, "⚠️ 1 notice dropped (queue full)"),
         ({"queue_overflow": 1234}, "⚠️ 1,234 notices dropped (queue full)"),
-        ({"queue_overflow": 1234, "invalid_payload": 6}, "⚠️ 1,240 notices dropped (1,234 queue full, 6 rejected by Discord)"),
+        (
+            {"queue_overflow": 1234, "invalid_payload": 6},
+            "⚠️ 1,240 notices dropped (1,234 queue full, 6 rejected by Discord)",
+        ),
         ({"webhook_disabled": 2}, "⚠️ 2 notices dropped (webhook disabled)"),
     ],
 )

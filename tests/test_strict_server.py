@@ -61,8 +61,11 @@ def leaf(body: dict[str, Any], path: str) -> list[dict[str, str]]:
 class TestExecute:
     def test_wait_true_returns_the_created_message(self, discord_server: DiscordServer, webhook: WebhookInfo) -> None:
         """With wait=true Discord answers 200 and the message object, whose id later edits use."""
-        payload = {"content": "deploy done", "embeds": [{"title": "ok", "color": 0x2ECC71}],
-                   "allowed_mentions": {"parse": []}}
+        payload = {
+            "content": "deploy done",
+            "embeds": [{"title": "ok", "color": 0x2ECC71}],
+            "allowed_mentions": {"parse": []},
+        }
         response = post(webhook, payload, "?wait=true")
         assert response.status_code == 200
         body = response.json()
@@ -76,14 +79,17 @@ class TestExecute:
         [message] = discord_server.messages("alerts")
         assert message.id == body["id"] and message.payload == payload and message.edits == 0
 
-    def test_without_wait_answers_204_and_still_records(self, discord_server: DiscordServer, webhook: WebhookInfo) -> None:
+    def test_without_wait_answers_204_and_still_records(
+        self, discord_server: DiscordServer, webhook: WebhookInfo
+    ) -> None:
         """The default (wait=false) gives 204 with no body; the message exists anyway."""
         response = post(webhook, {"content": "quiet"})
         assert response.status_code == 204 and response.content == b""
         assert [m.content for m in discord_server.messages()] == ["quiet"]
 
-    @pytest.mark.parametrize(("value", "status"), [("true", 200), ("1", 200), ("True", 200),
-                                                   ("false", 204), ("0", 204), ("False", 204)])
+    @pytest.mark.parametrize(
+        ("value", "status"), [("true", 200), ("1", 200), ("True", 200), ("false", 204), ("0", 204), ("False", 204)]
+    )
     def test_wait_accepts_discords_boolean_spellings(self, webhook: WebhookInfo, value: str, status: int) -> None:
         """Discord's boolean query strings are true/1/True and false/0/False."""
         assert post(webhook, {"content": "x"}, f"?wait={value}").status_code == status
@@ -95,7 +101,9 @@ class TestExecute:
         assert leaf(response.json(), "wait")[0]["code"] == "BOOLEAN_TYPE_COERCE"
 
     @pytest.mark.parametrize("prefix", ["/api/webhooks", "/api/v10/webhooks", "/api/v9/webhooks"])
-    def test_versioned_and_unversioned_paths(self, discord_server: DiscordServer, webhook: WebhookInfo, prefix: str) -> None:
+    def test_versioned_and_unversioned_paths(
+        self, discord_server: DiscordServer, webhook: WebhookInfo, prefix: str
+    ) -> None:
         """The URL Discord's UI copies has no version; clients send /api/v10."""
         url = f"{discord_server.base_url}{prefix}/{webhook.id}/{webhook.token}?wait=true"
         assert requests.post(url, json={"content": "v"}, timeout=TIMEOUT).status_code == 200
@@ -123,7 +131,9 @@ class TestExecute:
         response = post(webhook, {"content": "x", "thread_name": "incident"})
         assert response.status_code == 400 and response.json()["code"] == 220003
 
-    def test_components_are_dropped_without_with_components(self, discord_server: DiscordServer, webhook: WebhookInfo) -> None:
+    def test_components_are_dropped_without_with_components(
+        self, discord_server: DiscordServer, webhook: WebhookInfo
+    ) -> None:
         """Without ?with_components=true Discord silently ignores components (buttons vanish)."""
         row = [{"type": 1, "components": [{"type": 2, "style": 5, "label": "Trace", "url": "https://example.com/t"}]}]
         assert post(webhook, {"content": "x", "components": row}, "?wait=true").json()["components"] == []
@@ -140,8 +150,12 @@ class TestMultipart:
     def test_file_upload_with_attachment_image(self, discord_server: DiscordServer, webhook: WebhookInfo) -> None:
         """payload_json plus files[0]; attachment:// names the upload; bytes survive exactly."""
         payload = {"content": "chart", "embeds": [{"title": "cpu", "image": {"url": "attachment://cpu.png"}}]}
-        response = requests.post(webhook.url, data={"payload_json": json.dumps(payload)},
-                                 files={"files[0]": ("cpu.png", self.PNG, "image/png")}, timeout=TIMEOUT)
+        response = requests.post(
+            webhook.url,
+            data={"payload_json": json.dumps(payload)},
+            files={"files[0]": ("cpu.png", self.PNG, "image/png")},
+            timeout=TIMEOUT,
+        )
         assert response.status_code == 200  # Discord answers 200 with files even without wait
         [attachment] = response.json()["attachments"]
         assert attachment["filename"] == "cpu.png" and attachment["size"] == len(self.PNG)
@@ -151,8 +165,12 @@ class TestMultipart:
 
     def test_attachment_reference_without_upload_is_rejected(self, webhook: WebhookInfo) -> None:
         payload = {"embeds": [{"image": {"url": "attachment://missing.png"}}]}
-        response = requests.post(webhook.url, data={"payload_json": json.dumps(payload)},
-                                 files={"files[0]": ("other.png", self.PNG, "image/png")}, timeout=TIMEOUT)
+        response = requests.post(
+            webhook.url,
+            data={"payload_json": json.dumps(payload)},
+            files={"files[0]": ("other.png", self.PNG, "image/png")},
+            timeout=TIMEOUT,
+        )
         assert response.status_code == 400
         assert leaf(response.json(), "embeds.0.image.url")[0]["code"] == "ATTACHMENT_NOT_FOUND"
 
@@ -168,9 +186,14 @@ class TestMultipart:
 class TestEdit:
     def test_edit_applies_and_keeps_untouched_fields(self, discord_server: DiscordServer, webhook: WebhookInfo) -> None:
         """PATCH replaces the fields it names; the rest of the message stays."""
-        first = post(webhook, {"content": "1 error", "embeds": [{"title": "boom"}], "username": "alerts"}, "?wait=true").json()
-        response = requests.patch(f"{webhook.url}/messages/{first['id']}",
-                                  json={"embeds": [{"title": "boom", "description": "seen 3 times"}]}, timeout=TIMEOUT)
+        first = post(
+            webhook, {"content": "1 error", "embeds": [{"title": "boom"}], "username": "alerts"}, "?wait=true"
+        ).json()
+        response = requests.patch(
+            f"{webhook.url}/messages/{first['id']}",
+            json={"embeds": [{"title": "boom", "description": "seen 3 times"}]},
+            timeout=TIMEOUT,
+        )
         assert response.status_code == 200
         assert response.json()["embeds"][0]["description"] == "seen 3 times"
         assert response.json()["edited_timestamp"] is not None
@@ -192,8 +215,9 @@ class TestEdit:
 
     def test_edit_is_validated_like_a_post(self, webhook: WebhookInfo) -> None:
         first = post(webhook, {"content": "x"}, "?wait=true").json()
-        response = requests.patch(f"{webhook.url}/messages/{first['id']}",
-                                  json={"embeds": [{"title": "t" * 257}]}, timeout=TIMEOUT)
+        response = requests.patch(
+            f"{webhook.url}/messages/{first['id']}", json={"embeds": [{"title": "t" * 257}]}, timeout=TIMEOUT
+        )
         assert leaf(response.json(), "embeds.0.title")[0]["code"] == "BASE_TYPE_MAX_LENGTH"
 
     def test_another_webhooks_message_is_unknown(self, discord_server: DiscordServer, webhook: WebhookInfo) -> None:
@@ -238,8 +262,9 @@ LIMIT_CASES = [
 
 
 @pytest.mark.parametrize(("payload", "path", "code"), LIMIT_CASES, ids=[c[1] + ":" + c[2] for c in LIMIT_CASES])
-def test_each_limit_gets_discords_error_path(discord_server: DiscordServer, webhook: WebhookInfo,
-                                             payload: dict[str, Any], path: str, code: str) -> None:
+def test_each_limit_gets_discords_error_path(
+    discord_server: DiscordServer, webhook: WebhookInfo, payload: dict[str, Any], path: str, code: str
+) -> None:
     """A violated limit → 400 / 50035 with the code at the field's path; nothing is posted."""
     response = post(webhook, payload)
     assert response.status_code == 400
@@ -253,8 +278,13 @@ def test_each_limit_gets_discords_error_path(discord_server: DiscordServer, webh
 
 def test_values_at_the_limits_are_accepted(webhook: WebhookInfo) -> None:
     """All limits are inclusive."""
-    embed = {"title": "t" * 256, "description": "d" * 1000, "footer": {"text": "f" * 100},
-             "author": {"name": "a" * 256}, "fields": [{"name": "n" * 10, "value": "v" * 100}] * 25}
+    embed = {
+        "title": "t" * 256,
+        "description": "d" * 1000,
+        "footer": {"text": "f" * 100},
+        "author": {"name": "a" * 256},
+        "fields": [{"name": "n" * 10, "value": "v" * 100}] * 25,
+    }
     payload = {"content": "c" * 2000, "username": "u" * 80, "embeds": [embed], "flags": 4 | 4096}
     assert post(webhook, payload).status_code == 204
 
@@ -264,8 +294,10 @@ class TestEmbedTotal:
     def embeds(total: int, pad: str = "") -> list[dict[str, Any]]:
         # 4096 + 256 + 1024 + 256 + the rest in footer.text, spread over two embeds.
         rest = total - 4096 - 256 - 1024 - 256
-        return [{"title": "t" * 256, "description": "d" * 4096},
-                {"fields": [{"name": "n" * 256, "value": "v" * 1024}], "footer": {"text": pad + "f" * rest + pad}}]
+        return [
+            {"title": "t" * 256, "description": "d" * 4096},
+            {"fields": [{"name": "n" * 256, "value": "v" * 1024}], "footer": {"text": pad + "f" * rest + pad}},
+        ]
 
     def test_6000_across_embeds_is_accepted(self, webhook: WebhookInfo) -> None:
         assert post(webhook, {"embeds": self.embeds(6000)}).status_code == 204
@@ -287,8 +319,9 @@ class TestEmbedTotal:
         assert post(webhook, {"embeds": embeds}).status_code == 400
 
 
-@pytest.mark.parametrize("payload", [{}, {"content": "   \n"}, {"content": None}, {"embeds": []},
-                                     {"allowed_mentions": {"parse": []}}])
+@pytest.mark.parametrize(
+    "payload", [{}, {"content": "   \n"}, {"content": None}, {"embeds": []}, {"allowed_mentions": {"parse": []}}]
+)
 def test_empty_message(webhook: WebhookInfo, payload: dict[str, Any]) -> None:
     """Nothing to show → 50006, not a form error."""
     response = post(webhook, payload)
@@ -305,12 +338,15 @@ class TestMentions:
         payload = {"content": "<@1>", "allowed_mentions": {"parse": ["everyone"], "users": ["1"], "roles": []}}
         assert post(webhook, payload).status_code == 204
 
-    @pytest.mark.parametrize(("mentions", "path", "code"), [
-        ({"parse": "users"}, "allowed_mentions.parse", "LIST_TYPE_CONVERT"),
-        ({"parse": ["user"]}, "allowed_mentions.parse.0", "BASE_TYPE_CHOICES"),
-        ({"users": ["12ab"]}, "allowed_mentions.users.0", "NUMBER_TYPE_COERCE"),
-        ({"roles": [str(i) for i in range(101)]}, "allowed_mentions.roles", "BASE_TYPE_MAX_LENGTH"),
-    ])
+    @pytest.mark.parametrize(
+        ("mentions", "path", "code"),
+        [
+            ({"parse": "users"}, "allowed_mentions.parse", "LIST_TYPE_CONVERT"),
+            ({"parse": ["user"]}, "allowed_mentions.parse.0", "BASE_TYPE_CHOICES"),
+            ({"users": ["12ab"]}, "allowed_mentions.users.0", "NUMBER_TYPE_COERCE"),
+            ({"roles": [str(i) for i in range(101)]}, "allowed_mentions.roles", "BASE_TYPE_MAX_LENGTH"),
+        ],
+    )
     def test_shape(self, webhook: WebhookInfo, mentions: dict[str, Any], path: str, code: str) -> None:
         response = post(webhook, {"content": "x", "allowed_mentions": mentions})
         assert response.status_code == 400 and leaf(response.json(), path)[0]["code"] == code
@@ -318,8 +354,9 @@ class TestMentions:
 
 class TestRequestErrors:
     def test_invalid_json(self, webhook: WebhookInfo) -> None:
-        response = requests.post(webhook.url, data=b'{"content": ', headers={"Content-Type": "application/json"},
-                                 timeout=TIMEOUT)
+        response = requests.post(
+            webhook.url, data=b'{"content": ', headers={"Content-Type": "application/json"}, timeout=TIMEOUT
+        )
         assert response.status_code == 400 and response.json()["code"] == 50109
 
     def test_wrong_content_type(self, webhook: WebhookInfo) -> None:
@@ -340,8 +377,9 @@ class TestRequestErrors:
         assert body["id"] == webhook.id and body["type"] == 1 and body["token"] == webhook.token
         assert body["channel_id"] == webhook.channel_id and body["name"] == "otel-discord"
 
-    def test_token_never_appears_in_records_reprs_or_logs(self, discord_server: DiscordServer,
-                                                         webhook: WebhookInfo) -> None:
+    def test_token_never_appears_in_records_reprs_or_logs(
+        self, discord_server: DiscordServer, webhook: WebhookInfo
+    ) -> None:
         records: list[logging.LogRecord] = []
         handler = logging.Handler()
         handler.emit = records.append  # type: ignore[method-assign]
@@ -548,7 +586,8 @@ class TestState:
         again = discord_server.create_webhook("billing")
         assert hook.channel_id == again.channel_id != discord_server.create_webhook("ops").channel_id
         assert len(hook.token) == 68 and set(hook.token) <= set(
-            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+        )
         assert 18 <= len(hook.id) <= 19 and hook.id.isdigit()
         assert hook.url == f"{discord_server.base_url}/api/webhooks/{hook.id}/{hook.token}"
         assert discord_server.base_url == f"http://{discord_server.host_port}"
@@ -566,15 +605,19 @@ class TestState:
 
 
 class TestExtras:
-    def test_add_route_mounts_a_page_that_faults_do_not_touch(self, discord_server: DiscordServer,
-                                                               webhook: WebhookInfo) -> None:
+    def test_add_route_mounts_a_page_that_faults_do_not_touch(
+        self, discord_server: DiscordServer, webhook: WebhookInfo
+    ) -> None:
         """A preview page lives on the same server, outside Discord's faults, limits and stats."""
         seen: list[str] = []
 
         def page(request: Request) -> Response:
             seen.append(request.path)
-            return Response(200, raw=f"<p>{len(discord_server.messages())} messages</p>".encode(),
-                            content_type="text/html; charset=utf-8")
+            return Response(
+                200,
+                raw=f"<p>{len(discord_server.messages())} messages</p>".encode(),
+                content_type="text/html; charset=utf-8",
+            )
 
         discord_server.add_route("GET", "/preview/*", page)
         post(webhook, {"content": "x"})
@@ -610,18 +653,23 @@ class TestExtras:
 
     def test_chunked_body(self, discord_server: DiscordServer, webhook: WebhookInfo) -> None:
         chunks = iter([b'{"content": ', b'"sent in chunks"}'])
-        response = requests.post(webhook.url, data=chunks, headers={"Content-Type": "application/json"},
-                                 timeout=TIMEOUT)
+        response = requests.post(
+            webhook.url, data=chunks, headers={"Content-Type": "application/json"}, timeout=TIMEOUT
+        )
         assert response.status_code == 204
         assert [m.content for m in discord_server.messages()] == ["sent in chunks"]
 
-    def test_oversized_body_is_413_without_reading_it(self, discord_server: DiscordServer,
-                                                       webhook: WebhookInfo) -> None:
+    def test_oversized_body_is_413_without_reading_it(
+        self, discord_server: DiscordServer, webhook: WebhookInfo
+    ) -> None:
         path = webhook.url.removeprefix(discord_server.base_url)
-        with socket.create_connection(("127.0.0.1", int(discord_server.host_port.rsplit(":", 1)[1])),
-                                      timeout=TIMEOUT) as conn:
-            conn.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                         f"Content-Length: {30 * 1024 * 1024}\r\n\r\n".encode())
+        with socket.create_connection(
+            ("127.0.0.1", int(discord_server.host_port.rsplit(":", 1)[1])), timeout=TIMEOUT
+        ) as conn:
+            conn.sendall(
+                f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {30 * 1024 * 1024}\r\n\r\n".encode()
+            )
             received = b""
             while chunk := conn.recv(4096):  # the server hangs up after answering
                 received += chunk

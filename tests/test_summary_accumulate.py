@@ -117,7 +117,8 @@ def test_forked_worker_continues_from_the_masters_points():
         try:
             os.close(read_end)
             app.provider._sdk_config.resource = app.provider._sdk_config.resource.merge(
-                type(app.provider._sdk_config.resource)({"service.instance.id": "worker"}))
+                type(app.provider._sdk_config.resource)({"service.instance.id": "worker"})
+            )
             app.request("/a", 5, n=2)
             batch = acc.changes(app.collect())
             result = {"requests": requests_of(batch.changes), "instances": sorted(i for _, i in batch.identities)}
@@ -161,8 +162,10 @@ class TestCollect:
         paid.add(2, {"status": "paid"})
         paid.add(5, {"status": "created"})
         memory.add(300 * 1024 * 1024)
-        business = (BusinessMetric("revenue", "ozark.revenue"),
-                    BusinessMetric("invoices_paid", "ozark.invoices", {"status": "paid"}))
+        business = (
+            BusinessMetric("revenue", "ozark.revenue"),
+            BusinessMetric("invoices_paid", "ozark.invoices", {"status": "paid"}),
+        )
         tally = tallies(Accumulator().changes(app.collect()), business, now=10)["ozark"]
         assert tally.get("revenue") == 125050
         assert tally.get("invoices_paid") == 2

@@ -25,15 +25,37 @@ def test_defaults(tmp_path):
     ("label", "environ", "arguments", "file", "expected"),
     [
         ("file", {}, None, {"summaries": ["weekly@mon 09:00"]}, ["weekly@mon 09:00"]),
-        ("generic env over file", {"OTEL_EXPORTER_DISCORD_SUMMARY_SCHEDULE": "daily@17:00"}, None,
-         {"summaries": ["weekly@mon 09:00"]}, ["daily@17:00"]),
-        ("signal env over generic", {"OTEL_EXPORTER_DISCORD_SUMMARY_SCHEDULE": "daily@17:00",
-                                     "OTEL_EXPORTER_DISCORD_METRICS_SUMMARY_SCHEDULE": "every 15m"}, None, {},
-         ["every 15m"]),
-        ("argument over all", {"OTEL_EXPORTER_DISCORD_METRICS_SUMMARY_SCHEDULE": "every 15m"},
-         {"summary_schedule": "quarterly"}, {}, ["quarterly@1 09:00"]),
-        ("several in one variable", {"OTEL_EXPORTER_DISCORD_SUMMARY_SCHEDULE": "daily@18:00, weekly@fri 17:00"},
-         None, {}, ["daily@18:00", "weekly@fri 17:00"]),
+        (
+            "generic env over file",
+            {"OTEL_EXPORTER_DISCORD_SUMMARY_SCHEDULE": "daily@17:00"},
+            None,
+            {"summaries": ["weekly@mon 09:00"]},
+            ["daily@17:00"],
+        ),
+        (
+            "signal env over generic",
+            {
+                "OTEL_EXPORTER_DISCORD_SUMMARY_SCHEDULE": "daily@17:00",
+                "OTEL_EXPORTER_DISCORD_METRICS_SUMMARY_SCHEDULE": "every 15m",
+            },
+            None,
+            {},
+            ["every 15m"],
+        ),
+        (
+            "argument over all",
+            {"OTEL_EXPORTER_DISCORD_METRICS_SUMMARY_SCHEDULE": "every 15m"},
+            {"summary_schedule": "quarterly"},
+            {},
+            ["quarterly@1 09:00"],
+        ),
+        (
+            "several in one variable",
+            {"OTEL_EXPORTER_DISCORD_SUMMARY_SCHEDULE": "daily@18:00, weekly@fri 17:00"},
+            None,
+            {},
+            ["daily@18:00", "weekly@fri 17:00"],
+        ),
         ("off", {"OTEL_EXPORTER_DISCORD_SUMMARY_SCHEDULE": "off"}, None, {}, []),
     ],
 )
@@ -42,8 +64,7 @@ def test_schedule_precedence(tmp_path, label, environ, arguments, file, expected
 
 
 def test_file_entries_may_carry_their_own_time_zone(tmp_path):
-    loaded = load(tmp_path, summaries=[{"schedule": "daily@09:00", "timezone": "America/New_York"},
-                                       "monthly@1 09:00"])
+    loaded = load(tmp_path, summaries=[{"schedule": "daily@09:00", "timezone": "America/New_York"}, "monthly@1 09:00"])
     assert [s.tz.key for s in loaded.schedules] == ["America/New_York", "Europe/Amsterdam"]
 
 
@@ -61,8 +82,10 @@ def test_thresholds_from_the_file_and_environment_shortcuts(tmp_path):
 def test_jobs_milestones_and_business_metrics_in_both_forms(tmp_path):
     loaded = load(
         tmp_path,
-        {"OTEL_EXPORTER_DISCORD_JOBS": "nightly-backup:24h:1h, sync:15m",
-         "OTEL_EXPORTER_DISCORD_BUSINESS_METRICS": "revenue=ozark.revenue"},
+        {
+            "OTEL_EXPORTER_DISCORD_JOBS": "nightly-backup:24h:1h, sync:15m",
+            "OTEL_EXPORTER_DISCORD_BUSINESS_METRICS": "revenue=ozark.revenue",
+        },
         milestones=[{"name": "Q revenue", "metric": "revenue", "period": "quarter", "target": 100000}],
     )
     assert [(j.name, j.every, j.grace) for j in loaded.jobs] == [("nightly-backup", 86400, 3600), ("sync", 900, 0)]
@@ -75,8 +98,11 @@ def test_jobs_milestones_and_business_metrics_in_both_forms(tmp_path):
     [
         ({"OTEL_EXPORTER_DISCORD_TIMEZONE": "Mars/Olympus"}, {}, "OTEL_EXPORTER_DISCORD_TIMEZONE"),
         ({}, {"jobs": [{"name": "x"}]}, "config file key 'jobs'"),
-        ({}, {"milestones": [{"name": "x", "metric": "revenue", "period": "decade", "target": 1}]},
-         "config file key 'milestones'"),
+        (
+            {},
+            {"milestones": [{"name": "x", "metric": "revenue", "period": "decade", "target": 1}]},
+            "config file key 'milestones'",
+        ),
         ({}, {"thresholds": [{"metric": "disk", "above": 1}]}, "config file key 'thresholds'"),
         ({"OTEL_EXPORTER_DISCORD_ALERT_CPU_PERCENT": "-5"}, {}, "OTEL_EXPORTER_DISCORD_ALERT_CPU_PERCENT"),
     ],
@@ -84,5 +110,3 @@ def test_jobs_milestones_and_business_metrics_in_both_forms(tmp_path):
 def test_errors_name_the_setting(tmp_path, environ, file, names):
     with pytest.raises(ConfigError, match=names):
         load(tmp_path, environ, **file)
-
-

@@ -34,8 +34,15 @@ def test_a_failure_is_not_alerted_twice(tmp_path):
     completed()
     monitor.process(None, clock())
     clock.advance(HOUR)
-    observe.business_event("job.failed", {"job.name": "nightly-backup", "job.duration_ms": 800,
-                                          "error.type": "OSError", "exception.message": "disk full"})
+    observe.business_event(
+        "job.failed",
+        {
+            "job.name": "nightly-backup",
+            "job.duration_ms": 800,
+            "error.type": "OSError",
+            "exception.message": "disk full",
+        },
+    )
     assert job_notices(monitor.process(None, clock())) == []
 
 

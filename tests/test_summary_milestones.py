@@ -53,9 +53,11 @@ def test_crossing_the_target_celebrates_once_per_quarter(tmp_path):
 
 def test_counting_milestone_on_a_business_figure(tmp_path):
     clock = Clock(local(2025, 10, 14, 12, 0))
-    monitor = make_monitor(tmp_path, summaries="off",
-                           milestones=[{"name": "Busy day", "metric": "invoices.created", "period": "day",
-                                        "target": 3}])
+    monitor = make_monitor(
+        tmp_path,
+        summaries="off",
+        milestones=[{"name": "Busy day", "metric": "invoices.created", "period": "day", "target": 3}],
+    )
     for _ in range(3):
         observe.business_event("invoice.created", {"invoice.amount": 10})
     (notice,) = milestones(monitor.process(None, clock()))

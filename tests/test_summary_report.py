@@ -33,12 +33,14 @@ def route_tally(routes: dict[str, tuple[int, int, int]]) -> Tally:
 class TestTable:
     def test_columns_line_up(self):
         """Every row of a section has the same width, whatever the route and the numbers."""
-        tally = route_tally({
-            "GET /invoices": (5210, 0, 7),
-            "POST /invoices/<int:invoice_id>/pay": (12, 1, 9),
-            "GET /reports/slow": (3, 0, 12),
-            "GET /healthz": (120000, 0, 1),
-        })
+        tally = route_tally(
+            {
+                "GET /invoices": (5210, 0, 7),
+                "POST /invoices/<int:invoice_id>/pay": (12, 1, 9),
+                "GET /reports/slow": (3, 0, 12),
+                "GET /healthz": (120000, 0, 1),
+            }
+        )
         table = report.route_table(tally)
         lines = [line for line in table.splitlines() if line]
         assert len({len(line) for line in lines}) == 1, table
@@ -85,15 +87,23 @@ def test_summary_stays_within_discord_limits_with_many_routes():
     """Forty long routes and every business figure: the rendered message is one valid Discord message."""
     schedule = parse_schedule("daily@18:00", AMS)
     tick = local(2025, 10, 14, 18, 0)
-    tally = route_tally({f"GET /very/long/route/number/{i}/<int:item_id>/details": (i + 1, i % 3, i % 14)
-                         for i in range(40)})
+    tally = route_tally(
+        {f"GET /very/long/route/number/{i}/<int:item_id>/details": (i + 1, i % 3, i % 14) for i in range(40)}
+    )
     tally.add("revenue", 1234567)
     tally.add("invoices_created", 9)
     tally.add("event:auth.login_failed", 4)
     values = report.figures(tally, 0.998)
     notice = report.summary_notice(
-        service="ozark", schedule=schedule, tick=tick, tally=tally, values=values, previous=None,
-        to_date={"day": 1234567, "month": 2e6, "quarter": 9e6}, currency="EUR", spark="Requests ▁▂▃",
+        service="ozark",
+        schedule=schedule,
+        tick=tick,
+        tally=tally,
+        values=values,
+        previous=None,
+        to_date={"day": 1234567, "month": 2e6, "quarter": 9e6},
+        currency="EUR",
+        spark="Requests ▁▂▃",
     )
     payload = build_payload([render_embed(notice)])
     assert validate_execute(payload) == []
@@ -109,8 +119,15 @@ def test_dutch_amount_style():
     tally.add("revenue", 4109450)
     assert "GET /export.csv      12,3k" in report.route_table(tally, "nl")  # the route keeps its dot
     notice = report.summary_notice(
-        service="ozark", schedule=parse_schedule("daily@18:00", AMS), tick=local(2025, 10, 14, 18, 0),
-        tally=tally, values=report.figures(tally, None), previous=None, to_date={}, currency="EUR", style="nl",
+        service="ozark",
+        schedule=parse_schedule("daily@18:00", AMS),
+        tick=local(2025, 10, 14, 18, 0),
+        tally=tally,
+        values=report.figures(tally, None),
+        previous=None,
+        to_date={},
+        currency="EUR",
+        style="nl",
     )
     fields = {f.name: f.value for f in notice.fields}
     assert fields["Requests"] == "12.345" and fields["Revenue"] == "€41.094"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,7 +11,7 @@ from test_summary_support import AMS, local
 
 from otel_discord.summary.schedules import Schedule, parse_schedule, period_start
 
-UTC = timezone.utc
+UTC = UTC
 NEW_YORK = ZoneInfo("America/New_York")
 HOUR = 3600.0
 
@@ -42,8 +42,20 @@ class TestParse:
     def test_accepted_forms_normalise_to_one_spec(self, text, spec):
         assert parse_schedule(text, AMS).spec == spec
 
-    @pytest.mark.parametrize("text", ["hourly", "daily@25:00", "weekly@someday", "every 0m", "every 3d",
-                                      "monthly@32", "daily 18:00 now", "daily@18:07", "every 130m"])
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "hourly",
+            "daily@25:00",
+            "weekly@someday",
+            "every 0m",
+            "every 3d",
+            "monthly@32",
+            "daily 18:00 now",
+            "daily@18:07",
+            "every 130m",
+        ],
+    )
     def test_rejected_forms_are_named_in_the_error(self, text):
         with pytest.raises(ValueError, match=re.escape(repr(text))):
             parse_schedule(text, AMS)
@@ -139,8 +151,13 @@ class TestCalendarPeriods:
 
     @pytest.mark.parametrize(
         ("kind", "expected"),
-        [("day", "2025-11-14"), ("week", "2025-11-10"), ("month", "2025-11-01"), ("quarter", "2025-10-01"),
-         ("year", "2025-01-01")],
+        [
+            ("day", "2025-11-14"),
+            ("week", "2025-11-10"),
+            ("month", "2025-11-01"),
+            ("quarter", "2025-10-01"),
+            ("year", "2025-01-01"),
+        ],
     )
     def test_calendar_period_starts_are_local(self, kind, expected):
         """23:30 UTC on 13 Nov is already the 14th in Amsterdam."""

@@ -39,8 +39,12 @@ AMS = ZoneInfo("Europe/Amsterdam")
 WEBHOOK = "https://discord.com/api/webhooks/123456789012345678/" + "t" * 68
 #: The Flask instrumentation's bounds for the old ``http.server.duration`` (ms).
 OLD_BOUNDS = (0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000)
-DELTA = {Counter: AggregationTemporality.DELTA, Histogram: AggregationTemporality.DELTA,
-         UpDownCounter: AggregationTemporality.DELTA, ObservableUpDownCounter: AggregationTemporality.DELTA}
+DELTA = {
+    Counter: AggregationTemporality.DELTA,
+    Histogram: AggregationTemporality.DELTA,
+    UpDownCounter: AggregationTemporality.DELTA,
+    ObservableUpDownCounter: AggregationTemporality.DELTA,
+}
 
 
 class Clock:
@@ -67,15 +71,24 @@ def settings_for(tmp_path: Path, environ: Mapping[str, str] | None = None, **fil
     config = tmp_path / "otel-discord.yaml"
     config.write_text(yaml.safe_dump(file), encoding="utf-8")
     # These tests read Amsterdam's calendar (the example app's zone), whatever the host's zone is.
-    return resolve("metrics", webhook_url=WEBHOOK, spool_dir=tmp_path / "spool", config_file=config,
-                   environ={"OTEL_EXPORTER_DISCORD_TIMEZONE": "Europe/Amsterdam", **(environ or {})})
+    return resolve(
+        "metrics",
+        webhook_url=WEBHOOK,
+        spool_dir=tmp_path / "spool",
+        config_file=config,
+        environ={"OTEL_EXPORTER_DISCORD_TIMEZONE": "Europe/Amsterdam", **(environ or {})},
+    )
 
 
 def make_monitor(tmp_path: Path, *, service: str = "ozark", store: Store | None = None, **file: Any) -> Monitor:
     settings = settings_for(tmp_path, **file)
     config = summary_config.load(settings)
-    return Monitor(config, store or Store.open(settings.spool_dir), service=service,
-                   channels={"default": "https://discord.com/api/webhooks/1/****"})
+    return Monitor(
+        config,
+        store or Store.open(settings.spool_dir),
+        service=service,
+        channels={"default": "https://discord.com/api/webhooks/1/****"},
+    )
 
 
 class App:

@@ -70,8 +70,9 @@ def test_error_rate_over_a_window(tmp_path):
 def test_memory_per_instance_resolves_when_the_instance_goes_away(tmp_path):
     """system-metrics' process.memory.usage above the limit alerts for that instance; silence resolves it."""
     clock = Clock(local(2025, 10, 14, 10, 0))
-    monitor = make_monitor(tmp_path, summaries="off",
-                           thresholds=[{"metric": "memory_mb", "above": 512, "window": "5m"}])
+    monitor = make_monitor(
+        tmp_path, summaries="off", thresholds=[{"metric": "memory_mb", "above": 512, "window": "5m"}]
+    )
     app = App(instance="worker-7", extra_resource={"host.name": "web-1", "process.pid": 4242})
     memory = app.meter.create_up_down_counter("process.memory.usage", unit="By")
     memory.add(900 * 1024 * 1024)
@@ -89,8 +90,9 @@ def test_many_processes_send_each_transition_once(tmp_path):
     """Three workers share one state file and all see the slow minute: one alert goes out."""
     clock = Clock(local(2025, 10, 14, 10, 0))
     path = tmp_path / "spool"
-    monitors = [make_monitor(tmp_path, summaries="off", thresholds=[P95_RULE], store=Store.open(path))
-                for _ in range(3)]
+    monitors = [
+        make_monitor(tmp_path, summaries="off", thresholds=[P95_RULE], store=Store.open(path)) for _ in range(3)
+    ]
     apps = [App(instance=f"w{i}") for i in range(3)]
     fired = []
     for monitor, app in zip(monitors, apps):

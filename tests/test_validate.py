@@ -40,15 +40,19 @@ class TestValidateExecute:
             "avatar_url": "https://example.com/a.png",
             "allowed_mentions": {"parse": [], "roles": ["123456789012345678"]},
             "flags": 4096,
-            "embeds": [{
-                "title": "ZeroDivisionError in /checkout", "url": "https://grafana.example.com/trace/abc",
-                "description": "```py\nTraceback ...\n```", "color": 0xE74C3C,
-                "timestamp": "2026-08-06T12:00:00.123456+00:00",
-                "author": {"name": "shop", "url": "https://shop.example.com", "icon_url": "attachment://icon.png"},
-                "footer": {"text": "prod · web-1", "icon_url": "https://example.com/f.png"},
-                "thumbnail": {"url": "attachment://icon.png"},
-                "fields": [{"name": "Route", "value": "POST /checkout", "inline": True}],
-            }],
+            "embeds": [
+                {
+                    "title": "ZeroDivisionError in /checkout",
+                    "url": "https://grafana.example.com/trace/abc",
+                    "description": "```py\nTraceback ...\n```",
+                    "color": 0xE74C3C,
+                    "timestamp": "2026-08-06T12:00:00.123456+00:00",
+                    "author": {"name": "shop", "url": "https://shop.example.com", "icon_url": "attachment://icon.png"},
+                    "footer": {"text": "prod · web-1", "icon_url": "https://example.com/f.png"},
+                    "thumbnail": {"url": "attachment://icon.png"},
+                    "fields": [{"name": "Route", "value": "POST /checkout", "inline": True}],
+                }
+            ],
             "attachments": [{"id": "0", "filename": "icon.png"}],
         }
         assert validate_execute(payload, files=["icon.png"]) == []
@@ -57,25 +61,37 @@ class TestValidateExecute:
     def test_iso8601_timestamps(self, stamp: str) -> None:
         assert validate_execute({"embeds": [{"title": "t", "timestamp": stamp}]}) == []
 
-    @pytest.mark.parametrize(("payload", "expected"), [
-        ({"embeds": [{"title": "t", "timestamp": 1700000000}]}, ("embeds.0.timestamp", "STRING_TYPE_CONVERT")),
-        ({"embeds": [{"title": "t", "timestamp": "06/08/2026"}]}, ("embeds.0.timestamp", "DATE_TIME_TYPE_PARSE")),
-        ({"embeds": [{"title": "t", "color": -1}]}, ("embeds.0.color", "NUMBER_TYPE_MIN")),
-        ({"embeds": [{"title": "t", "color": "red"}]}, ("embeds.0.color", "NUMBER_TYPE_COERCE")),
-        ({"embeds": [{"title": "t", "author": {"name": "a", "url": "attachment://x.png"}}]},
-         ("embeds.0.author.url", "URL_TYPE_INVALID_SCHEME")),
-        ({"embeds": [{"title": "t", "thumbnail": {"url": "javascript:alert(1)"}}]},
-         ("embeds.0.thumbnail.url", "URL_TYPE_INVALID_SCHEME")),
-        ({"embeds": [{"title": "t", "footer": {"icon_url": "https://e.com/i.png"}}]},
-         ("embeds.0.footer.text", "BASE_TYPE_REQUIRED")),
-        ({"content": "x", "avatar_url": "not a url"}, ("avatar_url", "URL_TYPE_INVALID_URL")),
-        ({"content": "x", "username": "Clyde"}, ("username", "USERNAME_INVALID_CONTAINS")),
-        ({"content": "x", "flags": 4 | 8}, ("flags", "MESSAGE_FLAGS_INVALID")),
-        ({"content": "x", "components": [{"type": 99}]}, ("components.0.type", "UNION_TYPE_CHOICES")),
-        ({"content": "x", "tts": "yes"}, ("tts", "BOOLEAN_TYPE_COERCE")),
-        ({"embeds": "title"}, ("embeds", "LIST_TYPE_CONVERT")),
-        ({"embeds": [{"fields": [{"name": None, "value": "v"}]}]}, ("embeds.0.fields.0.name", "BASE_TYPE_REQUIRED")),
-    ])
+    @pytest.mark.parametrize(
+        ("payload", "expected"),
+        [
+            ({"embeds": [{"title": "t", "timestamp": 1700000000}]}, ("embeds.0.timestamp", "STRING_TYPE_CONVERT")),
+            ({"embeds": [{"title": "t", "timestamp": "06/08/2026"}]}, ("embeds.0.timestamp", "DATE_TIME_TYPE_PARSE")),
+            ({"embeds": [{"title": "t", "color": -1}]}, ("embeds.0.color", "NUMBER_TYPE_MIN")),
+            ({"embeds": [{"title": "t", "color": "red"}]}, ("embeds.0.color", "NUMBER_TYPE_COERCE")),
+            (
+                {"embeds": [{"title": "t", "author": {"name": "a", "url": "attachment://x.png"}}]},
+                ("embeds.0.author.url", "URL_TYPE_INVALID_SCHEME"),
+            ),
+            (
+                {"embeds": [{"title": "t", "thumbnail": {"url": "javascript:alert(1)"}}]},
+                ("embeds.0.thumbnail.url", "URL_TYPE_INVALID_SCHEME"),
+            ),
+            (
+                {"embeds": [{"title": "t", "footer": {"icon_url": "https://e.com/i.png"}}]},
+                ("embeds.0.footer.text", "BASE_TYPE_REQUIRED"),
+            ),
+            ({"content": "x", "avatar_url": "not a url"}, ("avatar_url", "URL_TYPE_INVALID_URL")),
+            ({"content": "x", "username": "Clyde"}, ("username", "USERNAME_INVALID_CONTAINS")),
+            ({"content": "x", "flags": 4 | 8}, ("flags", "MESSAGE_FLAGS_INVALID")),
+            ({"content": "x", "components": [{"type": 99}]}, ("components.0.type", "UNION_TYPE_CHOICES")),
+            ({"content": "x", "tts": "yes"}, ("tts", "BOOLEAN_TYPE_COERCE")),
+            ({"embeds": "title"}, ("embeds", "LIST_TYPE_CONVERT")),
+            (
+                {"embeds": [{"fields": [{"name": None, "value": "v"}]}]},
+                ("embeds.0.fields.0.name", "BASE_TYPE_REQUIRED"),
+            ),
+        ],
+    )
     def test_rules(self, payload: dict[str, Any], expected: tuple[str, str]) -> None:
         assert expected in codes(validate_execute(payload))
 
@@ -92,7 +108,9 @@ class TestValidateExecute:
         assert codes(validate_execute({})) == {("", "EMPTY_MESSAGE")}
 
     def test_errors_are_sorted_by_path(self) -> None:
-        errors = validate_execute({"embeds": [{"fields": [{"name": "n", "value": " "}] * 11 + [{"name": " ", "value": "v"}]}]})
+        errors = validate_execute(
+            {"embeds": [{"fields": [{"name": "n", "value": " "}] * 11 + [{"name": " ", "value": "v"}]}]}
+        )
         paths = [e.path for e in errors]
         assert paths == [("embeds", 0, "fields", i, "value") for i in range(11)] + [("embeds", 0, "fields", 11, "name")]
 
@@ -103,8 +121,15 @@ class TestValidateExecute:
 
 class TestEmbedTotal:
     def test_counts_the_documented_fields_trimmed(self) -> None:
-        embed = {"title": " ab ", "description": "c", "url": "https://not.counted", "footer": {"text": "d"},
-                 "author": {"name": "e"}, "fields": [{"name": "f", "value": "g"}], "provider": {"name": "zzz"}}
+        embed = {
+            "title": " ab ",
+            "description": "c",
+            "url": "https://not.counted",
+            "footer": {"text": "d"},
+            "author": {"name": "e"},
+            "fields": [{"name": "f", "value": "g"}],
+            "provider": {"name": "zzz"},
+        }
         assert embed_total([embed, embed]) == 14
 
     def test_tolerates_wrong_shapes(self) -> None:
@@ -122,7 +147,10 @@ class TestValidateEdit:
         assert (key, "FIELD_NOT_EDITABLE") in codes(validate_edit({"content": "x", key: None}))
 
     def test_attachment_reference_may_name_a_kept_attachment(self) -> None:
-        payload = {"embeds": [{"image": {"url": "attachment://a.png"}}], "attachments": [{"id": "1", "filename": "a.png"}]}
+        payload = {
+            "embeds": [{"image": {"url": "attachment://a.png"}}],
+            "attachments": [{"id": "1", "filename": "a.png"}],
+        }
         assert validate_edit(payload) == []
         assert validate_execute(payload) != []  # on a new message it must be uploaded
 
@@ -130,8 +158,25 @@ class TestValidateEdit:
 class TestDiscordJson:
     def test_nested_errors_format(self) -> None:
         body = errors_to_discord_json(validate_execute({"embeds": [{"fields": [{"name": "n", "value": "v" * 1025}]}]}))
-        assert body == {"code": 50035, "message": "Invalid Form Body", "errors": {"embeds": {"0": {"fields": {"0": {
-            "value": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 1024 or fewer in length."}]}}}}}}}
+        assert body == {
+            "code": 50035,
+            "message": "Invalid Form Body",
+            "errors": {
+                "embeds": {
+                    "0": {
+                        "fields": {
+                            "0": {
+                                "value": {
+                                    "_errors": [
+                                        {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 1024 or fewer in length."}
+                                    ]
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+        }
 
     def test_empty_alone_is_50006_and_form_errors_win(self) -> None:
         assert errors_to_discord_json(validate_execute({"content": " "}))["code"] == 50006
@@ -139,8 +184,9 @@ class TestDiscordJson:
 
     def test_request_level_errors_sit_at_the_root(self) -> None:
         body = errors_to_discord_json(validate_execute("text"))
-        assert body["errors"] == {"_errors": [{"code": "MODEL_TYPE_CONVERT",
-                                               "message": "Expected an object/dictionary."}]}
+        assert body["errors"] == {
+            "_errors": [{"code": "MODEL_TYPE_CONVERT", "message": "Expected an object/dictionary."}]
+        }
 
 
 # ------------------------------------------------------------------------- against the full spec
@@ -172,8 +218,9 @@ def full_spec() -> dict[str, Any]:
 
 @pytest.mark.parametrize("schema_name", [EXECUTE_SCHEMA, EDIT_SCHEMA])
 @pytest.mark.parametrize(("payload", "valid"), AGREEMENT_CASES)
-def test_extract_agrees_with_the_full_spec(full_spec: dict[str, Any], schema_name: str,
-                                           payload: dict[str, Any], valid: bool) -> None:
+def test_extract_agrees_with_the_full_spec(
+    full_spec: dict[str, Any], schema_name: str, payload: dict[str, Any], valid: bool
+) -> None:
     """Same verdict from Discord's full openapi.json and from our extract, and the expected one."""
     from_spec = build_validator(full_spec, schema_name).is_valid(payload)
     from_extract = build_validator(load_schema(), schema_name).is_valid(payload)
@@ -194,7 +241,9 @@ def test_username_is_only_limited_on_execute(full_spec: dict[str, Any]) -> None:
 
 def test_extract_is_up_to_date_and_names_its_source() -> None:
     """The committed discord_schema.json is exactly what the script makes from ../shared."""
-    spec = importlib.util.spec_from_file_location("extract_discord_schema", REPO_ROOT / "scripts" / "extract_discord_schema.py")
+    spec = importlib.util.spec_from_file_location(
+        "extract_discord_schema", REPO_ROOT / "scripts" / "extract_discord_schema.py"
+    )
     assert spec is not None and spec.loader is not None
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
@@ -204,5 +253,6 @@ def test_extract_is_up_to_date_and_names_its_source() -> None:
     assert digest in load_schema()["$comment"]
     names = set(load_schema()["components"]["schemas"])
     assert {EXECUTE_SCHEMA, EDIT_SCHEMA, "RichEmbed", "RichEmbedField", "MessageAllowedMentionsRequest"} <= names
-    assert names == set(script.reachable_schemas(json.loads(FULL_SPEC.read_text())["components"]["schemas"],
-                                                 script.ROOT_SCHEMAS))
+    assert names == set(
+        script.reachable_schemas(json.loads(FULL_SPEC.read_text())["components"]["schemas"], script.ROOT_SCHEMAS)
+    )

@@ -73,24 +73,33 @@ def test_redact_hides_tokens_in_free_text():
     assert "/webhooks/77/****" in redact(text)
 
 
-@pytest.mark.parametrize("text", [
-    f"https://discord.com/API/Webhooks/123456789012345678/{TOKEN}",
-    f"https://discord.com/api/webhooks/ 123456789012345678/{TOKEN}",
-    f"https://discord.com/api/webhooks/123456789012345678/a+b~{TOKEN}",
-    f"discord webhook {TOKEN}",
-    f"OTEL_EXPORTER_DISCORD_WEBHOOK_URL={TOKEN}",
-    f"123456789012345678/{TOKEN}",
-    f"Authorization: Bearer {TOKEN}",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"https://discord.com/API/Webhooks/123456789012345678/{TOKEN}",
+        f"https://discord.com/api/webhooks/ 123456789012345678/{TOKEN}",
+        f"https://discord.com/api/webhooks/123456789012345678/a+b~{TOKEN}",
+        f"discord webhook {TOKEN}",
+        f"OTEL_EXPORTER_DISCORD_WEBHOOK_URL={TOKEN}",
+        f"123456789012345678/{TOKEN}",
+        f"Authorization: Bearer {TOKEN}",
+    ],
+)
 def test_redact_hides_every_token_shape(text):
     """Each shape a user pastes loses its token, and scrubbing twice changes nothing more."""
     once = redact(text)
     assert TOKEN not in once and "****" in once and redact(once) == once
 
 
-@pytest.mark.parametrize("raw", [TOKEN, f"discord webhook {TOKEN}",
-                                 f"https://discord.com/API/Webhooks/1234/{TOKEN}",
-                                 f"https://discord.com/api/webhooks/ 1234/{TOKEN}"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        TOKEN,
+        f"discord webhook {TOKEN}",
+        f"https://discord.com/API/Webhooks/1234/{TOKEN}",
+        f"https://discord.com/api/webhooks/ 1234/{TOKEN}",
+    ],
+)
 def test_refused_value_is_described_not_echoed(raw):
     """The error says the token's length instead of showing it."""
     with pytest.raises(ValueError) as info:

@@ -32,18 +32,48 @@ def _openssl(*args: str, cwd: Path) -> None:
 def make_certificates(directory: Path) -> CertFiles:
     directory.mkdir(parents=True, exist_ok=True)
     ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
-    _openssl("req", "-x509", *ec, "-days", "2", "-subj", "/CN=otel-discord test CA",
-             "-keyout", "ca.key", "-out", "ca.pem", cwd=directory)
+    _openssl(
+        "req",
+        "-x509",
+        *ec,
+        "-days",
+        "2",
+        "-subj",
+        "/CN=otel-discord test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        cwd=directory,
+    )
     _openssl("req", *ec, "-subj", "/CN=localhost", "-keyout", "bridge.key", "-out", "bridge.csr", cwd=directory)
     (directory / "bridge.ext").write_text(
         "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n"
     )
-    _openssl("x509", "-req", "-in", "bridge.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-             "-days", "2", "-extfile", "bridge.ext", "-out", "bridge.pem", cwd=directory)
-    _openssl("pkey", "-in", "bridge.key", "-aes256", "-passout", "pass:secret", "-out", "bridge-encrypted.key",
-             cwd=directory)
-    _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", "other.key",
-             cwd=directory)
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        "bridge.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "bridge.ext",
+        "-out",
+        "bridge.pem",
+        cwd=directory,
+    )
+    _openssl(
+        "pkey", "-in", "bridge.key", "-aes256", "-passout", "pass:secret", "-out", "bridge-encrypted.key", cwd=directory
+    )
+    _openssl(
+        "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", "other.key", cwd=directory
+    )
     return CertFiles(
         ca=directory / "ca.pem",
         cert=directory / "bridge.pem",

@@ -74,8 +74,9 @@ def _eur(amount: Decimal) -> str:
 
 
 def _created_invoice(session: _Session, client: str, amount: str, description: str) -> tuple[str, str, bool]:
-    response = session.request("POST", "/invoices/new",
-                               data={"client": client, "amount": amount, "description": description})
+    response = session.request(
+        "POST", "/invoices/new", data={"client": client, "amount": amount, "description": description}
+    )
     found = re.search(r'data-invoice-number="(\d+)"', response.text)
     invoice_path = re.search(r"/invoices/\d+$", response.url)
     ok = response.status_code == 200 and found is not None and invoice_path is not None
@@ -95,8 +96,9 @@ def _import_csv(today: date) -> bytes:
     return ("\r\n".join(rows) + "\r\n").encode("utf-8")
 
 
-def drive(base_url: str, *, out: Callable[[str], None] = print, timeout: float = 60.0,
-          wait_s: float = 15.0) -> dict[str, Any]:
+def drive(
+    base_url: str, *, out: Callable[[str], None] = print, timeout: float = 60.0, wait_s: float = 15.0
+) -> dict[str, Any]:
     """Run the scripted session against ``base_url`` and return a summary.
 
     The summary has ``ok`` (every step as expected), ``steps`` (name, status, ok,
@@ -118,8 +120,9 @@ def drive(base_url: str, *, out: Callable[[str], None] = print, timeout: float =
 
     number, _, _ = _created_invoice(s, "Bakkerij de Vries", "2.450,00", "Boekhouding Q3 en jaarafsluiting")
     summary["invoices_created"].append(number)
-    big, big_path, _ = _created_invoice(s, "Installatiebedrijf Mulder B.V.", "7.850,00",
-                                        "Nieuwe administratie-inrichting")
+    big, big_path, _ = _created_invoice(
+        s, "Installatiebedrijf Mulder B.V.", "7.850,00", "Nieuwe administratie-inrichting"
+    )
     summary["invoices_created"].append(big)
     summary["high_value_invoice"] = big
 
@@ -133,12 +136,18 @@ def drive(base_url: str, *, out: Callable[[str], None] = print, timeout: float =
     summary["paid_invoice"] = big if paid else None
 
     r = s.request("POST", "/import", files={"file": ("facturen-export.csv", _import_csv(today), "text/csv")})
-    counts = {key: int(value) for key, value in
-              re.findall(r'data-rows-(read|imported|rejected)="(\d+)"', r.text)}
-    summary["import"] = {"rows_read": counts.get("read"), "rows_imported": counts.get("imported"),
-                         "rows_rejected": counts.get("rejected")}
-    s.record("import CSV with one bad row", r, r.status_code == 200 and counts.get("rejected") == 1,
-             f"{counts.get('imported')} imported, {counts.get('rejected')} rejected")
+    counts = {key: int(value) for key, value in re.findall(r'data-rows-(read|imported|rejected)="(\d+)"', r.text)}
+    summary["import"] = {
+        "rows_read": counts.get("read"),
+        "rows_imported": counts.get("imported"),
+        "rows_rejected": counts.get("rejected"),
+    }
+    s.record(
+        "import CSV with one bad row",
+        r,
+        r.status_code == 200 and counts.get("rejected") == 1,
+        f"{counts.get('imported')} imported, {counts.get('rejected')} rejected",
+    )
 
     r = s.request("GET", "/boom")
     s.record("open the margin report (fails)", r, r.status_code == 500, "500 expected")
@@ -154,12 +163,24 @@ def drive(base_url: str, *, out: Callable[[str], None] = print, timeout: float =
     r = s.request("GET", "/export.csv")
     lines = [line for line in r.content.decode("utf-8-sig").splitlines() if line.strip()]
     export_rows = max(len(lines) - 1, 0)
-    s.record("download CSV export", r, r.status_code == 200 and r.headers.get("Content-Type", "").startswith("text/csv"),
-             f"{export_rows} invoices")
+    s.record(
+        "download CSV export",
+        r,
+        r.status_code == 200 and r.headers.get("Content-Type", "").startswith("text/csv"),
+        f"{export_rows} invoices",
+    )
     summary["export_rows"] = export_rows
 
-    r = s.request("POST", "/feedback", data={"name": "Anna de Boer", "email": "anna@example.nl", "topic": "question",
-                                             "message": "Kan de BTW-export ook per maand?"})
+    r = s.request(
+        "POST",
+        "/feedback",
+        data={
+            "name": "Anna de Boer",
+            "email": "anna@example.nl",
+            "topic": "question",
+            "message": "Kan de BTW-export ook per maand?",
+        },
+    )
     s.record("send the feedback form", r, r.status_code == 200 and "feedback-sent" in r.text)
     summary["feedback_status"] = r.status_code
 
@@ -188,8 +209,12 @@ def _update_btw(s: _Session, today: date) -> dict[str, Any]:
     stored = re.search(rf'data-quarter="{quarter}" data-calculated="[\d.-]+"\s+data-manual="([\d.-]+)"', r.text)
     ok = found is not None and r.status_code == 200 and stored is not None and Decimal(stored[1]) == manual
     s.record(f"enter BTW paid for {quarter}", r, ok, f"€ {_eur(manual)} vs calculated € {_eur(calculated)}")
-    return {"quarter": quarter, "calculated": float(calculated), "manual": float(manual),
-            "difference": float(manual - calculated)}
+    return {
+        "quarter": quarter,
+        "calculated": float(calculated),
+        "manual": float(manual),
+        "difference": float(manual - calculated),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,8 +229,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"drive: {exc}", file=sys.stderr)
         return 2
     failed = [step["step"] for step in summary["steps"] if not step["ok"]]
-    print(f"done: {len(summary['steps']) - len(failed)}/{len(summary['steps'])} steps as expected"
-          + (f"; unexpected: {', '.join(failed)}" if failed else ""))
+    print(
+        f"done: {len(summary['steps']) - len(failed)}/{len(summary['steps'])} steps as expected"
+        + (f"; unexpected: {', '.join(failed)}" if failed else "")
+    )
     return 0 if summary["ok"] else 1
 
 

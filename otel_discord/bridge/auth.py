@@ -70,8 +70,11 @@ class Access:
 
     def describe(self) -> str:
         """One phrase for the startup line: how clients authenticate, never the token itself."""
-        auth = (f"bearer token required ({len(self.token)} characters, from {self.token_source})"
-                if self.token else "no token: any local process may post")
+        auth = (
+            f"bearer token required ({len(self.token)} characters, from {self.token_source})"
+            if self.token
+            else "no token: any local process may post"
+        )
         return f"{auth}; {'TLS' if self.tls else 'plain HTTP'}"
 
 
@@ -81,14 +84,19 @@ def parse_token(text: str, source: str) -> str:
     if not token:
         raise ConfigError(f"{source} is empty; make a token with {HOW_TO_MAKE_ONE}")
     if len(token) > MAX_TOKEN_LENGTH:
-        raise ConfigError(f"{source} is {len(token)} characters long, more than {MAX_TOKEN_LENGTH}: "
-                          "is it the right file?")
+        raise ConfigError(
+            f"{source} is {len(token)} characters long, more than {MAX_TOKEN_LENGTH}: is it the right file?"
+        )
     if not _B64TOKEN.fullmatch(token):
-        raise ConfigError(f"{source} ({len(token)} characters) may only contain letters, digits and "
-                          f"- . _ ~ + / (then = padding); make one with {HOW_TO_MAKE_ONE}")
+        raise ConfigError(
+            f"{source} ({len(token)} characters) may only contain letters, digits and "
+            f"- . _ ~ + / (then = padding); make one with {HOW_TO_MAKE_ONE}"
+        )
     if len(token) < MIN_TOKEN_LENGTH:
-        raise ConfigError(f"{source} is {len(token)} characters long; at least {MIN_TOKEN_LENGTH} "
-                          f"are needed, make one with {HOW_TO_MAKE_ONE}")
+        raise ConfigError(
+            f"{source} is {len(token)} characters long; at least {MIN_TOKEN_LENGTH} "
+            f"are needed, make one with {HOW_TO_MAKE_ONE}"
+        )
     return token
 
 
@@ -120,8 +128,10 @@ def resolve_access(
         inline = _setting(environ, env.OTEL_EXPORTER_DISCORD_BRIDGE_TOKEN)
         path = _setting(environ, env.OTEL_EXPORTER_DISCORD_BRIDGE_TOKEN_FILE)
         if inline is not None and path is not None:
-            raise ConfigError(f"{env.OTEL_EXPORTER_DISCORD_BRIDGE_TOKEN} and "
-                              f"{env.OTEL_EXPORTER_DISCORD_BRIDGE_TOKEN_FILE} are both set; set one")
+            raise ConfigError(
+                f"{env.OTEL_EXPORTER_DISCORD_BRIDGE_TOKEN} and "
+                f"{env.OTEL_EXPORTER_DISCORD_BRIDGE_TOKEN_FILE} are both set; set one"
+            )
         if inline is not None:
             source = env.OTEL_EXPORTER_DISCORD_BRIDGE_TOKEN
             token = parse_token(inline, source)
@@ -133,8 +143,10 @@ def resolve_access(
     cert = cert_file if cert_file is not None else _setting(environ, env.OTEL_EXPORTER_DISCORD_BRIDGE_TLS_CERT)
     key = key_file if key_file is not None else _setting(environ, env.OTEL_EXPORTER_DISCORD_BRIDGE_TLS_KEY)
     if key is not None and cert is None:
-        raise ConfigError(f"{env.OTEL_EXPORTER_DISCORD_BRIDGE_TLS_KEY} (--tls-key) is set without "
-                          f"{env.OTEL_EXPORTER_DISCORD_BRIDGE_TLS_CERT} (--tls-cert)")
+        raise ConfigError(
+            f"{env.OTEL_EXPORTER_DISCORD_BRIDGE_TLS_KEY} (--tls-key) is set without "
+            f"{env.OTEL_EXPORTER_DISCORD_BRIDGE_TLS_CERT} (--tls-cert)"
+        )
     return Access(token, source, Path(cert.strip()) if cert else None, Path(key.strip()) if key else None)
 
 

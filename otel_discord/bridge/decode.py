@@ -28,8 +28,19 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource as PbResource
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.metrics import Exemplar
 from opentelemetry.sdk.metrics.export import (
-    AggregationTemporality, Buckets, ExponentialHistogram, ExponentialHistogramDataPoint, Gauge, Histogram,
-    HistogramDataPoint, Metric, MetricsData, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum,
+    AggregationTemporality,
+    Buckets,
+    ExponentialHistogram,
+    ExponentialHistogramDataPoint,
+    Gauge,
+    Histogram,
+    HistogramDataPoint,
+    Metric,
+    MetricsData,
+    NumberDataPoint,
+    ResourceMetrics,
+    ScopeMetrics,
+    Sum,
 )  # fmt: skip
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
@@ -37,7 +48,6 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope as SdkSc
 from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags, TraceState
 from opentelemetry.trace.status import Status, StatusCode
 
-from otel_discord.health.log import get_logger
 from otel_discord.bridge.wire import (
     JSON,
     MAX_DECOMPRESSED_BYTES,
@@ -49,6 +59,7 @@ from otel_discord.bridge.wire import (
     media_type,
     parse_request,
 )
+from otel_discord.health.log import get_logger
 
 # The wire names stay importable from here: callers decode and catch in one place.
 __all__ = [

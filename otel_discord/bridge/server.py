@@ -43,10 +43,10 @@ from opentelemetry.sdk.metrics.export import MetricsData
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_discord.bridge.auth import BearerCheck, RejectCounter, Verdict
-from otel_discord.health.log import get_logger
 from otel_discord.bridge.decode import decode_logs, decode_metrics, decode_traces
 from otel_discord.bridge.tls import TLSFront
 from otel_discord.bridge.wire import JSON, PROTOBUF, BodyTooLarge, DecodeError, UnsupportedMediaType, media_type
+from otel_discord.health.log import get_logger
 
 __all__ = ["BridgeServer", "MAX_BODY_BYTES", "Sink", "make_app", "serve"]
 
@@ -169,8 +169,12 @@ class BridgeApp:
     ) -> Iterable[bytes]:
         if (total := self.unauthorized.add()) is not None:
             # Never the token, nor what was presented instead (it may be a near miss).
-            _logger.warning("refused %s request with %s (%d refused so far; 401, the sender drops it)",
-                            environ.get("PATH_INFO"), verdict.value, total)
+            _logger.warning(
+                "refused %s request with %s (%d refused so far; 401, the sender drops it)",
+                environ.get("PATH_INFO"),
+                verdict.value,
+                total,
+            )
         try:
             mime: str | None = media_type(environ.get("CONTENT_TYPE", ""))
         except UnsupportedMediaType:
@@ -179,12 +183,16 @@ class BridgeApp:
         challenge = 'Bearer realm="otel-discord"'
         if verdict in (Verdict.WRONG, Verdict.EMPTY):
             challenge += ', error="invalid_token"'
-        return _error(start_response, "401 Unauthorized", "a valid bearer token is required", mime,
-                      [("WWW-Authenticate", challenge)], code=code_pb2.UNAUTHENTICATED)
+        return _error(
+            start_response,
+            "401 Unauthorized",
+            "a valid bearer token is required",
+            mime,
+            [("WWW-Authenticate", challenge)],
+            code=code_pb2.UNAUTHENTICATED,
+        )
 
-    def _export(
-        self, route: _Route, environ: dict[str, Any], start_response: _StartResponse
-    ) -> Iterable[bytes]:
+    def _export(self, route: _Route, environ: dict[str, Any], start_response: _StartResponse) -> Iterable[bytes]:
         content_type = environ.get("CONTENT_TYPE", "")
         try:
             mime = media_type(content_type)
@@ -238,9 +246,7 @@ class BridgeApp:
         return body
 
 
-def _reply(
-    start_response: _StartResponse, status: str, body: bytes, headers: list[tuple[str, str]]
-) -> list[bytes]:
+def _reply(start_response: _StartResponse, status: str, body: bytes, headers: list[tuple[str, str]]) -> list[bytes]:
     start_response(status, [*headers, ("Content-Length", str(len(body)))])
     return [body]
 

@@ -248,8 +248,11 @@ class PipelineSink:
         with self._lock:
             changed, self._refusing = full != self._refusing, full
         if changed and full:
-            _logger.warning("the delivery backlog is %d%% full (Discord is slow or down): asking the Collector "
-                            "to retry later; nothing is lost while it queues", round(self._full_ratio * 100))
+            _logger.warning(
+                "the delivery backlog is %d%% full (Discord is slow or down): asking the Collector "
+                "to retry later; nothing is lost while it queues",
+                round(self._full_ratio * 100),
+            )
         elif changed:
             _logger.info("the delivery backlog has room again: accepting from the Collector")
 

@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Final
 
 from otel_discord import environment_variables as env
-from otel_discord.health.log import get_logger
 from otel_discord.bridge.auth import RejectCounter
 from otel_discord.config import ConfigError
+from otel_discord.health.log import get_logger
 
 __all__ = ["TLSFront", "server_context"]
 
@@ -47,8 +47,10 @@ def _refuse_password() -> bytes:
 
 def server_context(cert_file: Path, key_file: Path | None = None) -> ssl.SSLContext:
     """A server ``SSLContext`` for ``cert_file`` (and ``key_file``); ``ConfigError`` naming the setting."""
-    for path, setting in ((cert_file, env.OTEL_EXPORTER_DISCORD_BRIDGE_TLS_CERT),
-                          (key_file, env.OTEL_EXPORTER_DISCORD_BRIDGE_TLS_KEY)):
+    for path, setting in (
+        (cert_file, env.OTEL_EXPORTER_DISCORD_BRIDGE_TLS_CERT),
+        (key_file, env.OTEL_EXPORTER_DISCORD_BRIDGE_TLS_KEY),
+    ):
         if path is not None and not path.is_file():
             raise ConfigError(f"{setting}: {path} is not a readable file")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -63,8 +65,10 @@ def server_context(cert_file: Path, key_file: Path | None = None) -> ssl.SSLCont
             f"load as a PEM certificate and its unencrypted private key: {exc.reason or exc}"
         ) from None
     except OSError as exc:
-        raise ConfigError(f"{env.OTEL_EXPORTER_DISCORD_BRIDGE_TLS_CERT}: cannot read {exc.filename or cert_file}: "
-                          f"{exc.strerror or exc}") from None
+        raise ConfigError(
+            f"{env.OTEL_EXPORTER_DISCORD_BRIDGE_TLS_CERT}: cannot read {exc.filename or cert_file}: "
+            f"{exc.strerror or exc}"
+        ) from None
     return context
 
 
@@ -124,11 +128,13 @@ class TLSFront:
         if not self._slots.acquire(blocking=False):
             raw.close()  # the sender retries; unbounded threads would be worse
             if (total := self.turned_away.add()) is not None:
-                _logger.warning("TLS: %d connection(s) turned away, over the limit of %d open at once",
-                                total, self._max_connections)
+                _logger.warning(
+                    "TLS: %d connection(s) turned away, over the limit of %d open at once", total, self._max_connections
+                )
             return
-        thread = threading.Thread(target=self._relay, args=(raw, peer), name="otel-discord-bridge-tls-relay",
-                                  daemon=True)
+        thread = threading.Thread(
+            target=self._relay, args=(raw, peer), name="otel-discord-bridge-tls-relay", daemon=True
+        )
         with self._lock:
             self._relays.add(thread)
         thread.start()

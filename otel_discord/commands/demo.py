@@ -120,8 +120,9 @@ def exporter_flags(also: Sequence[str]) -> list[str]:
     return flags
 
 
-def example_config(preview: Preview, directory: Path, out: Callable[[str], None],
-                   source: Path = REPO / EXAMPLE_CONFIG) -> Path | None:
+def example_config(
+    preview: Preview, directory: Path, out: Callable[[str], None], source: Path = REPO / EXAMPLE_CONFIG
+) -> Path | None:
     """The repository's focused-preset config with its webhooks pointed at ``preview``.
 
     The file names its webhooks with ``${VARIABLES}``; a copy with the preview's URLs put
@@ -194,8 +195,14 @@ def wait_for_delivery(preview: Preview, markers: Sequence[str], timeout: float) 
 class Demo:
     """One run of the demo; ``run()`` does steps 1-3, ``serve_until_interrupted`` step 4."""
 
-    def __init__(self, options: DemoOptions, *, preview: Preview | None = None,
-                 out: Callable[[str], None] = _say, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        options: DemoOptions,
+        *,
+        preview: Preview | None = None,
+        out: Callable[[str], None] = _say,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         self.options = options
         self.out = out
         self.environ = dict(os.environ if environ is None else environ)
@@ -224,12 +231,14 @@ class Demo:
             env[key] = env.get(key, value) if self.real_discord else value
         bin_dir = str(Path(sys.executable).parent)
         env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
-        env.update({
-            f"{_PREFIX}SPOOL_DIR": str(self.workdir / "spool"),
-            "OZARK_DATABASE_URL": f"sqlite:///{self.workdir / 'ozark.db'}",
-            "OZARK_BACKUP_DIR": str(self.workdir / "backups"),
-            "OZARK_SECRET_KEY": secrets.token_hex(16),
-        })
+        env.update(
+            {
+                f"{_PREFIX}SPOOL_DIR": str(self.workdir / "spool"),
+                "OZARK_DATABASE_URL": f"sqlite:///{self.workdir / 'ozark.db'}",
+                "OZARK_BACKUP_DIR": str(self.workdir / "backups"),
+                "OZARK_SECRET_KEY": secrets.token_hex(16),
+            }
+        )
         if self.preview is not None:
             config = example_config(self.preview, self.workdir, self.out)
             env.update(self.preview.env())
@@ -241,14 +250,31 @@ class Demo:
         port = _free_port()
         self.app_url = f"http://127.0.0.1:{port}"
         instrument = Path(sys.executable).with_name("opentelemetry-instrument")
-        command = [str(instrument) if instrument.exists() else "opentelemetry-instrument",
-                   *exporter_flags(self.options.also), sys.executable, "-m", "flask", "--app", APP_MODULE,
-                   "run", "--port", str(port), "--no-reload", "--no-debugger"]
+        command = [
+            str(instrument) if instrument.exists() else "opentelemetry-instrument",
+            *exporter_flags(self.options.also),
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            APP_MODULE,
+            "run",
+            "--port",
+            str(port),
+            "--no-reload",
+            "--no-debugger",
+        ]
         log = None if "console" in self.options.also else open(self.workdir / "app.log", "wb")  # noqa: SIM115
         try:
-            self.app = subprocess.Popen(command, cwd=REPO, env=self._app_env(), stdin=subprocess.DEVNULL,
-                                        stdout=log, stderr=subprocess.STDOUT if log else None,
-                                        start_new_session=True)  # Ctrl-C reaches it through us, in order
+            self.app = subprocess.Popen(
+                command,
+                cwd=REPO,
+                env=self._app_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT if log else None,
+                start_new_session=True,
+            )  # Ctrl-C reaches it through us, in order
         finally:
             if log is not None:
                 log.close()
@@ -280,16 +306,21 @@ class Demo:
         drive = _load_drive()
         out("==> driving a scripted bookkeeping session")
         try:
-            summary = drive.drive(self.app_url, out=lambda line: out("    " + line),
-                                  wait_s=self.options.app_timeout)
+            summary = drive.drive(self.app_url, out=lambda line: out("    " + line), wait_s=self.options.app_timeout)
         except (RuntimeError, OSError, requests.RequestException) as exc:  # the app died mid-session
             out(f"    the session failed: {exc}")
             out(_tail(self.workdir / "app.log"))
             return DemoResult(False, self.preview.url if self.preview else None, self.app_url, None)
         markers = [*TRACE_MARKERS, *(LOG_MARKERS if "logs" in signals else ())]
         missing = self._wait_for_delivery(markers)
-        result = DemoResult(bool(summary.get("ok")) and not missing, self.preview.url if self.preview else None,
-                            self.app_url, self.preview.summary() if self.preview else None, summary, missing)
+        result = DemoResult(
+            bool(summary.get("ok")) and not missing,
+            self.preview.url if self.preview else None,
+            self.app_url,
+            self.preview.summary() if self.preview else None,
+            summary,
+            missing,
+        )
         self._report(result)
         return result
 
@@ -317,8 +348,10 @@ class Demo:
             return []
         missing = wait_for_delivery(self.preview, markers, self.options.delivery_timeout)
         if missing:
-            self.out(f"    ! not seen within {self.options.delivery_timeout:.0f} s: {', '.join(missing)}; "
-                     "the end of the app's log:")
+            self.out(
+                f"    ! not seen within {self.options.delivery_timeout:.0f} s: {', '.join(missing)}; "
+                "the end of the app's log:"
+            )
             self.out(_tail(self.workdir / "app.log"))
         return missing
 
@@ -332,8 +365,10 @@ class Demo:
 
     # ------------------------------------------------------------------ the end
     def serve_until_interrupted(self) -> None:
-        self.out(f"    the app keeps running at {self.app_url} (log in as anna / ozark-anna-2025): "
-                 "what you do there shows up in the preview")
+        self.out(
+            f"    the app keeps running at {self.app_url} (log in as anna / ozark-anna-2025): "
+            "what you do there shows up in the preview"
+        )
         self.out("    Ctrl-C to stop")
         try:
             while not threading.Event().wait(3600):
@@ -357,10 +392,19 @@ def _interrupt(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m otel_discord.commands.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--exit", action="store_true", help="stop after the summary instead of waiting for Ctrl-C")
-    parser.add_argument("--also", action="append", default=[], metavar="EXPORTER",
-                        help="another exporter alongside discord for every signal, e.g. --also console")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"port of the local preview (default {DEFAULT_PORT}; a free one if it is busy)")
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="EXPORTER",
+        help="another exporter alongside discord for every signal, e.g. --also console",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port of the local preview (default {DEFAULT_PORT}; a free one if it is busy)",
+    )
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for delivery")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the app cleanly too, like Ctrl-C

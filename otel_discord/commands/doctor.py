@@ -41,14 +41,16 @@ from otel_discord.deliver.webhook import Outcome, WebhookClient
 from otel_discord.exporters import requested
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 
-
 OK: Final = "ok"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="YAML config file (default: $OTEL_EXPORTER_DISCORD_CONFIG)")
-    parser.add_argument("--send-sample", action="store_true",
-                        help="post one notice of each kind to each channel, through the real pipeline")
+    parser.add_argument(
+        "--send-sample",
+        action="store_true",
+        help="post one notice of each kind to each channel, through the real pipeline",
+    )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for samples to be delivered")
 
 
@@ -90,8 +92,9 @@ class Line:
         return f"{self.mark} {self.text}"
 
 
-def signal_lines(environ: Mapping[str, str], available: requested.Available = requested.installed,
-                 distro: bool | None = None) -> list[Line]:
+def signal_lines(
+    environ: Mapping[str, str], available: requested.Available = requested.installed, distro: bool | None = None
+) -> list[Line]:
     """What each signal's ``OTEL_*_EXPORTER`` names here, and whether the SDK will find it.
 
     ``distro``: whether a distro fills unset variables with ``otlp`` (default: whether one is installed).
@@ -109,18 +112,34 @@ def signal_lines(environ: Mapping[str, str], available: requested.Available = re
             what = ", ".join(asked if asked == name else f"{asked} ({name})" for asked, name in absent)
             packages = sorted({requested.PACKAGES[name] for _, name in absent if name in requested.PACKAGES})
             fix = f"pass --{signal}_exporter discord (or none) to opentelemetry-instrument" + (
-                f", or pip install {' '.join(packages)}" if packages else "")
+                f", or pip install {' '.join(packages)}" if packages else ""
+            )
             if set_here:
-                lines.append(Line("✗", f"{signal}: {variable}={shown}, but {what} is not installed, so the SDK "
-                                       f"would set up no signal at all: {fix}"))
+                lines.append(
+                    Line(
+                        "✗",
+                        f"{signal}: {variable}={shown}, but {what} is not installed, so the SDK "
+                        f"would set up no signal at all: {fix}",
+                    )
+                )
             else:
-                lines.append(Line("⚠", f"{signal}: {variable} is not set here, and opentelemetry-distro's default "
-                                       f"{what} is not installed, so unless opentelemetry-instrument is given "
-                                       f"--{signal}_exporter the SDK sets up no signal at all: {fix}"))
+                lines.append(
+                    Line(
+                        "⚠",
+                        f"{signal}: {variable} is not set here, and opentelemetry-distro's default "
+                        f"{what} is not installed, so unless opentelemetry-instrument is given "
+                        f"--{signal}_exporter the SDK sets up no signal at all: {fix}",
+                    )
+                )
         elif not set_here:
             default = f" (opentelemetry-distro's default: {shown})" if distro else ""
-            lines.append(Line("·", f"{signal}: {variable} is not set here{default}; "
-                                   f"--{signal}_exporter discord sends {signal} to Discord"))
+            lines.append(
+                Line(
+                    "·",
+                    f"{signal}: {variable} is not set here{default}; "
+                    f"--{signal}_exporter discord sends {signal} to Discord",
+                )
+            )
         elif not names:
             lines.append(Line("·", f"{signal}: not exported ({variable}=none)"))
         elif any(name == "discord" for _, name in names):
@@ -169,25 +188,73 @@ def samples(now: float) -> list[Notice]:
     common: dict[str, Any] = {"service": "otel-discord doctor", "timestamp": now, "fingerprint": ""}
     note = "Sample from `otel-discord doctor --send-sample`: nothing happened."
     return [
-        Notice(Kind.ERROR, Severity.ERROR, Category.ERROR, "Sample: ValueError: could not convert string to float",
-               description=note, code='Traceback (most recent call last):\n  File "app.py", line 1, in <module>\n'
-               "ValueError: could not convert string to float: 'abc'", code_language="py",
-               fields=(Field("Route", "GET /sample"),), **common),
-        Notice(Kind.SLOW_QUERY, Severity.WARNING, Category.PERFORMANCE, "Sample: slow query 1,234 ms",
-               description=note, code="SELECT * FROM invoices WHERE amount > ?", code_language="sql", **common),
-        Notice(Kind.SLOW_REQUEST, Severity.WARNING, Category.PERFORMANCE, "Sample: slow request 2,345 ms on GET /",
-               description=note, **common),
-        Notice(Kind.EVENT, Severity.INFO, Category.PAYMENT, "Sample: invoice #250090 paid", description=note,
-               event_name="invoice.paid", fields=(Field("Amount", "€5,250.00"), Field("Client", "Sample B.V.")),
-               attributes={"invoice.number": "250090", "invoice.amount": 5250.0, "invoice.currency": "EUR"},
-               **common),
-        Notice(Kind.SUMMARY, Severity.INFO, Category.SYSTEM, "Sample: daily summary", description=note,
-               fields=(Field("Requests", "1,234"), Field("Errors", "2")), **common),
+        Notice(
+            Kind.ERROR,
+            Severity.ERROR,
+            Category.ERROR,
+            "Sample: ValueError: could not convert string to float",
+            description=note,
+            code='Traceback (most recent call last):\n  File "app.py", line 1, in <module>\n'
+            "ValueError: could not convert string to float: 'abc'",
+            code_language="py",
+            fields=(Field("Route", "GET /sample"),),
+            **common,
+        ),
+        Notice(
+            Kind.SLOW_QUERY,
+            Severity.WARNING,
+            Category.PERFORMANCE,
+            "Sample: slow query 1,234 ms",
+            description=note,
+            code="SELECT * FROM invoices WHERE amount > ?",
+            code_language="sql",
+            **common,
+        ),
+        Notice(
+            Kind.SLOW_REQUEST,
+            Severity.WARNING,
+            Category.PERFORMANCE,
+            "Sample: slow request 2,345 ms on GET /",
+            description=note,
+            **common,
+        ),
+        Notice(
+            Kind.EVENT,
+            Severity.INFO,
+            Category.PAYMENT,
+            "Sample: invoice #250090 paid",
+            description=note,
+            event_name="invoice.paid",
+            fields=(Field("Amount", "€5,250.00"), Field("Client", "Sample B.V.")),
+            attributes={"invoice.number": "250090", "invoice.amount": 5250.0, "invoice.currency": "EUR"},
+            **common,
+        ),
+        Notice(
+            Kind.SUMMARY,
+            Severity.INFO,
+            Category.SYSTEM,
+            "Sample: daily summary",
+            description=note,
+            fields=(Field("Requests", "1,234"), Field("Errors", "2")),
+            **common,
+        ),
         Notice(Kind.SYSTEM, Severity.INFO, Category.SYSTEM, "Sample: service started", description=note, **common),
-        Notice(Kind.THRESHOLD, Severity.WARNING, Category.SYSTEM, "Sample: error rate above 5 %",
-               description=note, **common),
-        Notice(Kind.DIGEST, Severity.INFO, Category.SYSTEM, "Sample: digest of 3 held notices",
-               description=f"{note}\n08:01 📘 first\n08:02 📘 second\n08:03 📘 third", **common),
+        Notice(
+            Kind.THRESHOLD,
+            Severity.WARNING,
+            Category.SYSTEM,
+            "Sample: error rate above 5 %",
+            description=note,
+            **common,
+        ),
+        Notice(
+            Kind.DIGEST,
+            Severity.INFO,
+            Category.SYSTEM,
+            "Sample: digest of 3 held notices",
+            description=f"{note}\n08:01 📘 first\n08:02 📘 second\n08:03 📘 third",
+            **common,
+        ),
     ]
 
 
@@ -214,9 +281,11 @@ def _send_samples(settings: Settings, timeout: float, out: TextIO) -> bool:
     total = len(items) * len(settings.channels)
     ok = delivered and dropped == 0 and accepted == total
     mark = "✓" if ok else "✗"
-    print(f"{mark} samples: {total} queued ({len(items)} kinds × {len(settings.channels)} channel(s)), "
-          f"{sent} delivered, {dropped} dropped" + ("" if delivered else f", not all delivered within {timeout:g} s"),
-          file=out)
+    print(
+        f"{mark} samples: {total} queued ({len(items)} kinds × {len(settings.channels)} channel(s)), "
+        f"{sent} delivered, {dropped} dropped" + ("" if delivered else f", not all delivered within {timeout:g} s"),
+        file=out,
+    )
     return ok
 
 
@@ -245,9 +314,14 @@ def diagnose(
     if logs_to_discord(environ):
         lines.append(Line("ℹ", f"logging (advice): {LOGGING_ADVICE}"))
         if not available_instrumentor("logging"):
-            lines.append(Line("ℹ", "logging (advice): opentelemetry-instrumentation-logging is not installed, so "
-                                   "Python log records never reach the log exporter: pip install "
-                                   "opentelemetry-instrumentation-logging"))
+            lines.append(
+                Line(
+                    "ℹ",
+                    "logging (advice): opentelemetry-instrumentation-logging is not installed, so "
+                    "Python log records never reach the log exporter: pip install "
+                    "opentelemetry-instrumentation-logging",
+                )
+            )
     for line in lines:
         print(line, file=out)
     owned = client is None

@@ -14,9 +14,9 @@ as ``7d``, ``12h``, ``30m``. ``--until`` is exclusive.
 from __future__ import annotations
 
 import argparse
-import os
 import csv
 import json
+import os
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 from zoneinfo import ZoneInfo
 
-from otel_discord.deliver import audit
 from otel_discord.config import ConfigError, default_state_dir, resolve, service_name
 from otel_discord.config.parse import FALLBACK_TIMEZONE, parse_duration, parse_timezone
 from otel_discord.config.settings import host_or_fallback_timezone
+from otel_discord.deliver import audit
 
-
+_UTC: Final = ZoneInfo(FALLBACK_TIMEZONE)
 COLUMNS: Final = ("time", "event", "severity", "category", "title", "service", "environment", "trace_id")
 _FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
@@ -39,12 +39,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", help="from (inclusive): 2025-01-01, '2025-01-01 08:00', an ISO timestamp, or 7d")
     parser.add_argument("--until", help="to (exclusive), same forms; default: now")
     parser.add_argument("--format", choices=("csv", "json"), default="csv")
-    parser.add_argument("--event", action="append", default=[], metavar="GLOB",
-                        help="only events matching this glob, e.g. 'invoice.*' (repeatable)")
+    parser.add_argument(
+        "--event",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="only events matching this glob, e.g. 'invoice.*' (repeatable)",
+    )
     parser.add_argument("--audit-log", type=Path, help="the audit log file (default: <spool dir>/audit.jsonl)")
     parser.add_argument("--spool-dir", type=Path, help="the exporter's spool directory")
-    parser.add_argument("--service", help="read the default spool of this service.name "
-                                          "(default: OTEL_SERVICE_NAME, as the app's exporter does)")
+    parser.add_argument(
+        "--service",
+        help="read the default spool of this service.name (default: OTEL_SERVICE_NAME, as the app's exporter does)",
+    )
     parser.add_argument("--config", help="YAML config file (default: $OTEL_EXPORTER_DISCORD_CONFIG)")
     parser.add_argument("--timezone", help="time zone of dates given and times shown (default: TIMEZONE setting)")
 
@@ -65,8 +72,10 @@ def parse_moment(text: str, tz: ZoneInfo, now: float) -> float:
             return datetime(day.year, day.month, day.day, tzinfo=tz).timestamp()
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"cannot read time {text!r} (expected 2025-01-31, '2025-01-31 08:00', "
-                         "an ISO timestamp or an age such as 7d)") from None
+        raise ValueError(
+            f"cannot read time {text!r} (expected 2025-01-31, '2025-01-31 08:00', "
+            "an ISO timestamp or an age such as 7d)"
+        ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=tz)
     return moment.timestamp()
@@ -114,7 +123,7 @@ def export(
     until: float | None,
     events: Iterable[str] = (),
     fmt: str = "csv",
-    tz: ZoneInfo = ZoneInfo(FALLBACK_TIMEZONE),
+    tz: ZoneInfo = _UTC,
 ) -> int:
     """Write the matching records of ``path`` to ``out``; return how many."""
     records = list(audit.read(path, since=since, until=until, events=list(events))) if path.exists() else []
@@ -133,8 +142,11 @@ def _locate(args: argparse.Namespace) -> tuple[Path, ZoneInfo | None]:
         settings = resolve(None, config_file=args.config)
     except ConfigError as exc:
         fallback = default_state_dir(service_name(os.environ)) / audit.FILE_NAME
-        print(f"otel-discord export: settings not usable ({exc}); reading {fallback} "
-              "(use --spool-dir or --audit-log to choose)", file=sys.stderr)
+        print(
+            f"otel-discord export: settings not usable ({exc}); reading {fallback} "
+            "(use --spool-dir or --audit-log to choose)",
+            file=sys.stderr,
+        )
         return fallback, None
     return settings.spool_dir / audit.FILE_NAME, settings.timezone
 

@@ -15,14 +15,24 @@ from otel_discord.testing.preview import DEFAULT_CHANNEL, DEFAULT_PORT, Preview,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"port on 127.0.0.1 for the webhooks and the page (default {DEFAULT_PORT}; 0 = any free)")
-    parser.add_argument("--channels", default="",
-                        help="comma-separated channel names, one webhook each (default: 'default'); "
-                             "the first is the default channel unless 'default' is listed")
-    parser.add_argument("--preset", choices=sorted(preset_channels()),
-                        help="also create the channels of a routing preset (focused: finance-activity, "
-                             "system-debug, user-activity) and 'default'")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port on 127.0.0.1 for the webhooks and the page (default {DEFAULT_PORT}; 0 = any free)",
+    )
+    parser.add_argument(
+        "--channels",
+        default="",
+        help="comma-separated channel names, one webhook each (default: 'default'); "
+        "the first is the default channel unless 'default' is listed",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=sorted(preset_channels()),
+        help="also create the channels of a routing preset (focused: finance-activity, "
+        "system-debug, user-activity) and 'default'",
+    )
 
 
 def channel_names(channels: str, preset: str | None) -> list[str]:
@@ -52,8 +62,7 @@ def _say(line: str) -> None:
     print(line, flush=True)  # the URLs must show at once, also when piped
 
 
-def run(args: argparse.Namespace, *, out: Callable[[str], None] = _say,
-        wait: Callable[[], None] | None = None) -> int:
+def run(args: argparse.Namespace, *, out: Callable[[str], None] = _say, wait: Callable[[], None] | None = None) -> int:
     """Serve until Ctrl-C (or until ``wait`` returns, for tests); print a summary at the end."""
     try:
         names = channel_names(args.channels, args.preset)
@@ -63,8 +72,10 @@ def run(args: argparse.Namespace, *, out: Callable[[str], None] = _say,
     try:
         preview = Preview.start(names, port=args.port)
     except OSError as exc:
-        out(f"otel-discord preview: cannot listen on 127.0.0.1:{args.port} ({exc.strerror or exc}); "
-            "choose another port with --port (0 = any free port)")
+        out(
+            f"otel-discord preview: cannot listen on 127.0.0.1:{args.port} ({exc.strerror or exc}); "
+            "choose another port with --port (0 = any free port)"
+        )
         return 1
     try:
         for line in describe(preview, args.preset):
@@ -85,4 +96,3 @@ def _forever() -> None:
     stop = threading.Event()
     while not stop.wait(3600):  # wakes up now and then so Ctrl-C is seen on every platform
         pass
-

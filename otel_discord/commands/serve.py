@@ -29,9 +29,8 @@ from types import FrameType
 from typing import Any, Final
 
 from otel_discord.commands._extras import missing_extra_line
-from otel_discord.health.log import ROOT_NAME, get_logger
 from otel_discord.config import ConfigError
-
+from otel_discord.health.log import ROOT_NAME, get_logger
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 4319  # next to the Collector's 4317 (gRPC) and 4318 (HTTP)
@@ -49,28 +48,54 @@ _logger = get_logger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default=DEFAULT_HOST,
-                        help=f"address to listen on (default {DEFAULT_HOST}; 0.0.0.0 for other hosts)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
-                        help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)")
-    parser.add_argument("--threads", type=_positive_int, default=DEFAULT_THREADS,
-                        help=f"worker threads answering the Collector (default {DEFAULT_THREADS})")
-    parser.add_argument("--shutdown-timeout", type=_positive_float, default=DEFAULT_SHUTDOWN_TIMEOUT,
-                        metavar="SECONDS",
-                        help=f"on SIGTERM/SIGINT, how long to deliver queued notices (default {DEFAULT_SHUTDOWN_TIMEOUT:g})")
-    parser.add_argument("--retry-after", type=_positive_int, default=DEFAULT_RETRY_AFTER, metavar="SECONDS",
-                        help="Retry-After of the 503 sent while the queue to Discord is full "
-                             f"(default {DEFAULT_RETRY_AFTER})")
-    parser.add_argument("--token-file", metavar="PATH",
-                        help="file holding the bearer token the Collector must send "
-                             "(default: OTEL_EXPORTER_DISCORD_BRIDGE_TOKEN[_FILE]); required off loopback")
-    parser.add_argument("--tls-cert", metavar="PATH",
-                        help="serve HTTPS with this PEM certificate (default OTEL_EXPORTER_DISCORD_BRIDGE_TLS_CERT)")
-    parser.add_argument("--tls-key", metavar="PATH",
-                        help="its unencrypted PEM key, unless in the certificate file "
-                             "(default OTEL_EXPORTER_DISCORD_BRIDGE_TLS_KEY)")
-    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
-                        help="otel-discord's own log level on stderr (default info)")
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST}; 0.0.0.0 for other hosts)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port to listen on (default {DEFAULT_PORT}; 0 picks a free one)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=DEFAULT_THREADS,
+        help=f"worker threads answering the Collector (default {DEFAULT_THREADS})",
+    )
+    parser.add_argument(
+        "--shutdown-timeout",
+        type=_positive_float,
+        default=DEFAULT_SHUTDOWN_TIMEOUT,
+        metavar="SECONDS",
+        help=f"on SIGTERM/SIGINT, how long to deliver queued notices (default {DEFAULT_SHUTDOWN_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--retry-after",
+        type=_positive_int,
+        default=DEFAULT_RETRY_AFTER,
+        metavar="SECONDS",
+        help=f"Retry-After of the 503 sent while the queue to Discord is full (default {DEFAULT_RETRY_AFTER})",
+    )
+    parser.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="file holding the bearer token the Collector must send "
+        "(default: OTEL_EXPORTER_DISCORD_BRIDGE_TOKEN[_FILE]); required off loopback",
+    )
+    parser.add_argument(
+        "--tls-cert",
+        metavar="PATH",
+        help="serve HTTPS with this PEM certificate (default OTEL_EXPORTER_DISCORD_BRIDGE_TLS_CERT)",
+    )
+    parser.add_argument(
+        "--tls-key",
+        metavar="PATH",
+        help="its unencrypted PEM key, unless in the certificate file (default OTEL_EXPORTER_DISCORD_BRIDGE_TLS_KEY)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=("debug", "info", "warning", "error"),
+        help="otel-discord's own log level on stderr (default info)",
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -102,8 +127,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         # Who may post is decided before anything starts: a refused bridge posts no "started".
-        access = resolve_access(os.environ, token_file=args.token_file, cert_file=args.tls_cert,
-                                key_file=args.tls_key)
+        access = resolve_access(os.environ, token_file=args.token_file, cert_file=args.tls_cert, key_file=args.tls_key)
         check_exposure(args.host, access)
         tls = server_context(access.cert_file, access.key_file) if access.cert_file else None
         sink = PipelineSink()
@@ -118,16 +142,20 @@ def run(args: argparse.Namespace) -> int:
     stopping.install()
     try:
         try:
-            server = serve(sink, args.host, args.port, args.threads, tls=tls, retry_after=args.retry_after,
-                           token=access.token)
+            server = serve(
+                sink, args.host, args.port, args.threads, tls=tls, retry_after=args.retry_after, token=access.token
+            )
         except OSError as exc:  # port in use, address not available, no permission
             _logger.error("cannot listen on %s:%s: %s", args.host, args.port, exc.strerror or exc)
             sink.shutdown(args.shutdown_timeout)
             return 1
         _logger.info("%s; %s", startup_line(server.url, sink), access.describe())
         if tls is None and not listens_on_loopback_only(args.host):
-            _logger.warning("serving plain HTTP on %s: the bearer token crosses the network unencrypted; "
-                            "set --tls-cert/--tls-key or keep the bridge on a private network", args.host)
+            _logger.warning(
+                "serving plain HTTP on %s: the bearer token crosses the network unencrypted; "
+                "set --tls-cert/--tls-key or keep the bridge on a private network",
+                args.host,
+            )
         stopping.wait()
         # From here on a second signal ends the process at once (default handlers).
         stopping.restore()
@@ -139,8 +167,10 @@ def run(args: argparse.Namespace) -> int:
 def startup_line(url: str, sink: Any) -> str:
     """What the bridge is listening on and delivering to, tokens masked."""
     channels = ", ".join(f"{name} → {masked}" for name, masked in sorted(sink.channels().items()))
-    line = (f"bridge listening on {url} (OTLP/HTTP {url}/v1/traces, /v1/logs, /v1/metrics; health {url}/health); "
-            f"signals: {', '.join(sorted(sink.exporters))}; channels: {channels or 'none'}")
+    line = (
+        f"bridge listening on {url} (OTLP/HTTP {url}/v1/traces, /v1/logs, /v1/metrics; health {url}/health); "
+        f"signals: {', '.join(sorted(sink.exporters))}; channels: {channels or 'none'}"
+    )
     if sink.missing:
         line += "; ignored: " + ", ".join(f"{signal} ({why})" for signal, why in sorted(sink.missing.items()))
     return line
@@ -156,8 +186,9 @@ def _shut_down(server: Any, sink: Any, timeout: float, reason: str) -> int:
         _logger.info("stopped; %d embed(s) delivered since start, nothing left queued", report["delivered_embeds"])
     else:
         # The engine has already said how many and where they were written.
-        _logger.warning("stopped before everything was delivered (%d embed(s) delivered since start)",
-                        report["delivered_embeds"])
+        _logger.warning(
+            "stopped before everything was delivered (%d embed(s) delivered since start)", report["delivered_embeds"]
+        )
     return 0
 
 

@@ -64,7 +64,9 @@ def load_file(path: Path, environ: Mapping[str, str]) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{env.OTEL_EXPORTER_DISCORD_CONFIG}: {path} is not valid YAML: {yaml_problem(exc)}") from None
+        raise ConfigError(
+            f"{env.OTEL_EXPORTER_DISCORD_CONFIG}: {path} is not valid YAML: {yaml_problem(exc)}"
+        ) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{env.OTEL_EXPORTER_DISCORD_CONFIG}: {path} must hold a mapping at the top level")
     expanded: dict[str, Any] = expand_env_refs(data, environ, "")

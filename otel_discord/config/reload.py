@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from otel_discord.health.log import get_logger
 from otel_discord.config import Channel, ConfigError, Settings, resolve
+from otel_discord.health.log import get_logger
 
 _logger = get_logger(__name__)
 
@@ -54,9 +54,6 @@ def _stamp(path: Path | None) -> tuple[Any, ...] | None:
     except OSError as exc:
         return ("missing", exc.errno)
     return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
-
 
 
 def needs_restart(old: Settings, new: Settings) -> list[str]:
@@ -140,9 +137,11 @@ class Reloader:
                     continue
                 pending = needs_restart(source.settings, new)
                 if pending:
-                    _logger.warning("configuration changed: %s; %s effect after a restart "
-                                    "(only channels are reloaded)", ", ".join(pending),
-                                    "it takes" if len(pending) == 1 else "they take")
+                    _logger.warning(
+                        "configuration changed: %s; %s effect after a restart (only channels are reloaded)",
+                        ", ".join(pending),
+                        "it takes" if len(pending) == 1 else "they take",
+                    )
                 if new.channels != source.settings.channels:
                     changes.append((source.settings, new))
                 if pending or new.channels != source.settings.channels:
@@ -190,8 +189,9 @@ def merge(current: Mapping[str, Channel], changes: Sequence[Change]) -> tuple[di
             merged.pop(name, None)
         merged.update(new.channels)
     changed = sorted(name for name in merged.keys() | current.keys() if merged.get(name) != current.get(name))
-    return merged, ", ".join(f"{name} → {merged[name].webhook}" if name in merged else f"{name} (removed)"
-                             for name in changed)
+    return merged, ", ".join(
+        f"{name} → {merged[name].webhook}" if name in merged else f"{name} (removed)" for name in changed
+    )
 
 
 # --- SIGHUP ---------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
-from zoneinfo import ZoneInfo
 from urllib.parse import unquote
+from zoneinfo import ZoneInfo
 
 from otel_discord import environment_variables as env
 from otel_discord.config.errors import ConfigError
@@ -127,7 +127,8 @@ def host_or_fallback_timezone(environ: Mapping[str, str]) -> ZoneInfo:
         _told_fallback = True
         get_logger(__name__).info(
             "the host's time zone is unknown; using %s (set %s to change it)",
-            FALLBACK_TIMEZONE, env.OTEL_EXPORTER_DISCORD_TIMEZONE,
+            FALLBACK_TIMEZONE,
+            env.OTEL_EXPORTER_DISCORD_TIMEZONE,
         )
     return ZoneInfo(FALLBACK_TIMEZONE)
 
@@ -276,7 +277,7 @@ def _resolve_channels(
     prefix = f"{_PREFIX}WEBHOOK_URL_"
     for key, raw in environ.items():
         if key.startswith(prefix) and raw.strip():
-            name = _parse_channel_name(key[len(prefix):], key)
+            name = _parse_channel_name(key[len(prefix) :], key)
             channels[name] = Channel(name, _webhook(raw, key, hosts))
     for raw_name, raw in (channels_arg or {}).items():
         name = _parse_channel_name(raw_name, f"argument channels[{raw_name!r}]")
@@ -331,8 +332,9 @@ def resolve(
         timeout=r.get("TIMEOUT", timeout, parse_float_positive, DEFAULT_TIMEOUT),
         queue_size=r.get("QUEUE_SIZE", queue_size, parse_int_positive, DEFAULT_QUEUE_SIZE),
         trace_url=r.get("TRACE_URL", trace_url, _parse_trace_url, None),
-        spool_dir=r.get("SPOOL_DIR", spool_dir, lambda v: Path(os.path.expanduser(str(v))),
-                        default_state_dir(service_name(environ))),
+        spool_dir=r.get(
+            "SPOOL_DIR", spool_dir, lambda v: Path(os.path.expanduser(str(v))), default_state_dir(service_name(environ))
+        ),
         username=r.get("USERNAME", username, parse_username, None),
         avatar_url=r.get("AVATAR_URL", avatar_url, _parse_url, None),
         mask_pii=r.get("MASK_PII", mask_pii, parse_bool, DEFAULT_MASK_PII),

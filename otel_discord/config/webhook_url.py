@@ -38,9 +38,9 @@ def describe(raw: str) -> str:
     found = _LOOSE_ID.search(text)
     if found:
         facts.append(f"id {found[1]}")
-        tail = text[found.end():].lstrip(" /")
+        tail = text[found.end() :].lstrip(" /")
     elif host:
-        tail = text[host.end():].rstrip("/").rsplit("/", 1)[-1]
+        tail = text[host.end() :].rstrip("/").rsplit("/", 1)[-1]
     else:
         tail = max(text.split() or [""], key=len)
     token = re.split(r"[/?#\s]", tail.strip(), maxsplit=1)[0]
@@ -106,7 +106,7 @@ class WebhookURL:
         try:
             parts = urlsplit(text)
             port = parts.port
-        except ValueError as exc:
+        except ValueError:
             raise ValueError(f"not a valid URL {describe(text)}") from None
         host = (parts.hostname or "").lower()
         if parts.scheme not in ("http", "https") or not host:
@@ -114,8 +114,7 @@ class WebhookURL:
         match = _PATH.match(parts.path)
         if match is None:
             raise ValueError(
-                "not a webhook URL of the form https://discord.com/api/webhooks/<id>/<token> "
-                + describe(text)
+                "not a webhook URL of the form https://discord.com/api/webhooks/<id>/<token> " + describe(text)
             )
         thread = parse_qs(parts.query).get("thread_id", [None])[0]
         if thread is not None and not thread.isdigit():

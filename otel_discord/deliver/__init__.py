@@ -13,8 +13,8 @@ See docs/ARCHITECTURE.md for the contracts.
 from __future__ import annotations
 
 from otel_discord.deliver.engine import DeliveryEngine, get_engine
-from otel_discord.deliver.queue import Outgoing
 from otel_discord.deliver.fallback import FallbackLog
+from otel_discord.deliver.queue import Outgoing
 from otel_discord.deliver.ratelimit import ChannelBudget, RateLimiter
 from otel_discord.deliver.retry import RetryPolicy
 from otel_discord.deliver.webhook import Outcome, WebhookClient

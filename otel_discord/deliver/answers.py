@@ -65,8 +65,9 @@ class Answers:
         elif status is None or status >= 500 or status == 408:
             self._back_off(name, outcome)
         elif self._back_off(name, outcome).attempt >= UNEXPECTED_4XX_ATTEMPTS:
-            _logger.error("channel %r: Discord keeps answering %s; dropping %d notice(s)",
-                          name, outcome.describe(), len(entries))
+            _logger.error(
+                "channel %r: Discord keeps answering %s; dropping %d notice(s)", name, outcome.describe(), len(entries)
+            )
             self._drop(entries, DropReason.RETRIES_EXHAUSTED)
             self._recovered(name)
 
@@ -77,25 +78,39 @@ class Answers:
             self.stats.incr("bans")
             _logger.warning(
                 "Discord is blocking this IP (429 without rate-limit headers, a Cloudflare ban); "
-                "pausing all deliveries for %.0f s", self.limiter.blocked_globally_until() - self.clock(),
+                "pausing all deliveries for %.0f s",
+                self.limiter.blocked_globally_until() - self.clock(),
             )
         else:  # should not happen: every request waits for its slot first
-            _logger.debug("channel %r: rate limited (%s scope), waiting %.2f s",
-                          name, outcome.scope or "user", outcome.retry_after or 0.0)
+            _logger.debug(
+                "channel %r: rate limited (%s scope), waiting %.2f s",
+                name,
+                outcome.scope or "user",
+                outcome.retry_after or 0.0,
+            )
 
     def _rejected(self, name: str, entries: list[Entry], outcome: Outcome, collapse: bool) -> None:
         """400/413: find the embed Discord refuses by resending a packed message one embed at a time."""
         if collapse or len(entries) > 1:
-            _logger.warning("channel %r: Discord rejected a message of %d embeds (%s); resending them one by one",
-                            name, len(entries), outcome.describe())
+            _logger.warning(
+                "channel %r: Discord rejected a message of %d embeds (%s); resending them one by one",
+                name,
+                len(entries),
+                outcome.describe(),
+            )
             for entry in entries:
                 entry.solo = True
             return
         if not entries:
             return
         notice = entries[0].item.notice
-        _logger.warning("channel %r: Discord rejected the notice %r (%s); written to %s",
-                        name, notice.title[:100], outcome.describe(), self.fallback.path)
+        _logger.warning(
+            "channel %r: Discord rejected the notice %r (%s); written to %s",
+            name,
+            notice.title[:100],
+            outcome.describe(),
+            self.fallback.path,
+        )
         self._drop(entries, DropReason.INVALID_PAYLOAD)
 
     def _disable(self, name: str, channel: Channel, outcome: Outcome) -> None:
@@ -106,7 +121,10 @@ class Answers:
             _logger.error(
                 "channel %r: Discord no longer accepts webhook %s (%s). Notices for it are written to %s "
                 "until the configuration gives the channel another webhook (reloaded without a restart).",
-                name, channel.webhook.masked, outcome.describe(), self.fallback.path,
+                name,
+                channel.webhook.masked,
+                outcome.describe(),
+                self.fallback.path,
             )
         self._drop(self.lanes.peek(name), DropReason.WEBHOOK_DISABLED)
         self.book.forget_channel(name)
@@ -121,8 +139,9 @@ class Answers:
         if policy.attempt == 1:
             _logger.warning("channel %r: delivery failed (%s); retrying with backoff", name, outcome.describe())
         else:
-            _logger.debug("channel %r: attempt %d failed (%s); next in %.1f s",
-                          name, policy.attempt, outcome.describe(), delay)
+            _logger.debug(
+                "channel %r: attempt %d failed (%s); next in %.1f s", name, policy.attempt, outcome.describe(), delay
+            )
         return policy
 
     def _recovered(self, name: str) -> None:
@@ -138,8 +157,11 @@ class Answers:
             self._warned.add(name)
             if self._on_unknown_channel() and name in self._channels():
                 return 0.0
-            _logger.warning("notices routed to unknown channel %r are dropped (configured: %s)",
-                            name, ", ".join(sorted(self._channels())) or "none")
+            _logger.warning(
+                "notices routed to unknown channel %r are dropped (configured: %s)",
+                name,
+                ", ".join(sorted(self._channels())) or "none",
+            )
         entries = self.lanes.peek(name)
         self._drop(entries, DropReason.UNKNOWN_CHANNEL)
         return 0.0 if entries or self.book.forget_channel(name) else None

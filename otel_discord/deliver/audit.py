@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Final
@@ -46,7 +46,7 @@ def to_record(notice: Notice) -> dict[str, Any]:
     """The audit line for one business event."""
     ts = notice.timestamp if notice.timestamp == notice.timestamp else 0.0
     try:
-        when = datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds")
+        when = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
     except (ValueError, OverflowError, OSError):
         when = None
     return {

@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import quote
 
+from otel_discord.config.webhook_url import WebhookURL
 from otel_discord.deliver.ratelimit import RateLimiter
 from otel_discord.deliver.webhook import Outcome, WebhookClient, _instrumentation_suppressed, _outcome, _short
 from otel_discord.health.drops import redacting_logger
-from otel_discord.config.webhook_url import WebhookURL
 
 _logger = redacting_logger(__name__)
 
@@ -135,8 +135,9 @@ class BotClient:
     def start_thread(self, channel_id: str, message_id: str, name: str, *, archive_after: int = 1440) -> Outcome:
         """Start the card's thread; an existing one (160004) is success, as the thread id is the card's id."""
         body = {"name": (name.strip() or "incident")[:100], "auto_archive_duration": archive_after}
-        outcome = self._call("POST", "threads", channel_id, f"/channels/{channel_id}/messages/{message_id}/threads",
-                             json=body)
+        outcome = self._call(
+            "POST", "threads", channel_id, f"/channels/{channel_id}/messages/{message_id}/threads", json=body
+        )
         if outcome.status == 400 and outcome.discord_code == THREAD_EXISTS:
             return Outcome(200, {"id": message_id, "existing": True}, outcome.headers)
         return outcome
@@ -151,8 +152,11 @@ class BotClient:
                 return found, outcome
             for user in outcome.json:
                 if isinstance(user, Mapping) and str(user.get("id", "")).isdigit():
-                    found.append(Reactor(message_id, emoji, str(user["id"]), str(user.get("username") or ""),
-                                         bool(user.get("bot"))))
+                    found.append(
+                        Reactor(
+                            message_id, emoji, str(user["id"]), str(user.get("username") or ""), bool(user.get("bot"))
+                        )
+                    )
             if len(outcome.json) < PAGE:
                 return found, outcome
             after = found[-1].user_id
@@ -181,8 +185,15 @@ class BotClient:
         try:
             session = self.http._get_session()
             with _instrumentation_suppressed():
-                response = session.request(method, url, timeout=self.timeout, verify=True, allow_redirects=False,
-                                           headers={"Authorization": self.token.header}, **kwargs)
+                response = session.request(
+                    method,
+                    url,
+                    timeout=self.timeout,
+                    verify=True,
+                    allow_redirects=False,
+                    headers={"Authorization": self.token.header},
+                    **kwargs,
+                )
                 body = response.content
             return _outcome(response.status_code, response.headers, body)
         except Exception as exc:  # the contract is "never raises"; requests' errors name the URL, not the header

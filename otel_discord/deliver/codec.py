@@ -15,13 +15,23 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+from otel_discord.config.webhook_url import redact
 from otel_discord.deliver.queue import Outgoing
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
-from otel_discord.config.webhook_url import redact
 
 VERSION: Final = 1
-_OPTIONAL_TEXT: Final = ("code", "url", "event_name", "trace_id", "span_id", "service", "environment", "host",
-                         "channel", "mention")
+_OPTIONAL_TEXT: Final = (
+    "code",
+    "url",
+    "event_name",
+    "trace_id",
+    "span_id",
+    "service",
+    "environment",
+    "host",
+    "channel",
+    "mention",
+)
 
 
 def encode(item: Outgoing) -> str:
@@ -89,9 +99,7 @@ def decode(text: str) -> Outgoing:
     if not isinstance(raw, Mapping) or not isinstance(embed, dict) or not isinstance(channel, str):
         raise ValueError("spooled item lacks its notice, embed or channel")
     fields = tuple(
-        Field(str(f[0]), str(f[1]), bool(f[2]))
-        for f in raw.get("fields") or ()
-        if isinstance(f, list) and len(f) == 3
+        Field(str(f[0]), str(f[1]), bool(f[2])) for f in raw.get("fields") or () if isinstance(f, list) and len(f) == 3
     )
     notice = Notice(
         kind=Kind(raw.get("kind")),

@@ -32,22 +32,21 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final
 
-from otel_discord.config import reload
-from otel_discord.health import selftelemetry
-from otel_discord.config import Channel, Settings
+from otel_discord.config import Channel, Settings, reload
 from otel_discord.deliver.fallback import FILE_NAME, FallbackLog
 from otel_discord.deliver.housekeeping import Housekeeper, Timers
 from otel_discord.deliver.options import DeliveryOptions
 from otel_discord.deliver.queue import MemoryQueue, Outgoing
 from otel_discord.deliver.retry import RetryPolicy
-from otel_discord.deliver.shared_limits import LEASE_RENEW
 from otel_discord.deliver.sender import Sender
+from otel_discord.deliver.shared_limits import LEASE_RENEW
 from otel_discord.deliver.spool import FILE_NAME as SPOOL_FILE
 from otel_discord.deliver.spool import SpoolBusy, SpoolUnavailable, default_scope
 from otel_discord.deliver.webhook import WebhookClient
 from otel_discord.group import AUDIT_CHANNEL, GroupPolicy, group_key
-from otel_discord.notice import Notice
+from otel_discord.health import selftelemetry
 from otel_discord.health.drops import DropReason, Stats, guard, redacting_logger
+from otel_discord.notice import Notice
 
 __all__ = ["LINGER", "THREAD_NAME", "DeliveryEngine", "Outgoing", "get_engine"]
 
@@ -98,11 +97,20 @@ class DeliveryEngine:
         self._reloader = reload.Reloader(options.reload_interval)
         self._reloader.track(settings)
         self.sender = Sender(
-            client=self._client, stats=self.stats, fallback=self.fallback, retry=retry or RetryPolicy(),
-            options=options, policy=GroupPolicy(options.group_window, options.group_edit_interval),
-            clock=clock, wall=wall, linger=linger, writer="",
+            client=self._client,
+            stats=self.stats,
+            fallback=self.fallback,
+            retry=retry or RetryPolicy(),
+            options=options,
+            policy=GroupPolicy(options.group_window, options.group_edit_interval),
+            clock=clock,
+            wall=wall,
+            linger=linger,
+            writer="",
             channel_budget=channel_budget or (options.channel_limit, options.channel_window),
-            channels=lambda: self._channels, settings=lambda: self.settings, flushing=lambda: self._flushing > 0,
+            channels=lambda: self._channels,
+            settings=lambda: self.settings,
+            flushing=lambda: self._flushing > 0,
             on_unknown_channel=self.reload_now,
             on_delivered=lambda seconds: selftelemetry.record_latency(self, seconds),
             exempt=lambda: self._exempt,
@@ -111,8 +119,12 @@ class DeliveryEngine:
             path=settings.spool_dir / SPOOL_FILE if options.spool else None,
             scope=scope or default_scope(settings.config_file),  # which processes share one outbox
             pages=spool_pages,  # caps the spool file (tests: a full disk)
-            options=options, stats=self.stats, fallback=self.fallback, sender=self.sender,
-            channels=lambda: self._channels, wake_sender=lambda: self._wake.set(),
+            options=options,
+            stats=self.stats,
+            fallback=self.fallback,
+            sender=self.sender,
+            channels=lambda: self._channels,
+            wake_sender=lambda: self._wake.set(),
         )
         self._init_process_state()
         child_hook = weakref.WeakMethod(self._after_fork)
@@ -154,8 +166,10 @@ class DeliveryEngine:
             self._after_fork()
 
     def __repr__(self) -> str:
-        return (f"DeliveryEngine(channels={sorted(self._channels)}, pending={self.pending()}, "
-                f"leader={self.is_leader}, spool={self._keeper.spool!r}, closed={self._closed})")
+        return (
+            f"DeliveryEngine(channels={sorted(self._channels)}, pending={self.pending()}, "
+            f"leader={self.is_leader}, spool={self._keeper.spool!r}, closed={self._closed})"
+        )
 
     # ------------------------------------------------------------------ public API
     @property
@@ -198,8 +212,9 @@ class DeliveryEngine:
         if self._closed:
             self.stats.record_drop(DropReason.ENGINE_STOPPED)
             return False
-        accepted = self._inbox.put(item, self._clock(), self._wall(),
-                                   group_key(item.notice, item.channel, self._exempt))
+        accepted = self._inbox.put(
+            item, self._clock(), self._wall(), group_key(item.notice, item.channel, self._exempt)
+        )
         if not accepted:
             self.stats.record_drop(DropReason.QUEUE_OVERFLOW)
             self.fallback.defer(item.notice, DropReason.QUEUE_OVERFLOW.value)
@@ -225,8 +240,12 @@ class DeliveryEngine:
             for name, channel in channels.items():
                 old = merged.get(name)
                 if old is not None and old.webhook != channel.webhook:
-                    _logger.warning("channel %r is configured with two webhooks (%s and %s); using the latter",
-                                    name, old.webhook, channel.webhook)
+                    _logger.warning(
+                        "channel %r is configured with two webhooks (%s and %s); using the latter",
+                        name,
+                        old.webhook,
+                        channel.webhook,
+                    )
                 merged[name] = channel
             self._channels = merged  # one assignment: the sender reads either dict whole
 
@@ -323,8 +342,12 @@ class DeliveryEngine:
         if lost:
             self.stats.record_drop(DropReason.SHUTDOWN_TIMEOUT, len(lost))
             self.fallback.write(lost, DropReason.SHUTDOWN_TIMEOUT.value)
-            _logger.warning("%d notice(s) not delivered to Discord within %.1f s of shutdown; written to %s",
-                            len(lost), timeout, self.fallback.path)
+            _logger.warning(
+                "%d notice(s) not delivered to Discord within %.1f s of shutdown; written to %s",
+                len(lost),
+                timeout,
+                self.fallback.path,
+            )
 
     def _ensure_threads(self) -> None:
         if all(t is not None and t.is_alive() for t in (self._thread, self._housekeeper)):
@@ -332,8 +355,10 @@ class DeliveryEngine:
         with self._lock:
             if self._stop.is_set():
                 return
-            for attr, target, name in (("_housekeeper", self._housekeep_loop, SPOOL_THREAD_NAME),
-                                       ("_thread", self._run, THREAD_NAME)):
+            for attr, target, name in (
+                ("_housekeeper", self._housekeep_loop, SPOOL_THREAD_NAME),
+                ("_thread", self._run, THREAD_NAME),
+            ):
                 current = getattr(self, attr)
                 if current is not None and current.is_alive():
                     continue
@@ -364,8 +389,9 @@ class DeliveryEngine:
                 self._keeper.degrade(exc)
                 wait = 0.0
             except Exception:
-                _logger.error("internal error while delivering notices to Discord (otel-discord keeps running)",
-                              exc_info=True)
+                _logger.error(
+                    "internal error while delivering notices to Discord (otel-discord keeps running)", exc_info=True
+                )
             self._notify()
             if self._stop.is_set():
                 break

@@ -17,13 +17,13 @@ import json
 import os
 import threading
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from otel_discord.notice import Notice
-from otel_discord.health.drops import Stats, redacting_logger
 from otel_discord.config.webhook_url import redact
+from otel_discord.health.drops import Stats, redacting_logger
+from otel_discord.notice import Notice
 
 _logger = redacting_logger(__name__)
 
@@ -38,9 +38,9 @@ def notice_record(notice: Notice, reason: str, when: datetime | None = None) -> 
     ``attributes`` are left out: they are routing input, can be large, and hold
     whatever the application put in its telemetry.
     """
-    occurred = datetime.fromtimestamp(notice.timestamp, timezone.utc).isoformat()
+    occurred = datetime.fromtimestamp(notice.timestamp, UTC).isoformat()
     record: dict[str, Any] = {
-        "dropped_at": (when or datetime.now(timezone.utc)).isoformat(),
+        "dropped_at": (when or datetime.now(UTC)).isoformat(),
         "reason": reason,
         "channel": notice.channel,
         "occurred_at": occurred,
@@ -120,7 +120,7 @@ class FallbackLog:
         if not items:
             return
         try:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             lines = "".join(
                 json.dumps(notice_record(n, reason, now), ensure_ascii=False, default=str) + "\n" for n in items
             )

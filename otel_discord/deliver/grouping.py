@@ -104,8 +104,14 @@ class GroupBook:
         and one transaction if any folds); the entries handled. The rest are posted. A row is looked
         at again only after this sender started its group (or after a reset)."""
         assert self.spool is not None
-        todo = [e for e in entries if e.group is not None and e.row_id is not None and not e.solo
-                and e.fold_checked < max(self._floor, self._started.get(e.group, -1))]
+        todo = [
+            e
+            for e in entries
+            if e.group is not None
+            and e.row_id is not None
+            and not e.solo
+            and e.fold_checked < max(self._floor, self._started.get(e.group, -1))
+        ]
         if not todo:
             return []
         for entry in todo:
@@ -114,8 +120,15 @@ class GroupBook:
         live = self.spool.live_keys(channel, webhook, sorted({str(e.group) for e in todo}), self.policy, now)
         if not live:
             return []
-        ids = set(self.spool.fold_rows([(int(e.row_id), str(e.group)) for e in todo if e.group in live],  # type: ignore[arg-type]
-                                       channel, webhook, self.policy, now))
+        ids = set(
+            self.spool.fold_rows(
+                [(int(e.row_id), str(e.group)) for e in todo if e.group in live],  # type: ignore[arg-type]
+                channel,
+                webhook,
+                self.policy,
+                now,
+            )
+        )
         folded = [e for e in todo if e.row_id in ids]
         self._stale = self._stale or bool(folded)
         return folded
@@ -130,8 +143,9 @@ class GroupBook:
             for key in forgotten:
                 del self._started[key]
 
-    def started_many(self, entries: list[Entry], embeds: list[dict[str, Any]], webhook: str, answer: Any,
-                     now: float) -> bool:
+    def started_many(
+        self, entries: list[Entry], embeds: list[dict[str, Any]], webhook: str, answer: Any, now: float
+    ) -> bool:
         """A message of first occurrences was posted: remember it and its groups (False: no id)."""
         assert self.spool is not None
         message_id = answer.get("id") if isinstance(answer, Mapping) else None
@@ -229,12 +243,30 @@ class GroupBook:
             self._repost(job.channel, job.webhook, key, group, body, now, group.count, group.first_seen)
         self.spool.forget_message(job.channel, job.webhook, job.group.message_id)
 
-    def _repost(self, channel: str, webhook: str, key: str, group: Group, body: str, now: float, count: int,
-                first_seen: float | None) -> None:
+    def _repost(
+        self,
+        channel: str,
+        webhook: str,
+        key: str,
+        group: Group,
+        body: str,
+        now: float,
+        count: int,
+        first_seen: float | None,
+    ) -> None:
         assert self.spool is not None
         if count > 0:
-            self.spool.repost(channel, webhook, key, writer=self.writer, now=now, count=count,
-                              first_seen=first_seen, last_seen=group.last_seen, body=body)
+            self.spool.repost(
+                channel,
+                webhook,
+                key,
+                writer=self.writer,
+                now=now,
+                count=count,
+                first_seen=first_seen,
+                last_seen=group.last_seen,
+                body=body,
+            )
             self.reposted += 1
         else:
             self.spool.forget_group(channel, webhook, key)

@@ -30,8 +30,8 @@ from otel_discord.deliver.queue import Entry, MemoryQueue
 from otel_discord.deliver.sender import Sender
 from otel_discord.deliver.shared_limits import LEASE_RENEW, LEASE_TTL
 from otel_discord.deliver.spool import TRIM_BATCH, Pending, Spool, SpoolBusy, SpoolUnavailable
-from otel_discord.notice import Notice
 from otel_discord.health.drops import DropReason, Stats, guard, redacting_logger
+from otel_discord.notice import Notice
 
 _logger = redacting_logger(__name__)
 
@@ -59,9 +59,19 @@ def holder_gone(holder: str) -> bool:
 class Housekeeper:
     """The spool, the lease and the counts of one engine in one process (``reset`` after a fork)."""
 
-    def __init__(self, *, path: Path | None, scope: str, pages: int | None, options: DeliveryOptions,
-                 stats: Stats, fallback: FallbackLog, sender: Sender,
-                 channels: Callable[[], Mapping[str, Channel]], wake_sender: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        *,
+        path: Path | None,
+        scope: str,
+        pages: int | None,
+        options: DeliveryOptions,
+        stats: Stats,
+        fallback: FallbackLog,
+        sender: Sender,
+        channels: Callable[[], Mapping[str, Channel]],
+        wake_sender: Callable[[], None],
+    ) -> None:
         self.path, self.scope, self.pages = path, scope, pages
         self.options, self.stats, self.fallback, self.sender = options, stats, fallback, sender
         self._channels, self._wake_sender = channels, wake_sender
@@ -122,7 +132,8 @@ class Housekeeper:
             _logger.error(
                 "cannot use the delivery spool %s (%s); delivering from memory only: notices waiting for "
                 "Discord are lost if the process stops, and processes no longer share Discord's rate limits",
-                self.path, exc,
+                self.path,
+                exc,
             )
             self.spool = Spool(None, self.scope).open()
             self.next_lease = 0.0
@@ -138,8 +149,9 @@ class Housekeeper:
         drafts = [(entry, self._pending(entry)) for entry in entries]
         try:
             # Repeats that will fold need no embed: rendering waits until a row turns out to need one.
-            foldable = self.spool.foldable([(p.channel, p.webhook, p.group) for _, p in drafts if p.group],
-                                           policy, wall)
+            foldable = self.spool.foldable(
+                [(p.channel, p.webhook, p.group) for _, p in drafts if p.group], policy, wall
+            )
         except BaseException:
             inbox.give_back(entries)
             raise
@@ -189,20 +201,37 @@ class Housekeeper:
         """The entry for the spool, its body made on demand (``Pending.body`` is then a callable)."""
         item, notice = entry.item, entry.item.notice
         channel = self._channels().get(item.channel)
-        return Pending(item.channel, entry.group, channel.webhook.webhook_id if channel else None, entry.wall,
-                       notice.count, notice.first_seen if notice.first_seen is not None else notice.timestamp,
-                       notice.timestamp, lambda: codec.encode(item.rendered()))
+        return Pending(
+            item.channel,
+            entry.group,
+            channel.webhook.webhook_id if channel else None,
+            entry.wall,
+            notice.count,
+            notice.first_seen if notice.first_seen is not None else notice.timestamp,
+            notice.timestamp,
+            lambda: codec.encode(item.rendered()),
+        )
 
     def _unencodable(self, entry: Entry, exc: Exception) -> None:
         """No message could ever carry this notice (a non-JSON value, or rendering failed): record it."""
         notice = entry.item.notice
         if isinstance(exc, (TypeError, ValueError)):
-            _logger.warning("channel %r: notice %r cannot be encoded (%s); written to %s", entry.item.channel,
-                            notice.title[:100], exc, self.fallback.path)
+            _logger.warning(
+                "channel %r: notice %r cannot be encoded (%s); written to %s",
+                entry.item.channel,
+                notice.title[:100],
+                exc,
+                self.fallback.path,
+            )
             reason = DropReason.INVALID_PAYLOAD
         else:  # a bug of ours in rendering
-            _logger.error("channel %r: internal error while rendering notice %r; written to %s", entry.item.channel,
-                          notice.title[:100], self.fallback.path, exc_info=exc)
+            _logger.error(
+                "channel %r: internal error while rendering notice %r; written to %s",
+                entry.item.channel,
+                notice.title[:100],
+                self.fallback.path,
+                exc_info=exc,
+            )
             reason = DropReason.INTERNAL_ERROR
         self.fallback.write([notice], reason.value)
         self.stats.record_drop(reason)
@@ -252,9 +281,12 @@ class Housekeeper:
             if len(rows) < TRIM_BATCH:
                 break
         for reason, count in counts.items():
-            _logger.warning("%d notice(s) dropped from the spool (%s); written to %s", count,
-                            "older than SPOOL_MAX_AGE" if reason == "spool_expired" else "beyond SPOOL_MAX_ROWS",
-                            self.fallback.path)
+            _logger.warning(
+                "%d notice(s) dropped from the spool (%s); written to %s",
+                count,
+                "older than SPOOL_MAX_AGE" if reason == "spool_expired" else "beyond SPOOL_MAX_ROWS",
+                self.fallback.path,
+            )
         if self.sender.shared is not None and self.sender.spool is spool:
             self.sender.shared.prune(wall)
         spool.prune_groups(wall - options.group_window)
@@ -267,8 +299,11 @@ class Housekeeper:
         if spool is not None and not spool.durable and readable:
             lost += [codec.decode(row.body).notice for row in spool.load(0, 1_000_000)]
         elif lost == [] and self.own_rows and spool is not None:
-            _logger.info("%d notice(s) wait in the spool at %s; delivered by the next process to start",
-                         self.own_rows, spool.path)
+            _logger.info(
+                "%d notice(s) wait in the spool at %s; delivered by the next process to start",
+                self.own_rows,
+                spool.path,
+            )
         return lost
 
     def release(self) -> None:

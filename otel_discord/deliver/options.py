@@ -13,14 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from otel_discord.health.log import get_logger
 from otel_discord.config import ConfigError, Settings, parse_bool, parse_int_positive
 from otel_discord.config.parse import parse_duration, parse_positive_duration
 from otel_discord.group import DEFAULT_EDIT_INTERVAL, DEFAULT_WINDOW
+from otel_discord.health.log import get_logger
 
 _logger = get_logger(__name__)
 
 T = TypeVar("T")
+
 
 @dataclass(frozen=True)
 class DeliveryOptions:
@@ -51,8 +52,7 @@ class DeliveryOptions:
             spool=get("SPOOL", parse_bool, defaults.spool),
             spool_max_age=get("SPOOL_MAX_AGE", parse_positive_duration, defaults.spool_max_age),
             spool_max_rows=get("SPOOL_MAX_ROWS", parse_int_positive, defaults.spool_max_rows),
-            replay_collapse_after=get("REPLAY_COLLAPSE_AFTER", parse_positive_duration,
-                                      defaults.replay_collapse_after),
+            replay_collapse_after=get("REPLAY_COLLAPSE_AFTER", parse_positive_duration, defaults.replay_collapse_after),
             group_window=get("GROUP_WINDOW", parse_positive_duration, defaults.group_window),
             group_edit_interval=get("GROUP_EDIT_INTERVAL", parse_duration, defaults.group_edit_interval),
             reload_interval=get("RELOAD_INTERVAL", parse_duration, defaults.reload_interval),

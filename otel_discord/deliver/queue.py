@@ -62,11 +62,29 @@ class Outgoing:
 class Entry:
     """One queued item. ``wall`` is when it was submitted (unix seconds), ``row_id`` its spool row."""
 
-    __slots__ = ("seq", "item", "queued_at", "wall", "solo", "row_id", "group", "fold_checked",
-                 "_more", "_first", "_last")
+    __slots__ = (
+        "seq",
+        "item",
+        "queued_at",
+        "wall",
+        "solo",
+        "row_id",
+        "group",
+        "fold_checked",
+        "_more",
+        "_first",
+        "_last",
+    )
 
-    def __init__(self, seq: int, item: Outgoing, queued_at: float, wall: float,
-                 group: str | None = None, row_id: int | None = None) -> None:
+    def __init__(
+        self,
+        seq: int,
+        item: Outgoing,
+        queued_at: float,
+        wall: float,
+        group: str | None = None,
+        row_id: int | None = None,
+    ) -> None:
         self.seq = seq
         self.item = item
         self.queued_at = queued_at  # the engine's clock, for lingering
@@ -92,7 +110,9 @@ class Entry:
         return self.item
 
     def __repr__(self) -> str:
-        return f"Entry(seq={self.seq}, channel={self.item.channel!r}, row={self.row_id}, count={self.item.notice.count})"
+        return (
+            f"Entry(seq={self.seq}, channel={self.item.channel!r}, row={self.row_id}, count={self.item.notice.count})"
+        )
 
 
 class MemoryQueue:

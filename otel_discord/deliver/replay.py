@@ -77,8 +77,10 @@ def summarize(entries: Sequence[Entry], now: float) -> tuple[str, dict[str, Any]
     listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     n_groups = len(groups)
     oldest = min(entry.wall for entry in entries)
-    content = (f"While Discord was unreachable for {duration(now - oldest)}: {listed} "
-               f"in {n_groups:,} {'group' if n_groups == 1 else 'groups'}")
+    content = (
+        f"While Discord was unreachable for {duration(now - oldest)}: {listed} "
+        f"in {n_groups:,} {'group' if n_groups == 1 else 'groups'}"
+    )
     lines: list[str] = []
     used = 0
     ordered = sorted(groups.values(), key=lambda g: (-g[0], g[2]))

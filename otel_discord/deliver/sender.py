@@ -46,9 +46,9 @@ from otel_discord.deliver.shared_limits import Reservation, SharedLimits
 from otel_discord.deliver.spool import Spool, SpoolBusy, SpoolUnavailable
 from otel_discord.deliver.webhook import Outcome, WebhookClient
 from otel_discord.group import GroupPolicy
+from otel_discord.health.drops import DropReason, Stats, format_drops, redacting_logger
 from otel_discord.render import limits
 from otel_discord.render.payload import SUPPRESS_NOTIFICATIONS, build_payload, pack
-from otel_discord.health.drops import DropReason, Stats, format_drops, redacting_logger
 
 _logger = redacting_logger(__name__)
 
@@ -61,12 +61,25 @@ class Sender(Answers):
     """Sends for one engine; ``reset(spool)`` starts a term on a spool (new lease, fork, degrade)."""
 
     def __init__(
-        self, *, client: WebhookClient, stats: Stats, fallback: FallbackLog, retry: RetryPolicy,
-        options: DeliveryOptions, policy: GroupPolicy, clock: Callable[[], float], wall: Callable[[], float],
-        linger: float, channel_budget: tuple[int, float], writer: str,
-        channels: Callable[[], Mapping[str, Channel]], settings: Callable[[], Settings],
-        flushing: Callable[[], bool], on_unknown_channel: Callable[[], bool],
-        on_delivered: Callable[[Sequence[float]], None], exempt: Callable[[], Collection[str]],
+        self,
+        *,
+        client: WebhookClient,
+        stats: Stats,
+        fallback: FallbackLog,
+        retry: RetryPolicy,
+        options: DeliveryOptions,
+        policy: GroupPolicy,
+        clock: Callable[[], float],
+        wall: Callable[[], float],
+        linger: float,
+        channel_budget: tuple[int, float],
+        writer: str,
+        channels: Callable[[], Mapping[str, Channel]],
+        settings: Callable[[], Settings],
+        flushing: Callable[[], bool],
+        on_unknown_channel: Callable[[], bool],
+        on_delivered: Callable[[Sequence[float]], None],
+        exempt: Callable[[], Collection[str]],
     ) -> None:
         self.client, self.stats, self.fallback = client, stats, fallback
         self._retry_template, self.options, self.clock, self.wall = retry, options, clock, wall
@@ -83,8 +96,11 @@ class Sender(Answers):
     def reset(self, spool: Spool | None) -> None:
         self.spool = spool
         limit, window = self.channel_budget
-        self.shared = SharedLimits(spool, channel_limit=limit, channel_window=window,
-                                   hold=self.client.timeout + 1.0) if spool is not None else None
+        self.shared = (
+            SharedLimits(spool, channel_limit=limit, channel_window=window, hold=self.client.timeout + 1.0)
+            if spool is not None
+            else None
+        )
         self.book.reset(spool)
         self.lanes = Lanes()
         self._last_id, self._version, self._more, self._poked = 0, None, True, True
@@ -125,10 +141,14 @@ class Sender(Answers):
                     self.spool.ack([row.id])
                     self.stats.record_drop(DropReason.SPOOL_UNREADABLE)
                     continue
-                notice = item.notice.replace(count=row.count, first_seen=row.first_seen,
-                                             timestamp=row.last_seen or item.notice.timestamp)
-                self.lanes.add(Entry(row.id, dataclasses.replace(item, notice=notice), self.clock(), row.queued_at,
-                                     row.group, row.id))
+                notice = item.notice.replace(
+                    count=row.count, first_seen=row.first_seen, timestamp=row.last_seen or item.notice.timestamp
+                )
+                self.lanes.add(
+                    Entry(
+                        row.id, dataclasses.replace(item, notice=notice), self.clock(), row.queued_at, row.group, row.id
+                    )
+                )
             self._more = len(rows) == _LOAD
             if not self._more:
                 break
@@ -188,14 +208,20 @@ class Sender(Answers):
             if not head:
                 return job
             batch, collapse = self._next_batch(name, head, wall)
-            if not collapse and head[0].group is None and len(head) < limits.EMBEDS_PER_MESSAGE \
-                    and not self._flushing():
+            if (
+                not collapse
+                and head[0].group is None
+                and len(head) < limits.EMBEDS_PER_MESSAGE
+                and not self._flushing()
+            ):
                 # A lone item waits briefly for company (never longer, whatever the wall clock did).
                 linger = min(self.linger, head[0].wall + self.linger - wall)
         route = EDIT if isinstance(job, EditJob) else EXECUTE
         assert self.shared is not None
-        limited = max(self.limiter.delay(hook_id, channel_key, now, route),
-                      self.shared.delay(_hook_key(hook_id), channel_key, wall))
+        limited = max(
+            self.limiter.delay(hook_id, channel_key, now, route),
+            self.shared.delay(_hook_key(hook_id), channel_key, wall),
+        )
         wait = max(backoff, limited, linger)
         if wait > 0:
             if limited >= wait:
@@ -214,8 +240,9 @@ class Sender(Answers):
             raise  # the engine's business: retry, or degrade to memory
         except Exception:  # a bug of ours must not retry the same item forever
             # The reservation stays: it counts as pending until its hold ends (the safe side).
-            _logger.error("internal error while sending to channel %r; dropping the notice at its head",
-                          name, exc_info=True)
+            _logger.error(
+                "internal error while sending to channel %r; dropping the notice at its head", name, exc_info=True
+            )
             if isinstance(job, EditJob):
                 self.book.edited(job, self.wall())
             else:
@@ -235,8 +262,15 @@ class Sender(Answers):
         return _batch(head), False
 
     # ------------------------------------------------------------------ requests
-    def _post(self, name: str, channel: Channel, channel_key: str, entries: list[Entry], collapse: bool,
-              reservation: Reservation) -> None:
+    def _post(
+        self,
+        name: str,
+        channel: Channel,
+        channel_key: str,
+        entries: list[Entry],
+        collapse: bool,
+        reservation: Reservation,
+    ) -> None:
         assert self.spool is not None and self.shared is not None
         fresh = self.spool.claim([e.row_id for e in entries])
         self.lanes.remove([e for e in entries if e.row_id not in fresh])  # trimmed meanwhile
@@ -247,8 +281,9 @@ class Sender(Answers):
         for entry in entries:  # repeats may have folded into them since they were read
             count, first, last = fresh[entry.row_id]
             notice = entry.item.notice
-            entry.item = dataclasses.replace(entry.item, notice=notice.replace(
-                count=count, first_seen=first, timestamp=last or notice.timestamp))
+            entry.item = dataclasses.replace(
+                entry.item, notice=notice.replace(count=count, first_seen=first, timestamp=last or notice.timestamp)
+            )
         first_item = entries[0].item
         base, flags = first_item.content, first_item.flags
         if collapse:
@@ -261,8 +296,11 @@ class Sender(Answers):
         settings = self._settings()
         try:
             payload = build_payload(
-                embeds, content=content, username=channel.username or settings.username,
-                avatar_url=channel.avatar_url or settings.avatar_url, flags=flags,
+                embeds,
+                content=content,
+                username=channel.username or settings.username,
+                avatar_url=channel.avatar_url or settings.avatar_url,
+                flags=flags,
                 mention_roles=() if collapse else first_item.mention_roles,
                 mention_users=() if collapse else first_item.mention_users,
             )
@@ -294,8 +332,12 @@ class Sender(Answers):
             self.book.message_gone(job, wall)
             self.stats.incr("messages_reposted")
         elif outcome.status in (400, 413):
-            _logger.warning("channel %r: Discord refused to edit a grouped message (%s); its count stays at %d",
-                            name, outcome.describe(), job.group.written)
+            _logger.warning(
+                "channel %r: Discord refused to edit a grouped message (%s); its count stays at %d",
+                name,
+                outcome.describe(),
+                job.group.written,
+            )
             self.stats.incr(f"http_{outcome.status}")
             self.book.edited(job, wall)
         elif outcome.status == 429 or outcome.webhook_gone or outcome.status in (None, 408) or outcome.status >= 500:
@@ -304,8 +346,9 @@ class Sender(Answers):
             self.book.edited(job, wall)
             self._recovered(name)
 
-    def _answered(self, channel: Channel, channel_key: str, reservation: Reservation, outcome: Outcome,
-                  route: str) -> None:
+    def _answered(
+        self, channel: Channel, channel_key: str, reservation: Reservation, outcome: Outcome, route: str
+    ) -> None:
         """Tell both limiters about an answer (``now`` = when it arrived)."""
         assert self.shared is not None
         hook_id = channel.webhook.webhook_id
@@ -335,8 +378,16 @@ class Sender(Answers):
             self.channel_keys[hook_id] = f"webhook:{hook_id}"
 
     # ------------------------------------------------------------------ answers
-    def _delivered(self, name: str, channel: Channel, entries: list[Entry], outcome: Outcome,
-                   reported: dict[str, int], collapse: bool, embeds: list[dict[str, Any]]) -> None:
+    def _delivered(
+        self,
+        name: str,
+        channel: Channel,
+        entries: list[Entry],
+        outcome: Outcome,
+        reported: dict[str, int],
+        collapse: bool,
+        embeds: list[dict[str, Any]],
+    ) -> None:
         wall = self.wall()
         if collapse:  # the details, before the rows go (whoever sees them gone finds the record)
             self.fallback.write([e.item.notice for e in entries], replay.REASON)
@@ -366,7 +417,6 @@ class Sender(Answers):
         return combined, counts
 
 
-
 def _hook_key(webhook_id: str) -> str:
     return f"webhook:{webhook_id}"
 
@@ -383,8 +433,13 @@ def _batch(head: list[Entry]) -> list[Entry]:
     key, grouped = first.item.pack_key(), first.group is not None
     candidates, groups_seen = [first], {first.group}
     for entry in head[1:]:
-        if entry.solo or entry.item.files or entry.item.pack_key() != key or (entry.group is not None) != grouped \
-                or (grouped and entry.group in groups_seen):
+        if (
+            entry.solo
+            or entry.item.files
+            or entry.item.pack_key() != key
+            or (entry.group is not None) != grouped
+            or (grouped and entry.group in groups_seen)
+        ):
             break
         candidates.append(entry)
         groups_seen.add(entry.group)

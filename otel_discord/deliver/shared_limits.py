@@ -69,8 +69,15 @@ class Reservation:
 class SharedLimits:
     """Sliding windows and blocks in the spool file (unix-seconds clock: every process shares it)."""
 
-    def __init__(self, spool: Spool, *, channel_limit: int = 30, channel_window: float = 60.0,
-                 margin: float = DEFAULT_MARGIN, hold: float = 10.0) -> None:
+    def __init__(
+        self,
+        spool: Spool,
+        *,
+        channel_limit: int = 30,
+        channel_window: float = 60.0,
+        margin: float = DEFAULT_MARGIN,
+        hold: float = 10.0,
+    ) -> None:
         if channel_limit <= 0 or channel_window <= 0:
             raise ValueError("channel budget needs a positive limit and window")
         self.spool = spool
@@ -91,13 +98,18 @@ class SharedLimits:
         # Rows further ahead than any wait could reach were written before the wall clock was
         # set back: they would block for the size of the jump, so they do not count.
         marks = ",".join("?" * len(keys))
-        until = db.execute(f"SELECT max(until) FROM blocks WHERE key IN ({marks}) AND until <= ?",
-                           (*keys, now + _LONGEST_BLOCK)).fetchone()[0]
+        until = db.execute(
+            f"SELECT max(until) FROM blocks WHERE key IN ({marks}) AND until <= ?", (*keys, now + _LONGEST_BLOCK)
+        ).fetchone()[0]
         wait = max(0.0, (until or 0.0) - now)
         for key, limit, window in windows:
-            times = [r[0] for r in db.execute("SELECT at FROM sends WHERE key = ? AND at > ? AND at <= ? ORDER BY at",
-                                              (key, now - window - self.margin,
-                                               now + self.hold + self.margin)).fetchall()]
+            times = [
+                r[0]
+                for r in db.execute(
+                    "SELECT at FROM sends WHERE key = ? AND at > ? AND at <= ? ORDER BY at",
+                    (key, now - window - self.margin, now + self.hold + self.margin),
+                ).fetchall()
+            ]
             if len(times) >= limit:
                 wait = max(wait, times[len(times) - limit] + window + self.margin - now)
         return wait
@@ -154,8 +166,11 @@ class SharedLimits:
                 window = max(float(reset_after), float(row[0]) if row else 0.0)
                 db.execute("INSERT OR REPLACE INTO buckets VALUES (?, ?, ?)", (webhook_key, int(limit), window))
             for key, until in blocks:
-                db.execute("INSERT INTO blocks VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET until ="
-                           " max(until, excluded.until)", (key, until))
+                db.execute(
+                    "INSERT INTO blocks VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET until ="
+                    " max(until, excluded.until)",
+                    (key, until),
+                )
 
     def prune(self, now: float) -> None:
         with self.spool.transaction() as db:

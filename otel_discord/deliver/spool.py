@@ -192,8 +192,9 @@ os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_parent, aft
 class Spool(GroupStore):
     """The spool of one scope in one file (``path``), or in memory (``path`` None)."""
 
-    def __init__(self, path: Path | None, scope: str, *, busy_timeout: float = BUSY_TIMEOUT,
-                 max_pages: int | None = None) -> None:
+    def __init__(
+        self, path: Path | None, scope: str, *, busy_timeout: float = BUSY_TIMEOUT, max_pages: int | None = None
+    ) -> None:
         self.path = path
         self.scope = scope
         self.busy_timeout = busy_timeout
@@ -297,8 +298,15 @@ class Spool(GroupStore):
             return int(db.execute("PRAGMA data_version").fetchone()[0])
 
     # ------------------------------------------------------------------ outbox
-    def persist(self, items: Sequence[Pending], *, writer: str, policy: GroupPolicy, now: float,
-                failed: list[tuple[int, Exception]] | None = None) -> tuple[list[int], int]:
+    def persist(
+        self,
+        items: Sequence[Pending],
+        *,
+        writer: str,
+        policy: GroupPolicy,
+        now: float,
+        failed: list[tuple[int, Exception]] | None = None,
+    ) -> tuple[list[int], int]:
         """Store ``items`` in one transaction; return the new row ids and how many went into groups.
 
         A repeat folds into its group's live message (the sender will edit it) or
@@ -324,8 +332,17 @@ class Spool(GroupStore):
                 cursor = db.execute(
                     "INSERT INTO outbox (scope, channel, grp, writer, queued_at, count, first_seen, last_seen, body)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (self.scope, item.channel, item.group, writer, item.queued_at, item.count,
-                     item.first_seen, item.last_seen, body),
+                    (
+                        self.scope,
+                        item.channel,
+                        item.group,
+                        writer,
+                        item.queued_at,
+                        item.count,
+                        item.first_seen,
+                        item.last_seen,
+                        body,
+                    ),
                 )
                 created.append(int(cursor.lastrowid or 0))
         return created, grouped
@@ -341,12 +358,15 @@ class Spool(GroupStore):
                 return "group"
         row = db.execute(
             "SELECT id, first_seen, last_seen FROM outbox WHERE scope = ? AND channel = ? AND grp = ? AND state = 0"
-            " ORDER BY id LIMIT 1", (self.scope, item.channel, item.group),
+            " ORDER BY id LIMIT 1",
+            (self.scope, item.channel, item.group),
         ).fetchone()
         if row is None:
             return None
-        db.execute("UPDATE outbox SET count = count + ?, first_seen = ?, last_seen = ? WHERE id = ?",
-                   (item.count, earliest(row[1], item.first_seen), latest(row[2], item.last_seen), row[0]))
+        db.execute(
+            "UPDATE outbox SET count = count + ?, first_seen = ?, last_seen = ? WHERE id = ?",
+            (item.count, earliest(row[1], item.first_seen), latest(row[2], item.last_seen), row[0]),
+        )
         return "row"
 
     def load(self, after_id: int, limit: int = 500) -> list[Row]:
@@ -354,7 +374,8 @@ class Spool(GroupStore):
         with self.reading() as db:
             rows = db.execute(
                 "SELECT id, channel, grp, writer, queued_at, count, first_seen, last_seen, body FROM outbox"
-                " WHERE scope = ? AND id > ? ORDER BY id LIMIT ?", (self.scope, after_id, limit),
+                " WHERE scope = ? AND id > ? ORDER BY id LIMIT ?",
+                (self.scope, after_id, limit),
             ).fetchall()
         return [Row(*row) for row in rows]
 
@@ -363,8 +384,9 @@ class Spool(GroupStore):
         with self.transaction() as db:
             marks = ",".join("?" * len(ids))
             db.execute(f"UPDATE outbox SET state = 1 WHERE id IN ({marks})", tuple(ids))
-            rows = db.execute(f"SELECT id, count, first_seen, last_seen FROM outbox WHERE id IN ({marks})",
-                              tuple(ids)).fetchall()
+            rows = db.execute(
+                f"SELECT id, count, first_seen, last_seen FROM outbox WHERE id IN ({marks})", tuple(ids)
+            ).fetchall()
         return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
     def unclaim(self, ids: Sequence[int]) -> None:
@@ -389,22 +411,36 @@ class Spool(GroupStore):
         (call again while it returns that many: their bodies are in memory meanwhile); return them with why."""
         select = "SELECT id, channel, grp, writer, queued_at, count, first_seen, last_seen, body FROM outbox"
         with self.transaction() as db:
-            expired = [Row(*r) for r in db.execute(f"{select} WHERE scope = ? AND queued_at < ? ORDER BY id LIMIT ?",
-                                                   (self.scope, now - max_age, limit)).fetchall()]
+            expired = [
+                Row(*r)
+                for r in db.execute(
+                    f"{select} WHERE scope = ? AND queued_at < ? ORDER BY id LIMIT ?",
+                    (self.scope, now - max_age, limit),
+                ).fetchall()
+            ]
             total = int(db.execute("SELECT count(*) FROM outbox WHERE scope = ?", (self.scope,)).fetchone()[0])
             excess = min(max(0, total - len(expired) - max_rows), limit - len(expired))
-            full = [Row(*r) for r in db.execute(
-                f"{select} WHERE scope = ? AND queued_at >= ? AND state = 0 ORDER BY id LIMIT ?",
-                (self.scope, now - max_age, excess)).fetchall()] if excess > 0 else []
+            full = (
+                [
+                    Row(*r)
+                    for r in db.execute(
+                        f"{select} WHERE scope = ? AND queued_at >= ? AND state = 0 ORDER BY id LIMIT ?",
+                        (self.scope, now - max_age, excess),
+                    ).fetchall()
+                ]
+                if excess > 0
+                else []
+            )
             gone = [row.id for row in expired + full]
             for start in range(0, len(gone), 500):
-                chunk = gone[start:start + 500]
+                chunk = gone[start : start + 500]
                 db.execute(f"DELETE FROM outbox WHERE id IN ({','.join('?' * len(chunk))})", chunk)
         return [(row, "spool_expired") for row in expired] + [(row, "spool_full") for row in full]
 
     # ------------------------------------------------------------------ lease
-    def acquire(self, holder: str, now: float, ttl: float,
-                gone: Callable[[str], bool] = lambda holder: False) -> tuple[bool, bool]:
+    def acquire(
+        self, holder: str, now: float, ttl: float, gone: Callable[[str], bool] = lambda holder: False
+    ) -> tuple[bool, bool]:
         """Hold or renew the scope's send lease: (held, taken over from someone else).
 
         A lease runs out ``ttl`` after its last renewal, or at once when ``gone(holder)``

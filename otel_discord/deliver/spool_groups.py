@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final
 from contextlib import AbstractContextManager
+from typing import Any, Final
 
 from otel_discord.group import Group, GroupPolicy
 
@@ -35,21 +35,34 @@ class GroupStore:
     def _group(self, db: sqlite3.Connection, channel: str, webhook: str, key: str) -> tuple[Group, str] | None:
         row = db.execute(
             "SELECT message_id, started_at, count, written, edited_at, first_seen, last_seen, body FROM groups"
-            " WHERE scope = ? AND channel = ? AND webhook = ? AND grp = ?", (self.scope, channel, webhook, key),
+            " WHERE scope = ? AND channel = ? AND webhook = ? AND grp = ?",
+            (self.scope, channel, webhook, key),
         ).fetchone()
         return (Group(*row[:7]), row[7]) if row else None
 
-    def _write_group(self, db: sqlite3.Connection, channel: str, webhook: str, key: str, group: Group,
-                     body: str | None) -> None:
-        values = (group.message_id, group.started_at, group.count, group.written, group.edited_at,
-                  group.first_seen, group.last_seen)
+    def _write_group(
+        self, db: sqlite3.Connection, channel: str, webhook: str, key: str, group: Group, body: str | None
+    ) -> None:
+        values = (
+            group.message_id,
+            group.started_at,
+            group.count,
+            group.written,
+            group.edited_at,
+            group.first_seen,
+            group.last_seen,
+        )
         if body is None:
-            db.execute("UPDATE groups SET message_id = ?, started_at = ?, count = ?, written = ?, edited_at = ?,"
-                       " first_seen = ?, last_seen = ? WHERE scope = ? AND channel = ? AND webhook = ? AND grp = ?",
-                       (*values, self.scope, channel, webhook, key))
+            db.execute(
+                "UPDATE groups SET message_id = ?, started_at = ?, count = ?, written = ?, edited_at = ?,"
+                " first_seen = ?, last_seen = ? WHERE scope = ? AND channel = ? AND webhook = ? AND grp = ?",
+                (*values, self.scope, channel, webhook, key),
+            )
         else:
-            db.execute("INSERT OR REPLACE INTO groups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (self.scope, channel, webhook, key, *values, body))
+            db.execute(
+                "INSERT OR REPLACE INTO groups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (self.scope, channel, webhook, key, *values, body),
+            )
 
     def group(self, channel: str, webhook: str, key: str) -> tuple[Group, str] | None:
         """The group and the body of its first occurrence, or None."""
@@ -76,8 +89,9 @@ class GroupStore:
             ).fetchall()
         return {row[0] for row in rows if policy.accepts(Group(*row[1:]), now)}
 
-    def foldable(self, keys: Iterable[tuple[str, str | None, str]], policy: GroupPolicy,
-                 now: float) -> set[tuple[str, str]]:
+    def foldable(
+        self, keys: Iterable[tuple[str, str | None, str]], policy: GroupPolicy, now: float
+    ) -> set[tuple[str, str]]:
         """Which (channel, webhook id or None, group key) would fold now, as (channel, group key): a live
         group accepts them, or a row of their group is waiting (``Spool.persist`` decides for good)."""
         wanted: dict[tuple[str, str | None], set[str]] = {}
@@ -88,7 +102,7 @@ class GroupStore:
             for (channel, webhook), groups in wanted.items():
                 ordered = sorted(groups)
                 for start in range(0, len(ordered), _IN_CHUNK):
-                    chunk = ordered[start:start + _IN_CHUNK]
+                    chunk = ordered[start : start + _IN_CHUNK]
                     marks = ",".join("?" * len(chunk))
                     if webhook is not None:
                         for row in db.execute(
@@ -100,13 +114,15 @@ class GroupStore:
                                 found.add((channel, row[0]))
                     for (key,) in db.execute(
                         "SELECT DISTINCT grp FROM outbox WHERE scope = ? AND channel = ? AND state = 0"
-                        f" AND grp IN ({marks})", (self.scope, channel, *chunk),
+                        f" AND grp IN ({marks})",
+                        (self.scope, channel, *chunk),
                     ):
                         found.add((channel, key))
         return found
 
-    def fold_rows(self, rows: Sequence[tuple[int, str]], channel: str, webhook: str, policy: GroupPolicy,
-                  now: float) -> list[int]:
+    def fold_rows(
+        self, rows: Sequence[tuple[int, str]], channel: str, webhook: str, policy: GroupPolicy, now: float
+    ) -> list[int]:
         """``fold_row`` for several (row id, key) pairs in one transaction; the ids handled."""
         handled: list[int] = []
         with self.transaction() as db:
@@ -127,8 +143,13 @@ class GroupStore:
             self._write_group(db, channel, webhook, key, group, body)
             db.execute("DELETE FROM outbox WHERE id = ?", (row_id,))
 
-    def posted_message(self, channel: str, webhook: str, members: Sequence[tuple[int, str, Group, str]],
-                       embeds: Sequence[dict[str, Any]]) -> None:
+    def posted_message(
+        self,
+        channel: str,
+        webhook: str,
+        members: Sequence[tuple[int, str, Group, str]],
+        embeds: Sequence[dict[str, Any]],
+    ) -> None:
         """A message of grouped notices exists: their rows go, their groups start, the message's
         (key, embed) list is kept for edits (one transaction). ``members``: (row id, key, group, body)."""
         if not members:
@@ -136,36 +157,67 @@ class GroupStore:
         message_id = members[0][2].message_id
         listing = json.dumps([[key, embed] for (_, key, _, _), embed in zip(members, embeds, strict=True)])
         with self.transaction() as db:
-            db.executemany("INSERT OR REPLACE INTO groups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-                (self.scope, channel, webhook, key, group.message_id, group.started_at, group.count, group.written,
-                 group.edited_at, group.first_seen, group.last_seen, body) for _, key, group, body in members])
+            db.executemany(
+                "INSERT OR REPLACE INTO groups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        self.scope,
+                        channel,
+                        webhook,
+                        key,
+                        group.message_id,
+                        group.started_at,
+                        group.count,
+                        group.written,
+                        group.edited_at,
+                        group.first_seen,
+                        group.last_seen,
+                        body,
+                    )
+                    for _, key, group, body in members
+                ],
+            )
             db.executemany("DELETE FROM outbox WHERE id = ?", [(row_id,) for row_id, _, _, _ in members])
-            db.execute("INSERT OR REPLACE INTO messages VALUES (?, ?, ?, ?, ?)",
-                       (self.scope, channel, webhook, message_id, listing))
+            db.execute(
+                "INSERT OR REPLACE INTO messages VALUES (?, ?, ?, ?, ?)",
+                (self.scope, channel, webhook, message_id, listing),
+            )
 
-    def message(self, channel: str, webhook: str, message_id: str
-                ) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, tuple[Group, str]]] | None:
+    def message(
+        self, channel: str, webhook: str, message_id: str
+    ) -> tuple[list[tuple[str, dict[str, Any]]], dict[str, tuple[Group, str]]] | None:
         """A grouped message's (key, embed as last sent) list and its live groups (key → group, body);
         None when the message was not recorded (posted alone, before messages were shared)."""
         with self.reading() as db:
-            row = db.execute("SELECT embeds FROM messages WHERE scope = ? AND channel = ? AND webhook = ?"
-                             " AND message_id = ?", (self.scope, channel, webhook, message_id)).fetchone()
+            row = db.execute(
+                "SELECT embeds FROM messages WHERE scope = ? AND channel = ? AND webhook = ? AND message_id = ?",
+                (self.scope, channel, webhook, message_id),
+            ).fetchone()
             if row is None:
                 return None
             live = db.execute(
                 "SELECT grp, message_id, started_at, count, written, edited_at, first_seen, last_seen, body"
                 " FROM groups WHERE scope = ? AND channel = ? AND webhook = ? AND message_id = ?",
-                (self.scope, channel, webhook, message_id)).fetchall()
+                (self.scope, channel, webhook, message_id),
+            ).fetchall()
         listing = [(str(key), dict(embed)) for key, embed in json.loads(row[0])]
         return listing, {r[0]: (Group(*r[1:8]), r[8]) for r in live}
 
-    def message_edited(self, channel: str, webhook: str, message_id: str,
-                       listing: Sequence[tuple[str, dict[str, Any]]], written: dict[str, int], now: float) -> None:
+    def message_edited(
+        self,
+        channel: str,
+        webhook: str,
+        message_id: str,
+        listing: Sequence[tuple[str, dict[str, Any]]],
+        written: dict[str, int],
+        now: float,
+    ) -> None:
         """An edit succeeded: the message shows ``listing``, group ``key`` shows ``written[key]``."""
         with self.transaction() as db:
-            db.execute("UPDATE messages SET embeds = ? WHERE scope = ? AND channel = ? AND webhook = ?"
-                       " AND message_id = ?", (json.dumps([[k, e] for k, e in listing]), self.scope, channel,
-                                               webhook, message_id))
+            db.execute(
+                "UPDATE messages SET embeds = ? WHERE scope = ? AND channel = ? AND webhook = ? AND message_id = ?",
+                (json.dumps([[k, e] for k, e in listing]), self.scope, channel, webhook, message_id),
+            )
             for key, count in written.items():
                 found = self._group(db, channel, webhook, key)
                 if found is not None and found[0].message_id == message_id:
@@ -173,15 +225,30 @@ class GroupStore:
 
     def forget_message(self, channel: str, webhook: str, message_id: str) -> None:
         with self.transaction() as db:
-            db.execute("DELETE FROM messages WHERE scope = ? AND channel = ? AND webhook = ? AND message_id = ?",
-                       (self.scope, channel, webhook, message_id))
+            db.execute(
+                "DELETE FROM messages WHERE scope = ? AND channel = ? AND webhook = ? AND message_id = ?",
+                (self.scope, channel, webhook, message_id),
+            )
 
-    def repost(self, channel: str, webhook: str, key: str, *, writer: str, now: float, count: int,
-               first_seen: float | None, last_seen: float | None, body: str) -> None:
+    def repost(
+        self,
+        channel: str,
+        webhook: str,
+        key: str,
+        *,
+        writer: str,
+        now: float,
+        count: int,
+        first_seen: float | None,
+        last_seen: float | None,
+        body: str,
+    ) -> None:
         """The group's message is gone (deleted, or its webhook replaced): post its count anew."""
         with self.transaction() as db:
-            db.execute("DELETE FROM groups WHERE scope = ? AND channel = ? AND webhook = ? AND grp = ?",
-                       (self.scope, channel, webhook, key))
+            db.execute(
+                "DELETE FROM groups WHERE scope = ? AND channel = ? AND webhook = ? AND grp = ?",
+                (self.scope, channel, webhook, key),
+            )
             db.execute(
                 "INSERT INTO outbox (scope, channel, grp, writer, queued_at, count, first_seen, last_seen, body)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -200,21 +267,28 @@ class GroupStore:
         with self.reading() as db:
             rows = db.execute(
                 "SELECT channel, webhook, grp, message_id, started_at, count, written, edited_at, first_seen,"
-                " last_seen, body FROM groups WHERE scope = ? AND count > written", (self.scope,),
+                " last_seen, body FROM groups WHERE scope = ? AND count > written",
+                (self.scope,),
             ).fetchall()
         return [(r[0], r[1], r[2], Group(*r[3:10]), r[10]) for r in rows]
 
     def forget_group(self, channel: str, webhook: str, key: str) -> None:
         with self.transaction() as db:
-            db.execute("DELETE FROM groups WHERE scope = ? AND channel = ? AND webhook = ? AND grp = ?",
-                       (self.scope, channel, webhook, key))
+            db.execute(
+                "DELETE FROM groups WHERE scope = ? AND channel = ? AND webhook = ? AND grp = ?",
+                (self.scope, channel, webhook, key),
+            )
 
     def prune_groups(self, before: float) -> None:
         """Forget groups whose window ended before ``before`` and whose message is up to date."""
         with self.transaction() as db:
-            db.execute("DELETE FROM groups WHERE scope = ? AND started_at < ? AND count <= written",
-                       (self.scope, before))
+            db.execute(
+                "DELETE FROM groups WHERE scope = ? AND started_at < ? AND count <= written", (self.scope, before)
+            )
             # A message none of whose groups is live any more is never edited again.
-            db.execute("DELETE FROM messages WHERE scope = ? AND NOT EXISTS (SELECT 1 FROM groups g WHERE"
-                       " g.scope = messages.scope AND g.channel = messages.channel AND g.webhook = messages.webhook"
-                       " AND g.message_id = messages.message_id)", (self.scope,))
+            db.execute(
+                "DELETE FROM messages WHERE scope = ? AND NOT EXISTS (SELECT 1 FROM groups g WHERE"
+                " g.scope = messages.scope AND g.channel = messages.channel AND g.webhook = messages.webhook"
+                " AND g.message_id = messages.message_id)",
+                (self.scope,),
+            )

@@ -26,10 +26,10 @@ from typing import Any, Final
 import requests
 from opentelemetry import context as otel_context
 
-from otel_discord.health.log import REDACT_FILTER
-from otel_discord.health.drops import redacting_logger
-from otel_discord.version import PROJECT_URL, __version__
 from otel_discord.config.webhook_url import WebhookURL, redact
+from otel_discord.health.drops import redacting_logger
+from otel_discord.health.log import REDACT_FILTER
+from otel_discord.version import PROJECT_URL, __version__
 
 _logger = redacting_logger(__name__)
 

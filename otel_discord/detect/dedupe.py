@@ -77,8 +77,14 @@ class _Held:
 class ExceptionRegistry:
     """Decides which report of an exception is delivered; see the module docstring. Thread-safe."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic, remembered: int = REMEMBERED,
-                 max_held: int = MAX_HELD, background: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        remembered: int = REMEMBERED,
+        max_held: int = MAX_HELD,
+        background: bool = True,
+    ) -> None:
         """``background=False`` leaves releases to ``due``/``take_held`` (tests step the clock themselves)."""
         self._clock = clock
         self._background = background
@@ -149,8 +155,17 @@ class ExceptionRegistry:
 
     # --- log side ------------------------------------------------------------------------
 
-    def log_error(self, notice: Notice, exc_type: str | None, *, sampled: bool, hold: float, deliver: Deliver,
-                  owner: Hashable, now: float) -> Notice | None:
+    def log_error(
+        self,
+        notice: Notice,
+        exc_type: str | None,
+        *,
+        sampled: bool,
+        hold: float,
+        deliver: Deliver,
+        owner: Hashable,
+        now: float,
+    ) -> Notice | None:
         """The notice to deliver now, or None when it was already reported or is held for its span."""
         trace_id = notice.trace_id
         name = short_type(exc_type)

@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
-from otel_discord.detect import observations as observe
-from otel_discord.health.log import get_logger
 from otel_discord.config import Settings
 from otel_discord.config.parse import parse_duration, parse_int_non_negative
+from otel_discord.detect import observations as observe
 from otel_discord.detect import semconv as sc
 from otel_discord.detect.money import DEFAULT_STYLE, parse_style, to_decimal
 from otel_discord.detect.stack import describe_frame, read_traceback
 from otel_discord.detect.suspicious import Finding, SuspiciousActivity
 from otel_discord.detect.templates import HIGH_VALUE_NOTE, HIGH_VALUE_TITLE, Templates
+from otel_discord.health.log import get_logger
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 
 _logger = get_logger(__name__)
@@ -82,6 +82,7 @@ class EventOptions:
     @classmethod
     def from_settings(cls, settings: Settings, **arguments: Any) -> EventOptions:
         """Resolve each option (argument → env → file → default); ``ConfigError`` naming the bad one."""
+
         def get(name: str, parse: Any, default: Any) -> Any:
             return settings.lookup(name.upper(), parse, default, arguments.get(name))
 
@@ -127,8 +128,9 @@ def severity_of(number: Any, text: Any) -> Severity | None:
     """An OpenTelemetry severity (number 1–24, else its text) as a ``Severity``; None when absent."""
     value = getattr(number, "value", number)
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 24:
-        return (Severity.DEBUG, Severity.DEBUG, Severity.INFO, Severity.WARNING, Severity.ERROR,
-                Severity.CRITICAL)[(value - 1) // 4]
+        return (Severity.DEBUG, Severity.DEBUG, Severity.INFO, Severity.WARNING, Severity.ERROR, Severity.CRITICAL)[
+            (value - 1) // 4
+        ]
     if isinstance(text, str) and text.strip():
         try:
             return Severity.parse(text)
@@ -177,8 +179,15 @@ class EventDetector:
             notices.append(self._finding(event, finding))
         return notices
 
-    def render(self, event: Occurrence, attributes: Mapping[str, Any], *, category: Category | None = None,
-               code: str | None = None, code_language: str = "") -> Notice:
+    def render(
+        self,
+        event: Occurrence,
+        attributes: Mapping[str, Any],
+        *,
+        category: Category | None = None,
+        code: str | None = None,
+        code_language: str = "",
+    ) -> Notice:
         """One event as a notice, using its template and link."""
         options = self.options
         style = options.amount_style

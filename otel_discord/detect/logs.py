@@ -23,12 +23,12 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from otel_discord.health.log import ROOT_NAME, get_logger
 from otel_discord.detect import semconv as sc
 from otel_discord.detect.dedupe import ExceptionRegistry, fingerprint, registry, short_type
 from otel_discord.detect.events import EventDetector, Occurrence, event_name_of, severity_of
 from otel_discord.detect.sql import scrub_db_error
 from otel_discord.detect.stack import describe_frame, display_path, read_traceback
+from otel_discord.health.log import ROOT_NAME, get_logger
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 
 if TYPE_CHECKING:
@@ -118,12 +118,12 @@ def _exception(attributes: Mapping[str, Any]) -> _Exception | None:
 
 def _body(value: Any) -> str:
     if isinstance(value, str):
-        return value[:_MAX_DESCRIPTION * 2]
+        return value[: _MAX_DESCRIPTION * 2]
     if value is None:
         return ""
     if isinstance(value, bytes):
         return value[:_MAX_DESCRIPTION].decode("utf-8", "replace")
-    return str(value)[:_MAX_DESCRIPTION * 2]
+    return str(value)[: _MAX_DESCRIPTION * 2]
 
 
 def _hex(value: Any, width: int) -> str | None:
@@ -184,8 +184,9 @@ class LogDetector:
                 _logger.debug("skipping a log record that could not be read", exc_info=True)
         return notices
 
-    def _record(self, item: Any, record: Any, attributes: Mapping[str, Any], name: str | None, scope: str,
-                now: float) -> list[Notice]:
+    def _record(
+        self, item: Any, record: Any, attributes: Mapping[str, Any], name: str | None, scope: str, now: float
+    ) -> list[Notice]:
         severity = severity_of(record.severity_number, record.severity_text) or Severity.INFO
         timestamp = (record.timestamp or record.observed_timestamp or 0) / 1e9 or now
         resource = sc.resource_attributes(item.resource)
@@ -198,8 +199,17 @@ class LogDetector:
         body = _body(record.body)
         exception = _exception(attributes)
         if name is not None:
-            occurrence = Occurrence(name=name, attributes=attributes, severity=severity, timestamp=timestamp,
-                                    body=body, trace_id=trace_id, span_id=span_id, signal="logs", **origin)
+            occurrence = Occurrence(
+                name=name,
+                attributes=attributes,
+                severity=severity,
+                timestamp=timestamp,
+                body=body,
+                trace_id=trace_id,
+                span_id=span_id,
+                signal="logs",
+                **origin,
+            )
             if exception is not None:
                 self._registry.mark_sent(trace_id, exception.type)
             return self._events(occurrence)
@@ -221,8 +231,15 @@ class LogDetector:
 
     # --- layouts ----------------------------------------------------------------------------
 
-    def _error(self, attributes: Mapping[str, Any], severity: Severity, scope: str, body: str,
-               exception: _Exception, values: dict[str, Any]) -> Notice:
+    def _error(
+        self,
+        attributes: Mapping[str, Any],
+        severity: Severity,
+        scope: str,
+        body: str,
+        exception: _Exception,
+        values: dict[str, Any],
+    ) -> Notice:
         method, route = sc.http_method(attributes), sc.http_route(attributes)
         flask = _FLASK_EXCEPTION.match(body)
         if flask and not route:
@@ -266,8 +283,9 @@ class LogDetector:
             values=values,
         )
 
-    def _plain(self, attributes: Mapping[str, Any], severity: Severity, scope: str, body: str,
-               values: dict[str, Any]) -> Notice:
+    def _plain(
+        self, attributes: Mapping[str, Any], severity: Severity, scope: str, body: str, values: dict[str, Any]
+    ) -> Notice:
         first_line, _, rest = body.strip().partition("\n")
         fields = []
         label = " ".join(p for p in (sc.http_method(attributes), sc.http_route(attributes)) if p)

@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry.trace import SpanKind
 
-from otel_discord.health.log import get_logger
 from otel_discord.config import ConfigError, Settings
 from otel_discord.detect import semconv as sc
 from otel_discord.detect.events import EVENT_NAME, EventDetector, EventOptions, Occurrence, event_name_of, severity_of
 from otel_discord.detect.sql import short_db_name
 from otel_discord.detect.templates import BUILT_IN
+from otel_discord.health.log import get_logger
 from otel_discord.notice import Notice, Severity
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ _DDL: Final = re.compile(
 )
 _DDL_WORDS: Final = ("CREATE", "ALTER", "DROP", "create", "alter", "drop")
 _MAX_STATEMENTS: Final = 20
-
 
 
 def _ids(span: ReadableSpan) -> tuple[str | None, str | None]:
@@ -101,10 +100,21 @@ class SpanExtras:
             trace_id, span_id = _ids(span)
             timestamp = event.timestamp / 1e9 if isinstance(event.timestamp, int) else span.end_time / 1e9
             severity = severity_of(None, attributes.get("event.severity")) or Severity.INFO
-            found.extend(self._events(Occurrence(
-                name=name, attributes=dict(attributes), severity=severity, timestamp=timestamp, body=event.name,
-                trace_id=trace_id, span_id=span_id, signal="traces", **_origin(span, self._environment),
-            )))
+            found.extend(
+                self._events(
+                    Occurrence(
+                        name=name,
+                        attributes=dict(attributes),
+                        severity=severity,
+                        timestamp=timestamp,
+                        body=event.name,
+                        trace_id=trace_id,
+                        span_id=span_id,
+                        signal="traces",
+                        **_origin(span, self._environment),
+                    )
+                )
+            )
         return found
 
     @staticmethod
@@ -134,8 +144,14 @@ class SpanExtras:
         attributes = {key: value for key, value in attributes.items() if value is not None}
         severity = Severity.WARNING if "DROP" in attributes["schema.operations"] else Severity.INFO
         event = Occurrence(
-            name="schema.changed", attributes=attributes, severity=severity, timestamp=first.end_time / 1e9,
-            trace_id=trace_id, span_id=span_id, signal="traces", **_origin(first, self._environment),
+            name="schema.changed",
+            attributes=attributes,
+            severity=severity,
+            timestamp=first.end_time / 1e9,
+            trace_id=trace_id,
+            span_id=span_id,
+            signal="traces",
+            **_origin(first, self._environment),
         )
         code = "\n\n".join(statement.strip() for _, _, statement in found[:_MAX_STATEMENTS])
         return self._events.render(event, {**attributes, EVENT_NAME: event.name}, code=code, code_language="sql")

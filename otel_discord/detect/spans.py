@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any, Final
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.trace import SpanKind, StatusCode
 
-from otel_discord.detect import observations as observe
-from otel_discord.health.log import get_logger
 from otel_discord.detect import dedupe
+from otel_discord.detect import observations as observe
 from otel_discord.detect import semconv as sc
 from otel_discord.detect.span_extras import span_extras
 from otel_discord.detect.sql import normalize_sql, scrub_db_error, short_db_name, sql_operation
 from otel_discord.detect.stack import describe_frame, display_path, read_traceback
+from otel_discord.health.log import get_logger
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 
 if TYPE_CHECKING:

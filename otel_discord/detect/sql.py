@@ -41,9 +41,7 @@ _TOKEN_PATTERN: Final = r"""
   | (?P<number>0[xX][0-9A-Fa-f]+|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)
   | (?P<other>.)
 """
-_TOKEN: Final = re.compile(
-    _TOKEN_PATTERN.format(hash_comment="", dquote=r'"(?:[^"\n]|"")*"'), re.VERBOSE | re.DOTALL
-)
+_TOKEN: Final = re.compile(_TOKEN_PATTERN.format(hash_comment="", dquote=r'"(?:[^"\n]|"")*"'), re.VERBOSE | re.DOTALL)
 # MySQL: "#" starts a comment (in PostgreSQL it is an operator: #>, #-), and
 # "…" is a string, swallowed to the end when unterminated like '…'.
 _TOKEN_MYSQL: Final = re.compile(

@@ -14,10 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from otel_discord.health.log import get_logger
 from otel_discord.config import ConfigError, Settings, resolve
-from otel_discord.pipeline import Pipeline, Stages, validate
 from otel_discord.health.drops import guard
+from otel_discord.health.log import get_logger
+from otel_discord.pipeline import Pipeline, Stages, validate
 
 _logger = get_logger(__name__)
 
@@ -75,9 +75,7 @@ class PipelineExporter:
     _shutdown_done: bool
 
     def _start(self, configured: Configured[Any] | None) -> None:
-        self._pipeline = (
-            Pipeline(configured.settings, stages=configured.stages) if configured is not None else None
-        )
+        self._pipeline = Pipeline(configured.settings, stages=configured.stages) if configured is not None else None
         self._shutdown_done = False
 
     @property

@@ -10,11 +10,11 @@ from typing import Any
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 
-from otel_discord.health.log import get_logger
 from otel_discord.config import Settings
 from otel_discord.exporters._base import PipelineExporter, configure
-from otel_discord.notice import Notice
 from otel_discord.health.drops import guard
+from otel_discord.health.log import get_logger
+from otel_discord.notice import Notice
 
 _logger = get_logger(__name__)
 
@@ -81,7 +81,9 @@ class DiscordLogExporter(PipelineExporter, LogRecordExporter):
 
         def detector(settings: Settings) -> LogDetector:
             events = EventDetector(EventOptions.from_settings(settings, **features))
-            options = LogOptions.from_settings(settings, log_min_level=log_min_level, log_error_hold_ms=log_error_hold_ms)
+            options = LogOptions.from_settings(
+                settings, log_min_level=log_min_level, log_error_hold_ms=log_error_hold_ms
+            )
             return LogDetector(settings, options, events, deliver=self._deliver_held)
 
         given = any(v is not None for v in (*features.values(), log_min_level, log_error_hold_ms))

@@ -18,8 +18,8 @@ from typing import Any, Final
 
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 
-from otel_discord.health import selftelemetry
 from otel_discord.exporters._base import PipelineExporter, configure
+from otel_discord.health import selftelemetry
 from otel_discord.health.drops import guard, redacting_logger
 from otel_discord.summary import config as summary_config
 from otel_discord.summary.monitor import Monitor, Post
@@ -67,17 +67,34 @@ class DiscordMetricExporter(PipelineExporter, MetricExporter):
             self, preferred_temporality=preferred_temporality, preferred_aggregation=preferred_aggregation
         )
         core = dict(
-            webhook_url=webhook_url, channels=channels, allowed_hosts=allowed_hosts, timeout=timeout,
-            queue_size=queue_size, trace_url=trace_url, spool_dir=spool_dir, username=username,
-            avatar_url=avatar_url, mask_pii=mask_pii, environment=environment, config_file=config_file,
+            webhook_url=webhook_url,
+            channels=channels,
+            allowed_hosts=allowed_hosts,
+            timeout=timeout,
+            queue_size=queue_size,
+            trace_url=trace_url,
+            spool_dir=spool_dir,
+            username=username,
+            avatar_url=avatar_url,
+            mask_pii=mask_pii,
+            environment=environment,
+            config_file=config_file,
         )
         own = dict(
-            summary_schedule=summary_schedule, timezone=timezone, service_name=service_name,
-            system_events=system_events, health_heartbeat=health_heartbeat,
+            summary_schedule=summary_schedule,
+            timezone=timezone,
+            service_name=service_name,
+            system_events=system_events,
+            health_heartbeat=health_heartbeat,
         )
-        configured = configure("metrics", "metric", strict=strict, core=core,
-                               features=lambda settings: summary_config.load(settings, own),
-                               given=any(v is not None for v in own.values()))
+        configured = configure(
+            "metrics",
+            "metric",
+            strict=strict,
+            core=core,
+            features=lambda settings: summary_config.load(settings, own),
+            given=any(v is not None for v in own.values()),
+        )
         settings = configured.settings if configured is not None else None
         config = configured.features if configured is not None else None
         self._clock = _clock

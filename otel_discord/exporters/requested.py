@@ -90,8 +90,12 @@ def requested(signal: str, environ: Mapping[str, str]) -> list[tuple[str, str]]:
 
 def missing(environ: Mapping[str, str], available: Available = installed) -> list[Missing]:
     """Every requested exporter that ``available(signal, name)`` says is not installed, in signal order."""
-    return [Missing(signal, name, asked) for signal in SIGNALS for asked, name in requested(signal, environ)
-            if not available(signal, name)]
+    return [
+        Missing(signal, name, asked)
+        for signal in SIGNALS
+        for asked, name in requested(signal, environ)
+        if not available(signal, name)
+    ]
 
 
 def with_distro_defaults(environ: Mapping[str, str]) -> dict[str, str]:
@@ -101,13 +105,14 @@ def with_distro_defaults(environ: Mapping[str, str]) -> dict[str, str]:
 
 def fix_line(found: list[Missing]) -> str:
     """One line: what is missing, what happens, and the flags or packages that fix it (no prefix)."""
-    what = ", ".join(f"{m.signal} '{m.name}'" + (f" (from '{m.asked}')" if m.asked != m.name else "")
-                     for m in found)
+    what = ", ".join(f"{m.signal} '{m.name}'" + (f" (from '{m.asked}')" if m.asked != m.name else "") for m in found)
     flags = " ".join(f"--{m.signal}_exporter none" for m in found)
     packages = sorted({m.package for m in found if m.package and m.package != "otel-discord"})
-    line = (f"OpenTelemetry asks for exporters that are not installed: {what}; the SDK will "
-            f"set up no signal at all (not even Discord). Fix: pass {flags} (or discord instead of none) "
-            f"to opentelemetry-instrument")
+    line = (
+        f"OpenTelemetry asks for exporters that are not installed: {what}; the SDK will "
+        f"set up no signal at all (not even Discord). Fix: pass {flags} (or discord instead of none) "
+        f"to opentelemetry-instrument"
+    )
     if packages:
         line += f", or pip install {' '.join(packages)}"
     return line
@@ -128,8 +133,11 @@ class _ShortenSdkFailure(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
         text = str(error) if error is not None else ""
-        if not (isinstance(error, RuntimeError) and text.startswith(_SDK_FAILURE)
-                and text[len(_SDK_FAILURE):].split("'", 1)[0] in self._names):
+        if not (
+            isinstance(error, RuntimeError)
+            and text.startswith(_SDK_FAILURE)
+            and text[len(_SDK_FAILURE) :].split("'", 1)[0] in self._names
+        ):
             return True
         if record.name == _LOADER:
             return False

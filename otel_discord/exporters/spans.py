@@ -11,6 +11,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from otel_discord.exporters._base import PipelineExporter, configure
 from otel_discord.health.drops import guard
 
+
 class DiscordSpanExporter(PipelineExporter, SpanExporter):
     """Posts error, slow-query and slow-request spans to Discord.
 

@@ -55,8 +55,6 @@ DROP_LABELS: Final[Mapping[str, str]] = {
 _DROP_PREFIX: Final = "dropped."
 
 
-
-
 def redacting_logger(name: str) -> logging.Logger:
     """``get_logger(name)`` with webhook tokens masked in everything it logs.
 

@@ -74,16 +74,28 @@ class _Report:
         self.provider = provider
         self.engines: weakref.WeakSet[Any] = weakref.WeakSet()
         self.retired: Counter[str] = Counter()
-        meter = (provider.get_meter(METER_NAME, __version__) if provider is not None
-                 else metrics.get_meter(METER_NAME, __version__))
+        meter = (
+            provider.get_meter(METER_NAME, __version__)
+            if provider is not None
+            else metrics.get_meter(METER_NAME, __version__)
+        )
         for name, counter, unit, description in _COUNTERS:
             meter.create_observable_counter(name, [self._counter(counter)], unit=unit, description=description)
-        meter.create_observable_counter("otel_discord.notices.dropped", [self._drops], unit="{notice}",
-                                        description="Notices that never reached Discord, by reason")
-        meter.create_observable_gauge("otel_discord.spool.depth", [self._depth], unit="{notice}",
-                                      description="Notices waiting in the delivery spool")
+        meter.create_observable_counter(
+            "otel_discord.notices.dropped",
+            [self._drops],
+            unit="{notice}",
+            description="Notices that never reached Discord, by reason",
+        )
+        meter.create_observable_gauge(
+            "otel_discord.spool.depth",
+            [self._depth],
+            unit="{notice}",
+            description="Notices waiting in the delivery spool",
+        )
         self.latency: Histogram = meter.create_histogram(
-            "otel_discord.delivery.latency", unit="s", description="Time from submit to acceptance by Discord")
+            "otel_discord.delivery.latency", unit="s", description="Time from submit to acceptance by Discord"
+        )
 
     def add(self, engine: Observed) -> None:
         if engine not in self.engines:
@@ -108,7 +120,7 @@ class _Report:
     def _drops(self, options: CallbackOptions) -> Iterable[Observation]:
         for name, value in sorted(self._totals().items()):
             if name.startswith(_DROPPED_PREFIX):
-                yield Observation(value, {DROP_REASON: name[len(_DROPPED_PREFIX):]})
+                yield Observation(value, {DROP_REASON: name[len(_DROPPED_PREFIX) :]})
 
     def _depth(self, options: CallbackOptions) -> Iterable[Observation]:
         yield Observation(sum(engine.spool_depth() for engine in list(self.engines)))
@@ -152,8 +164,12 @@ def without_own(metrics_data: Any) -> Any:
             kept.append(resource_metrics)
         elif scopes:
             kept.append(ResourceMetrics(resource_metrics.resource, scopes, resource_metrics.schema_url))
-    return metrics_data if len(kept) == len(metrics_data.resource_metrics) and all(
-        a is b for a, b in zip(kept, metrics_data.resource_metrics)) else MetricsData(kept)
+    return (
+        metrics_data
+        if len(kept) == len(metrics_data.resource_metrics)
+        and all(a is b for a, b in zip(kept, metrics_data.resource_metrics))
+        else MetricsData(kept)
+    )
 
 
 def record_latency(engine: Observed, seconds: Sequence[float]) -> None:

@@ -16,7 +16,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import quote, urlsplit
 
@@ -125,8 +125,9 @@ def _title(notice: Notice, mask: Masker) -> str:
     return prefix + truncate_escaped(body, limits.TITLE - len(prefix))
 
 
-def _memoized(options: RenderOptions, kind: str, text: str, prepare: Callable[[str], str],
-              finish: Callable[[str], str]) -> str:
+def _memoized(
+    options: RenderOptions, kind: str, text: str, prepare: Callable[[str], str], finish: Callable[[str], str]
+) -> str:
     """``finish(mask(prepare(text)))``, remembered for texts masking leaves alone (names, routes,
     services repeat in every alert; texts holding personal data are never kept)."""
     key = (kind, text)
@@ -149,18 +150,33 @@ def _footer(notice: Notice, options: RenderOptions) -> str:
         text = " · ".join(part for part in (notice.service, notice.environment, notice.host) if part)
     # Footers show plain text (no markdown), so nothing is escaped; mentions are defanged
     # only so a copy-paste of the footer cannot turn into one.
-    return _memoized(options, "footer", text, lambda t: _one_line(clean(head_for(t, FOOTER_BUDGET))),
-                     lambda m: truncate(defang_mentions(m), FOOTER_BUDGET))
+    return _memoized(
+        options,
+        "footer",
+        text,
+        lambda t: _one_line(clean(head_for(t, FOOTER_BUDGET))),
+        lambda m: truncate(defang_mentions(m), FOOTER_BUDGET),
+    )
 
 
 def _field_name(name: str, options: RenderOptions) -> str:
-    return _memoized(options, "name", name, lambda t: _one_line(clean(head_for(t, limits.FIELD_NAME))),
-                     lambda m: truncate_escaped(escape_markdown(m), limits.FIELD_NAME) or EMPTY_NAME)
+    return _memoized(
+        options,
+        "name",
+        name,
+        lambda t: _one_line(clean(head_for(t, limits.FIELD_NAME))),
+        lambda m: truncate_escaped(escape_markdown(m), limits.FIELD_NAME) or EMPTY_NAME,
+    )
 
 
 def _field_value(value: str, options: RenderOptions) -> str:
-    return _memoized(options, "value", value, lambda t: clean(head_for(t, limits.FIELD_VALUE)),
-                     lambda m: truncate_escaped(escape_markdown(m.strip()), limits.FIELD_VALUE) or EMPTY_VALUE)
+    return _memoized(
+        options,
+        "value",
+        value,
+        lambda t: clean(head_for(t, limits.FIELD_VALUE)),
+        lambda m: truncate_escaped(escape_markdown(m.strip()), limits.FIELD_VALUE) or EMPTY_VALUE,
+    )
 
 
 def _field(item: Field, options: RenderOptions) -> tuple[str, str, bool]:
@@ -216,7 +232,7 @@ def _extra_fields(notice: Notice, trace_id: str | None, link: str | None) -> lis
 def _clock(ts: float | None) -> datetime | None:
     if ts is None or not math.isfinite(ts) or not 0 <= ts <= _LATEST_TIMESTAMP:
         return None
-    return datetime.fromtimestamp(ts, tz=timezone.utc)
+    return datetime.fromtimestamp(ts, tz=UTC)
 
 
 def _seen(notice: Notice) -> str:

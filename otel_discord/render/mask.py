@@ -46,9 +46,7 @@ _SECRET_PARAM = re.compile(
 # RFC 5322 dot-atom local part, so unusual but valid addresses are caught too. The
 # lookbehind makes a match start only where a run of such characters starts: without
 # it every position inside a long word is retried, three times slower on a traceback.
-_EMAIL = re.compile(
-    r"(?<![\w.!#$%&'*+/=?^`{|}~\-])([\w.!#$%&'*+/=?^`{|}~\-]+)@((?:[\w\-]+\.)+[A-Za-z]{2,63})"
-)
+_EMAIL = re.compile(r"(?<![\w.!#$%&'*+/=?^`{|}~\-])([\w.!#$%&'*+/=?^`{|}~\-]+)@((?:[\w\-]+\.)+[A-Za-z]{2,63})")
 _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])")
 # Digits not glued to letters (hex trace ids) nor to a decimal separator (amounts).
 _CARD = re.compile(r"(?<![\w])(?<!\d[.,])\d(?:[ \-]?\d){12,18}(?![\w])(?![.,]\d)")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from otel_discord.health.log import get_logger
 from otel_discord.config import parse_username
+from otel_discord.health.log import get_logger
 from otel_discord.notice import SUPPRESS_NOTIFICATIONS
 from otel_discord.render import limits
 from otel_discord.render.embed import valid_url

@@ -66,16 +66,29 @@ def _plain(value: Any) -> Any:
 def encode(notice: Notice) -> str:
     """A notice as JSON text (attribute values that JSON cannot hold become text)."""
     data = {
-        "kind": notice.kind.value, "severity": int(notice.severity), "category": notice.category.value,
-        "title": notice.title, "description": notice.description,
+        "kind": notice.kind.value,
+        "severity": int(notice.severity),
+        "category": notice.category.value,
+        "title": notice.title,
+        "description": notice.description,
         "fields": [[f.name, f.value, f.inline] for f in notice.fields],
-        "code": notice.code, "code_language": notice.code_language, "url": notice.url,
+        "code": notice.code,
+        "code_language": notice.code_language,
+        "url": notice.url,
         "attributes": {str(k): _plain(v) for k, v in notice.attributes.items()},
-        "fingerprint": notice.fingerprint, "event_name": notice.event_name,
-        "trace_id": notice.trace_id, "span_id": notice.span_id, "service": notice.service,
-        "environment": notice.environment, "host": notice.host, "signal": notice.signal,
-        "timestamp": _plain(notice.timestamp), "count": notice.count, "first_seen": _plain(notice.first_seen),
-        "channel": notice.channel, "mention": notice.mention,
+        "fingerprint": notice.fingerprint,
+        "event_name": notice.event_name,
+        "trace_id": notice.trace_id,
+        "span_id": notice.span_id,
+        "service": notice.service,
+        "environment": notice.environment,
+        "host": notice.host,
+        "signal": notice.signal,
+        "timestamp": _plain(notice.timestamp),
+        "count": notice.count,
+        "first_seen": _plain(notice.first_seen),
+        "channel": notice.channel,
+        "mention": notice.mention,
     }
     return json.dumps(data, ensure_ascii=False, allow_nan=False)
 
@@ -83,16 +96,29 @@ def encode(notice: Notice) -> str:
 def decode(text: str) -> Notice:
     data: Mapping[str, Any] = json.loads(text)
     return Notice(
-        kind=Kind(data["kind"]), severity=Severity(data["severity"]), category=Category(data["category"]),
-        title=data["title"], description=data.get("description", ""),
+        kind=Kind(data["kind"]),
+        severity=Severity(data["severity"]),
+        category=Category(data["category"]),
+        title=data["title"],
+        description=data.get("description", ""),
         fields=tuple(Field(str(n), str(v), bool(i)) for n, v, i in data.get("fields", [])),
-        code=data.get("code"), code_language=data.get("code_language", ""), url=data.get("url"),
+        code=data.get("code"),
+        code_language=data.get("code_language", ""),
+        url=data.get("url"),
         attributes={k: tuple(v) if isinstance(v, list) else v for k, v in data.get("attributes", {}).items()},
-        fingerprint=data.get("fingerprint", ""), event_name=data.get("event_name"),
-        trace_id=data.get("trace_id"), span_id=data.get("span_id"), service=data.get("service"),
-        environment=data.get("environment"), host=data.get("host"), signal=data.get("signal", "traces"),
-        timestamp=float(data.get("timestamp") or 0.0), count=int(data.get("count", 1)),
-        first_seen=data.get("first_seen"), channel=data.get("channel"), mention=data.get("mention"),
+        fingerprint=data.get("fingerprint", ""),
+        event_name=data.get("event_name"),
+        trace_id=data.get("trace_id"),
+        span_id=data.get("span_id"),
+        service=data.get("service"),
+        environment=data.get("environment"),
+        host=data.get("host"),
+        signal=data.get("signal", "traces"),
+        timestamp=float(data.get("timestamp") or 0.0),
+        count=int(data.get("count", 1)),
+        first_seen=data.get("first_seen"),
+        channel=data.get("channel"),
+        mention=data.get("mention"),
     )
 
 
@@ -210,11 +236,16 @@ class SQLiteStore:
                 try:
                     (held,) = db.execute("SELECT COUNT(*) FROM held WHERE channel = ?", (channel,)).fetchone()
                     if held >= self._max:
-                        db.execute("INSERT INTO overflow (channel, n) VALUES (?, 1) "
-                                   "ON CONFLICT (channel) DO UPDATE SET n = n + 1", (channel,))
+                        db.execute(
+                            "INSERT INTO overflow (channel, n) VALUES (?, 1) "
+                            "ON CONFLICT (channel) DO UPDATE SET n = n + 1",
+                            (channel,),
+                        )
                     else:
-                        db.execute("INSERT INTO held (channel, reason, held_at, notice) VALUES (?, ?, ?, ?)",
-                                   (channel, reason, now, text))
+                        db.execute(
+                            "INSERT INTO held (channel, reason, held_at, notice) VALUES (?, ?, ?, ?)",
+                            (channel, reason, now, text),
+                        )
                     db.execute("COMMIT")
                 except BaseException:
                     db.execute("ROLLBACK")
@@ -227,7 +258,9 @@ class SQLiteStore:
     def channels(self) -> list[str]:
         with self._lock:
             try:
-                rows = self._connect().execute("SELECT channel FROM held UNION SELECT channel FROM overflow WHERE n > 0")
+                rows = self._connect().execute(
+                    "SELECT channel FROM held UNION SELECT channel FROM overflow WHERE n > 0"
+                )
                 return [row[0] for row in rows]
             except (sqlite3.Error, OSError) as exc:
                 self._failed("read", exc)
@@ -240,8 +273,9 @@ class SQLiteStore:
                 db = self._connect()
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    rows = db.execute("SELECT id, reason, held_at, notice FROM held WHERE channel = ? ORDER BY id",
-                                      (channel,)).fetchall()
+                    rows = db.execute(
+                        "SELECT id, reason, held_at, notice FROM held WHERE channel = ? ORDER BY id", (channel,)
+                    ).fetchall()
                     found = db.execute("SELECT n FROM overflow WHERE channel = ?", (channel,)).fetchone()
                     db.execute("DELETE FROM held WHERE channel = ?", (channel,))
                     db.execute("DELETE FROM overflow WHERE channel = ?", (channel,))

@@ -128,7 +128,7 @@ def parse_condition(raw: Any, path: str) -> Condition:
     import yaml
 
     if not isinstance(raw, str):
-        raise config_error(path, f"must be a condition such as \"invoice.amount >= 1000\", got {raw!r}")
+        raise config_error(path, f'must be a condition such as "invoice.amount >= 1000", got {raw!r}')
     found = _CONDITION.match(raw)
     if found is None:
         raise config_error(
@@ -185,9 +185,7 @@ def parse_matcher(raw: Any, path: str) -> Matcher:
     """A ``match:`` mapping → ``Matcher``; unknown keys and bad values raise naming the path."""
     spec = mapping(raw, path)
     check_keys(spec, MATCH_KEYS, path)
-    categories = frozenset(
-        parse_category(item, f"{path}.category") for item in as_list(spec.get("category"))
-    )
+    categories = frozenset(parse_category(item, f"{path}.category") for item in as_list(spec.get("category")))
     level = parse_level(spec["level"], f"{path}.level") if spec.get("level") is not None else None
     kinds = frozenset(parse_kind(item, f"{path}.kind") for item in as_list(spec.get("kind")))
     events: list[str] = []

@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from otel_discord.notice import Notice, Severity
 from otel_discord.config.files import as_list, check_keys, config_error, mapping
+from otel_discord.notice import Notice, Severity
 from otel_discord.route.match import Matcher, parse_matcher
 
 _ONE: Final = re.compile(r"<@(?P<role>&)?!?(?P<id>\d{1,20})>")
@@ -46,9 +46,7 @@ class Mention:
     def __or__(self, other: Mention | None) -> Mention:
         if other is None:
             return self
-        return Mention(
-            tuple(dict.fromkeys(self.roles + other.roles)), tuple(dict.fromkeys(self.users + other.users))
-        )
+        return Mention(tuple(dict.fromkeys(self.roles + other.roles)), tuple(dict.fromkeys(self.users + other.users)))
 
     @classmethod
     def parse_text(cls, text: str | None) -> Mention:
@@ -64,13 +62,13 @@ def parse_mention(raw: Any, path: str) -> Mention:
     """``"<@&role_id>"``, ``"<@user_id>"`` or several separated by spaces (or a list of them)."""
     texts = as_list(raw)
     if not texts:
-        raise config_error(path, "needs a mention such as \"<@&123456789012345678>\"")
+        raise config_error(path, 'needs a mention such as "<@&123456789012345678>"')
     mention = Mention()
     for text in texts:
         if not isinstance(text, str) or not _ALL.match(text):
             raise config_error(
                 path,
-                f"{text!r} is not a Discord mention (expected \"<@&role_id>\" or \"<@user_id>\"; "
+                f'{text!r} is not a Discord mention (expected "<@&role_id>" or "<@user_id>"; '
                 "@everyone and @here are never sent)",
             )
         mention = mention | Mention.parse_text(text)
@@ -121,6 +119,9 @@ def parse_mentions(raw: Any) -> MentionRules:
         check_keys(rule, ("match", "mention"), path)
         if "mention" not in rule:
             raise config_error(path, "needs a mention")
-        rules.append(MentionRule(parse_matcher(rule.get("match"), f"{path}.match"),
-                                 parse_mention(rule["mention"], f"{path}.mention")))
+        rules.append(
+            MentionRule(
+                parse_matcher(rule.get("match"), f"{path}.match"), parse_mention(rule["mention"], f"{path}.mention")
+            )
+        )
     return MentionRules(critical, rules)

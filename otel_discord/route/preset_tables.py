@@ -45,4 +45,3 @@ def markdown_table(name: str) -> str:
             lines.append("")
             lines.append(f"Also: {route.match.describe()} → **{route.channel}**{extra}.")
     return "\n".join(lines)
-

@@ -39,8 +39,10 @@ PRESETS: Final[Mapping[str, Preset]] = {
         ("app-activity", "errors-alerts"),
         (
             {"match": {"level": "error"}, "channel": "errors-alerts"},
-            {"match": {"category": ["error", "security", "performance"], "level": "warning"},
-             "channel": "errors-alerts"},
+            {
+                "match": {"category": ["error", "security", "performance"], "level": "warning"},
+                "channel": "errors-alerts",
+            },
             {"channel": "app-activity"},
         ),
     ),

@@ -23,14 +23,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from otel_discord.health.log import get_logger
 from otel_discord.config import Settings
-from otel_discord.notice import Notice
-from otel_discord.route.presets import Preset, resolve_preset
 from otel_discord.config.files import check_keys, config_error, mapping
 from otel_discord.config.parse import channel_name
+from otel_discord.health.log import get_logger
+from otel_discord.notice import Notice
 from otel_discord.route.match import Matcher, parse_matcher
 from otel_discord.route.mentions import Mention, MentionRules, parse_mention, parse_mentions
+from otel_discord.route.presets import Preset, resolve_preset
 
 _logger = get_logger(__name__)
 
@@ -78,14 +78,16 @@ def parse_routes(raw: Any, path: str = "routes") -> list[Route]:
         if not spec.get("channel") or not isinstance(spec["channel"], str):
             raise config_error(f"{where}.channel", "every route needs a channel name")
         mention = parse_mention(spec["mention"], f"{where}.mention") if spec.get("mention") else None
-        routes.append(Route(
-            match=parse_matcher(spec.get("match"), f"{where}.match"),
-            channel=channel_name(spec["channel"]),
-            mention=mention,
-            cont=_flag(spec.get("continue", False), f"{where}.continue"),
-            audit=_flag(spec.get("audit", False), f"{where}.audit"),
-            origin=where,
-        ))
+        routes.append(
+            Route(
+                match=parse_matcher(spec.get("match"), f"{where}.match"),
+                channel=channel_name(spec["channel"]),
+                mention=mention,
+                cont=_flag(spec.get("continue", False), f"{where}.continue"),
+                audit=_flag(spec.get("audit", False), f"{where}.audit"),
+                origin=where,
+            )
+        )
     return routes
 
 
@@ -108,15 +110,24 @@ def _preset_routes(preset: Preset, configured: Sequence[str], default: str) -> l
         if route.channel in configured:
             routes.append(route)
         elif route.audit:
-            _warn_once(f"audit:{preset.name}", "preset %r: channel %r is not configured; business events are "
-                       "kept in the local audit log only", preset.name, route.channel)
+            _warn_once(
+                f"audit:{preset.name}",
+                "preset %r: channel %r is not configured; business events are kept in the local audit log only",
+                preset.name,
+                route.channel,
+            )
         else:
             missing.append(route.channel)
             routes.append(Route(route.match, default, route.mention, route.cont, route.audit, route.origin))
     if missing:
         names = ", ".join(dict.fromkeys(missing))
-        _warn_once(f"missing:{preset.name}:{names}", "preset %r: channel(s) %s not configured; their notices "
-                   "go to channel %r", preset.name, names, default)
+        _warn_once(
+            f"missing:{preset.name}:{names}",
+            "preset %r: channel(s) %s not configured; their notices go to channel %r",
+            preset.name,
+            names,
+            default,
+        )
     return routes
 
 
@@ -130,8 +141,10 @@ class Router:
         own = parse_routes(settings.raw_file.get("routes"), "routes")
         for route in own:
             if route.channel not in settings.channels:
-                raise config_error(f"{route.origin}.channel", f"unknown channel {route.channel!r} "
-                                   f"(configured: {', '.join(configured) or 'none'})")
+                raise config_error(
+                    f"{route.origin}.channel",
+                    f"unknown channel {route.channel!r} (configured: {', '.join(configured) or 'none'})",
+                )
         self.preset = resolve_preset(settings)
         preset_routes = _preset_routes(self.preset, configured, self.default or "") if self.preset else []
         self.routes: tuple[Route, ...] = tuple(own + preset_routes)
@@ -170,4 +183,3 @@ class Router:
             lines.append(f"{route.origin}: {route.match.describe()} → {route.channel}{mention}{extra}")
         lines.append(f"otherwise → {self.default}")
         return lines
-

@@ -39,8 +39,12 @@ from otel_discord.config.parse import channel_name, parse_timezone
 DAY_NAMES: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SCHEDULE_KEYS: Final = ("channels", "days", "weekends", "hours", "holidays", "quiet_hours", "timezone")
 _DAY_ALIASES: Final[Mapping[str, tuple[int, ...]]] = {
-    "weekdays": (0, 1, 2, 3, 4), "weekends": (5, 6), "weekend": (5, 6),
-    "daily": tuple(range(7)), "all": tuple(range(7)), "every day": tuple(range(7)),
+    "weekdays": (0, 1, 2, 3, 4),
+    "weekends": (5, 6),
+    "weekend": (5, 6),
+    "daily": tuple(range(7)),
+    "all": tuple(range(7)),
+    "every day": tuple(range(7)),
 }
 _RANGE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 _DAY_SECONDS: Final = 86_400
@@ -68,11 +72,7 @@ class Window:
     yearly: frozenset[tuple[int, int]] = frozenset()  # (month, day)
 
     def _working_day(self, day: date) -> bool:
-        return (
-            day.weekday() in self.days
-            and day not in self.holidays
-            and (day.month, day.day) not in self.yearly
-        )
+        return day.weekday() in self.days and day not in self.holidays and (day.month, day.day) not in self.yearly
 
     def is_open(self, now: float) -> bool:
         local = datetime.fromtimestamp(now, self.tz)
@@ -155,8 +155,9 @@ def _parse_days(raw: Any, path: str) -> frozenset[int]:
             a = DAY_NAMES.index(first.strip()[:3])
             b = DAY_NAMES.index(last.strip()[:3]) if last else a
         except ValueError:
-            raise config_error(path, f"cannot read day {item!r} (expected mon…sun, a range mon-fri, "
-                               "weekdays or weekends)") from None
+            raise config_error(
+                path, f"cannot read day {item!r} (expected mon…sun, a range mon-fri, weekdays or weekends)"
+            ) from None
         days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
     if not days:
         raise config_error(path, "names no day")
@@ -168,7 +169,7 @@ def _parse_spans(raw: Any, path: str) -> tuple[Span, ...]:
     for i, item in enumerate(as_list(raw)):
         where = f"{path}[{i}]" if isinstance(raw, list) else path
         if not isinstance(item, str):
-            raise config_error(where, f"write time ranges in quotes, e.g. \"09:00-17:30\" (got {item!r})")
+            raise config_error(where, f'write time ranges in quotes, e.g. "09:00-17:30" (got {item!r})')
         found = _RANGE.match(item)
         if not found:
             raise config_error(where, f"cannot read time range {item!r} (expected HH:MM-HH:MM)")
@@ -220,10 +221,13 @@ def parse_window(name: str, raw: Any, default_tz: ZoneInfo, path: str) -> tuple[
         days = days | {5, 6} if spec["weekends"] else days - {5, 6}
     holidays, yearly = _parse_holidays(spec.get("holidays"), f"{path}.holidays")
     window = Window(
-        name, tz, frozenset(days),
+        name,
+        tz,
+        frozenset(days),
         _parse_spans(spec.get("hours"), f"{path}.hours"),
         _parse_spans(spec.get("quiet_hours"), f"{path}.quiet_hours"),
-        holidays, yearly,
+        holidays,
+        yearly,
     )
     channels = [channel_name(c) for c in as_list(spec.get("channels"))]
     if not channels:
@@ -241,9 +245,8 @@ def load_schedules(settings: Settings) -> Schedules:
         window, channels = parse_window(str(name), raw, default_tz, path)
         for channel in channels:
             if channel not in settings.channels:
-                raise config_error(f"{path}.channels", f"unknown channel {channel!r} "
-                                   f"(configured: {', '.join(settings.channels)})")
+                raise config_error(
+                    f"{path}.channels", f"unknown channel {channel!r} (configured: {', '.join(settings.channels)})"
+                )
             windows.setdefault(channel, []).append(window)
     return Schedules(windows)
-
-

@@ -48,7 +48,9 @@ def matplotlib_available() -> bool:
     return True
 
 
-def render_png(labels: Sequence[str], requests: Sequence[float], p95_ms: Sequence[float | None], title: str) -> bytes | None:
+def render_png(
+    labels: Sequence[str], requests: Sequence[float], p95_ms: Sequence[float | None], title: str
+) -> bytes | None:
     """Requests per bin as bars and p95 latency as a line, 640×280 px; None if it cannot be drawn."""
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -70,8 +72,15 @@ def render_png(labels: Sequence[str], requests: Sequence[float], p95_ms: Sequenc
         latency = axes.twinx()
         points = [(x, y) for x, y in zip(positions, p95_ms) if y is not None and math.isfinite(y)]
         if points:
-            latency.plot([x for x, _ in points], [y for _, y in points], color=_P95_COLOR, marker="o",
-                         markersize=3, linewidth=1.5, label="p95 ms")
+            latency.plot(
+                [x for x, _ in points],
+                [y for _, y in points],
+                color=_P95_COLOR,
+                marker="o",
+                markersize=3,
+                linewidth=1.5,
+                label="p95 ms",
+            )
         latency.set_ylabel("p95 ms")
         latency.set_ylim(bottom=0)
         latency.spines[["top"]].set_visible(False)

@@ -92,7 +92,9 @@ def load(settings: Settings, arguments: Mapping[str, Any] | None = None) -> Summ
         schedules = settings.lookup("SUMMARIES", lambda v: _schedules(v, tz), None)
     if schedules is None:
         schedules = tuple(parse_schedule(spec, tz) for spec in DEFAULT_SCHEDULES)
-    health = settings.lookup("HEALTH_HEARTBEAT", lambda v: _optional_schedule(v, tz), None, args.get("health_heartbeat"))
+    health = settings.lookup(
+        "HEALTH_HEARTBEAT", lambda v: _optional_schedule(v, tz), None, args.get("health_heartbeat")
+    )
     thresholds = {t.rule: t for t in settings.lookup("THRESHOLDS", _thresholds, ())}
     window = settings.lookup("ALERT_WINDOW", parse_duration, 300.0)
     min_requests = settings.lookup("ALERT_MIN_REQUESTS", _non_negative_int, 20)
@@ -166,13 +168,15 @@ def _thresholds(value: Any) -> tuple[Threshold, ...]:
             raise ValueError(f"threshold metric {rule!r} is not one of {', '.join(RULES)}")
         if "above" not in item:
             raise ValueError(f"threshold {rule}: needs 'above'")
-        result.append(Threshold(
-            rule,
-            _positive(item["above"]),
-            parse_duration(item.get("window", 300)),
-            _non_negative_int(item.get("min_requests", 20)),
-            _fraction(item.get("hysteresis", 0.1)),
-        ))
+        result.append(
+            Threshold(
+                rule,
+                _positive(item["above"]),
+                parse_duration(item.get("window", 300)),
+                _non_negative_int(item.get("min_requests", 20)),
+                _fraction(item.get("hysteresis", 0.1)),
+            )
+        )
     return tuple(result)
 
 
@@ -186,8 +190,13 @@ def _jobs(value: Any) -> tuple[JobSpec, ...]:
         if not isinstance(item, Mapping) or not item.get("name") or not item.get("every"):
             raise ValueError(f"job {item!r} needs a name and every (e.g. {{name: backup, every: 24h, grace: 1h}})")
         grace = item.get("grace") or 0
-        result.append(JobSpec(str(item["name"]), parse_duration(item["every"]),
-                              parse_duration(grace) if grace not in (0, "0") else 0.0))
+        result.append(
+            JobSpec(
+                str(item["name"]),
+                parse_duration(item["every"]),
+                parse_duration(grace) if grace not in (0, "0") else 0.0,
+            )
+        )
     return tuple(result)
 
 
@@ -267,4 +276,3 @@ def _name(value: Any) -> str:
     if not name:
         raise ValueError("must not be empty")
     return name
-

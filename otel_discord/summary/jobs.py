@@ -69,8 +69,9 @@ class Jobs:
                 if due is None:
                     continue
                 deadline, reference, ever_ok = due
-                db.execute("UPDATE jobs SET alerted_deadline=? WHERE service=? AND name=?",
-                           (deadline, service, spec.name))
+                db.execute(
+                    "UPDATE jobs SET alerted_deadline=? WHERE service=? AND name=?", (deadline, service, spec.name)
+                )
             notices.append(self._overdue_notice(service, spec, reference, ever_ok, now))
         return notices
 
@@ -100,8 +101,9 @@ class Jobs:
     # --- events -------------------------------------------------------------------------
     def _completed(self, service: str, job: str, duration: float | None, now: float) -> Notice | None:
         with self._store.transaction() as db:
-            row = db.execute("SELECT alerted_deadline, last_ok FROM jobs WHERE service=? AND name=?",
-                             (service, job)).fetchone()
+            row = db.execute(
+                "SELECT alerted_deadline, last_ok FROM jobs WHERE service=? AND name=?", (service, job)
+            ).fetchone()
             db.execute(
                 "INSERT INTO jobs(service, name, first_seen, last_ok, duration_ms) VALUES (?,?,?,?,?) "
                 "ON CONFLICT(service, name) DO UPDATE SET last_ok=excluded.last_ok, "
@@ -150,8 +152,11 @@ class Jobs:
 
     def _overdue_notice(self, service: str, spec: JobSpec, reference: float, ever_ok: bool, now: float) -> Notice:
         silent = _duration(now - reference)
-        since = (f"Last success: {self._when(reference)}." if ever_ok
-                 else f"Never seen since monitoring started {self._when(reference)}.")
+        since = (
+            f"Last success: {self._when(reference)}."
+            if ever_ok
+            else f"Never seen since monitoring started {self._when(reference)}."
+        )
         return Notice(
             kind=Kind.THRESHOLD,
             severity=Severity.ERROR,
@@ -159,8 +164,11 @@ class Jobs:
             title=f"Job {spec.name} has not completed for {silent}",
             description=f"{since} Expected every {_duration(spec.every)}"
             + (f" (grace {_duration(spec.grace)})." if spec.grace else "."),
-            fields=(Field("Expected every", _duration(spec.every)), Field("Grace", _duration(spec.grace)),
-                    Field("Silent for", silent)),
+            fields=(
+                Field("Expected every", _duration(spec.every)),
+                Field("Grace", _duration(spec.grace)),
+                Field("Silent for", silent),
+            ),
             **_common(service, spec.name, "overdue", now),
         )
 

@@ -132,8 +132,10 @@ class Lifecycle:
 
     def beat(self, db: Any, now: float) -> None:
         """Refresh the service's heartbeat (inside the caller's write transaction)."""
-        db.execute("UPDATE lease SET heartbeat_at=? WHERE service=? AND stopped_at IS NULL AND heartbeat_at<?",
-                   (now, self.service, now))
+        db.execute(
+            "UPDATE lease SET heartbeat_at=? WHERE service=? AND stopped_at IS NULL AND heartbeat_at<?",
+            (now, self.service, now),
+        )
 
     def stop(self, now: float) -> list[Notice]:
         """Release the lease and say goodbye, if this process is the primary (and not a forked child)."""
@@ -148,15 +150,17 @@ class Lifecycle:
         self.primary = False
         if cursor.rowcount != 1:
             return []
-        return [Notice(
-            kind=Kind.SYSTEM,
-            severity=Severity.INFO,
-            category=Category.SYSTEM,
-            title=f"{self.service} stopped",
-            description="Clean shutdown.",
-            fields=(*self._identity_fields(), Field("Uptime", _span(now - self._started_at))),
-            **self._common("stopped", now),
-        )]
+        return [
+            Notice(
+                kind=Kind.SYSTEM,
+                severity=Severity.INFO,
+                category=Category.SYSTEM,
+                title=f"{self.service} stopped",
+                description="Clean shutdown.",
+                fields=(*self._identity_fields(), Field("Uptime", _span(now - self._started_at))),
+                **self._common("stopped", now),
+            )
+        ]
 
     # --- helpers ------------------------------------------------------------------------
     def _startup_notice(self, now: float, unclean: Holder | None) -> Notice:

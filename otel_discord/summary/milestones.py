@@ -72,18 +72,20 @@ class Milestones:
             shown = format_money(value, self._currency) if money else f"{value:,.0f}"
             goal = format_money(target, self._currency) if money else f"{target:,.0f}"
             label = period_label(spec.period, start)
-            notices.append(Notice(
-                kind=Kind.EVENT,
-                severity=Severity.SUCCESS,
-                category=Category.PAYMENT if money else Category.INVOICE,
-                title=f"🎉 {spec.name}: {goal} reached ({label})",
-                description=f"{figure.replace('_', ' ').capitalize()} this {spec.period} is now {shown}.",
-                fields=(Field("Target", goal), Field("Now", shown), Field("Period", label)),
-                attributes={"service.name": service, "milestone.name": spec.name, "milestone.period": label},
-                fingerprint=f"milestone:{service}:{spec.name}:{start.isoformat()}",
-                event_name="milestone.reached",
-                service=service,
-                signal="metrics",
-                timestamp=now,
-            ))
+            notices.append(
+                Notice(
+                    kind=Kind.EVENT,
+                    severity=Severity.SUCCESS,
+                    category=Category.PAYMENT if money else Category.INVOICE,
+                    title=f"🎉 {spec.name}: {goal} reached ({label})",
+                    description=f"{figure.replace('_', ' ').capitalize()} this {spec.period} is now {shown}.",
+                    fields=(Field("Target", goal), Field("Now", shown), Field("Period", label)),
+                    attributes={"service.name": service, "milestone.name": spec.name, "milestone.period": label},
+                    fingerprint=f"milestone:{service}:{spec.name}:{start.isoformat()}",
+                    event_name="milestone.reached",
+                    service=service,
+                    signal="metrics",
+                    timestamp=now,
+                )
+            )
         return notices

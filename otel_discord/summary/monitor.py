@@ -24,10 +24,10 @@ from typing import Any, Final
 
 from opentelemetry.sdk.metrics.export import MetricsData
 
-from otel_discord.health import forks
 from otel_discord.detect import observations as observe
-from otel_discord.notice import Notice
+from otel_discord.health import forks
 from otel_discord.health.drops import redacting_logger
+from otel_discord.notice import Notice
 from otel_discord.summary import chart, report
 from otel_discord.summary.accumulate import Accumulator, Batch
 from otel_discord.summary.collect import add_observations, money_key, tallies
@@ -161,9 +161,7 @@ class Monitor:
     def _totals(self, tally: Tally, now: float) -> dict[tuple[str, str, str], float]:
         starts = {kind: period_start(kind, now, self.config.tz).isoformat() for kind in TOTAL_PERIODS}
         return {
-            (figure, kind, start): value
-            for figure, value in tally.figures.items()
-            for kind, start in starts.items()
+            (figure, kind, start): value for figure, value in tally.figures.items() for kind, start in starts.items()
         }
 
     def _beat_list(self, batch: Batch, now: float) -> list[tuple[str, str, float | None, float]]:
@@ -217,8 +215,9 @@ class Monitor:
         if self.store.claim(service, name, tick, now):
             self._seen[key] = tick
             return tick
-        rows = self.store.read("SELECT done_at FROM ticks WHERE service=? AND schedule=? AND tick=?",
-                               (service, name, tick))
+        rows = self.store.read(
+            "SELECT done_at FROM ticks WHERE service=? AND schedule=? AND tick=?", (service, name, tick)
+        )
         if rows and rows[0][0] is not None:
             self._seen[key] = tick  # else the winner is still at it (or died): ask again next time
         return None
@@ -248,8 +247,16 @@ class Monitor:
         elif any(requests):
             spark = f"Requests {chart.sparkline(requests)}\np95 ms {chart.sparkline(p95)}"
         notice = report.summary_notice(
-            service=service, schedule=schedule, tick=tick, tally=tally, values=values, previous=previous,
-            to_date=to_date, currency=self.config.currency, spark=spark, style=self.config.amount_style,
+            service=service,
+            schedule=schedule,
+            tick=tick,
+            tally=tally,
+            values=values,
+            previous=previous,
+            to_date=to_date,
+            currency=self.config.currency,
+            spark=spark,
+            style=self.config.amount_style,
         )
         return Post(notice, files, f"attachment://{chart.FILE_NAME}" if files else None)
 
@@ -292,4 +299,3 @@ class Monitor:
         except Exception:
             _logger.error("internal error while %s (otel-discord keeps running)", what, exc_info=True)
             return default
-

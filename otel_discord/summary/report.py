@@ -67,8 +67,11 @@ def figures(tally: Tally, uptime: float | None) -> dict[str, Any]:
 def is_quiet(values: Mapping[str, Any]) -> bool:
     """Nothing happened and nothing ran: such a summary is not worth a message."""
     busy = ("requests", "db_queries", "invoices_created", "invoices_paid", "jobs_completed", "jobs_failed")
-    return not any(values.get(k) for k in busy) and not values.get("money") and not values.get("events") and (
-        not values.get("uptime")
+    return (
+        not any(values.get(k) for k in busy)
+        and not values.get("money")
+        and not values.get("events")
+        and (not values.get("uptime"))
     )
 
 
@@ -96,11 +99,16 @@ def summary_notice(
         Field("Requests", _count(values["requests"]) + _trend(values["requests"], before.get("requests"))),
         Field("Error rate", _error_rate(values) + _trend(values["error_rate"], before.get("error_rate"), points=True)),
         Field("p95", _ms(values["p95_ms"], values.get("p95_ms_open")) + _trend(values["p95_ms"], before.get("p95_ms"))),
-        Field("p50 · p99 · avg", " · ".join((
-            _ms(values["p50_ms"], values.get("p50_ms_open"), unit=False),
-            _ms(values["p99_ms"], values.get("p99_ms_open"), unit=False),
-            _ms(values["avg_ms"]),
-        ))),
+        Field(
+            "p50 · p99 · avg",
+            " · ".join(
+                (
+                    _ms(values["p50_ms"], values.get("p50_ms_open"), unit=False),
+                    _ms(values["p99_ms"], values.get("p99_ms_open"), unit=False),
+                    _ms(values["avg_ms"]),
+                )
+            ),
+        ),
         Field("DB queries", _count(values["db_queries"]) + _trend(values["db_queries"], before.get("db_queries"))),
         Field("Slow queries", _count(values["db_slow_queries"])),
         Field("Uptime", _percent(values["uptime"])),
@@ -124,8 +132,12 @@ def summary_notice(
         fields=tuple(fields),
         code=table or None,
         code_language="",
-        attributes={"service.name": service, "summary.schedule": schedule.spec,
-                    "summary.period.start": start, "summary.period.end": end},
+        attributes={
+            "service.name": service,
+            "summary.schedule": schedule.spec,
+            "summary.period.start": start,
+            "summary.period.end": end,
+        },
         fingerprint=f"summary:{service}:{schedule.spec}:{int(tick)}",
         service=service,
         signal="metrics",
@@ -202,7 +214,7 @@ def short_route(name: str, width: int = ROUTE_WIDTH) -> str:
     if len(text) <= width:
         return text
     keep = width - 1
-    return text[: keep // 2] + "…" + text[len(text) - (keep - keep // 2):]
+    return text[: keep // 2] + "…" + text[len(text) - (keep - keep // 2) :]
 
 
 # --- formatting --------------------------------------------------------------------------

@@ -35,8 +35,7 @@ from otel_discord.config.parse import FALLBACK_TIMEZONE
 KINDS: Final = ("every", "daily", "weekly", "monthly", "quarterly")
 WEEKDAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _DAY_NAMES: Final = {name: i for i, name in enumerate(WEEKDAYS)} | {
-    full: i
-    for i, full in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
+    full: i for i, full in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
 }
 _TIME = re.compile(r"^(\d{1,2})(?::(\d{2}))?$")
 #: Summary state older than a few hours is kept per quarter hour, so period boundaries

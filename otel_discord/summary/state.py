@@ -36,7 +36,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -134,7 +134,9 @@ class Store:
         except (OSError, sqlite3.Error) as exc:
             _logger.warning(
                 "cannot use %s (%s); summary state is kept in memory, so this process neither shares it "
-                "with other workers nor keeps it across a restart", directory / FILE_NAME, exc,
+                "with other workers nor keeps it across a restart",
+                directory / FILE_NAME,
+                exc,
             )
             return cls(":memory:")
 
@@ -236,8 +238,9 @@ class Store:
         return float(rows[0][0]) if rows else 0.0
 
     def totals_like(self, service: str, period: str, start: str) -> dict[str, float]:
-        rows = self.read("SELECT figure, value FROM totals WHERE service=? AND period=? AND start=?",
-                         (service, period, start))
+        rows = self.read(
+            "SELECT figure, value FROM totals WHERE service=? AND period=? AND start=?", (service, period, start)
+        )
         return {str(figure): float(value) for figure, value in rows}
 
     # --- heartbeats and uptime ----------------------------------------------------------
@@ -254,16 +257,19 @@ class Store:
             (service, instance),
         ).fetchone()
         if row is not None and row[1] <= now <= row[1] + gap:
-            db.execute("UPDATE alive SET last=? WHERE service=? AND instance=? AND start=?",
-                       (now, service, instance, row[0]))
+            db.execute(
+                "UPDATE alive SET last=? WHERE service=? AND instance=? AND start=?", (now, service, instance, row[0])
+            )
             return
         if row is not None and now < row[1]:
             return  # a late beat inside a known segment
         begin = now if started is None else max(min(started, now), now - gap)
         if row is not None:
             begin = max(begin, row[1])
-        db.execute("INSERT OR REPLACE INTO alive(service, instance, start, last) VALUES (?,?,?,?)",
-                   (service, instance, begin, now))
+        db.execute(
+            "INSERT OR REPLACE INTO alive(service, instance, start, last) VALUES (?,?,?,?)",
+            (service, instance, begin, now),
+        )
 
     def uptime(self, service: str, start: float, end: float) -> float | None:
         """Share of ``[start, end)`` covered by the alive segments of any instance; None without any."""
@@ -291,10 +297,14 @@ class Store:
     def schedule_since(self, service: str, schedule: str, now: float) -> float:
         """When this schedule was first seen for ``service`` (recorded now if never)."""
         with self.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO schedules(service, schedule, since) VALUES (?,?,?)",
-                       (service, schedule, now))
-            return float(db.execute("SELECT since FROM schedules WHERE service=? AND schedule=?",
-                                    (service, schedule)).fetchone()[0])
+            db.execute(
+                "INSERT OR IGNORE INTO schedules(service, schedule, since) VALUES (?,?,?)", (service, schedule, now)
+            )
+            return float(
+                db.execute(
+                    "SELECT since FROM schedules WHERE service=? AND schedule=?", (service, schedule)
+                ).fetchone()[0]
+            )
 
     def claim(self, service: str, schedule: str, tick: float, now: float) -> bool:
         """Elect this process to act on ``tick``: True for exactly one claimant (see ``CLAIM_TIMEOUT_S``)."""
@@ -362,7 +372,7 @@ class Store:
             db.execute("DELETE FROM slots WHERE slot<?", (expired,))
             db.execute("DELETE FROM alive WHERE last<?", (expired,))
             db.execute("DELETE FROM ticks WHERE tick<?", (expired,))
-            oldest_total = datetime.fromtimestamp(now - TOTALS_RETENTION_S, timezone.utc).date().isoformat()
+            oldest_total = datetime.fromtimestamp(now - TOTALS_RETENTION_S, UTC).date().isoformat()
             db.execute("DELETE FROM totals WHERE start<?", (oldest_total,))
             # Internal elections (_alerts every minute, _maintenance, _health) need no history.
             db.execute("DELETE FROM ticks WHERE substr(schedule, 1, 1)='_' AND tick<?", (now - 86400,))
@@ -370,9 +380,12 @@ class Store:
 
     @staticmethod
     def _merge_row(db: sqlite3.Connection, service: str, slot: int, tally: Tally) -> None:
-        row = db.execute("SELECT tally FROM slots WHERE service=? AND slot=? AND writer=?",
-                         (service, slot, _MERGED)).fetchone()
+        row = db.execute(
+            "SELECT tally FROM slots WHERE service=? AND slot=? AND writer=?", (service, slot, _MERGED)
+        ).fetchone()
         if row:
             tally = Tally.loads(row[0]).merge(tally)
-        db.execute("INSERT OR REPLACE INTO slots(service, slot, writer, tally) VALUES (?,?,?,?)",
-                   (service, slot, _MERGED, tally.pack()))
+        db.execute(
+            "INSERT OR REPLACE INTO slots(service, slot, writer, tally) VALUES (?,?,?,?)",
+            (service, slot, _MERGED, tally.pack()),
+        )

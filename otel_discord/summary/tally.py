@@ -175,8 +175,7 @@ class Tally:
             "l": self.latency.to_json(),
             "r": {name: [r.requests, r.errors, r.latency.to_json()] for name, r in self.routes.items()},
             "g": {
-                key: [g.total, g.samples, _finite(g.peak), g.last, _finite(g.last_at)]
-                for key, g in self.gauges.items()
+                key: [g.total, g.samples, _finite(g.peak), g.last, _finite(g.last_at)] for key, g in self.gauges.items()
             },
             "i": sorted(self.instances),
         }
@@ -196,9 +195,7 @@ class Tally:
         for name, (requests, errors, hist) in (data.get("r") or {}).items() if routes else ():
             tally.routes[name] = Route(float(requests), float(errors), Hist.from_json(hist))
         for key, (total, samples, peak, last, last_at) in (data.get("g") or {}).items():
-            tally.gauges[key] = Gauge(
-                float(total), int(samples), _infinite(peak), float(last), _infinite(last_at)
-            )
+            tally.gauges[key] = Gauge(float(total), int(samples), _infinite(peak), float(last), _infinite(last_at))
         tally.instances = set(data.get("i") or ())
         return tally
 

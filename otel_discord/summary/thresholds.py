@@ -129,14 +129,16 @@ def _subject(reading: Reading, describe: Callable[[str], str]) -> str:
     return "" if reading.subject == FLEET else f" on {describe(reading.subject)}"
 
 
-def _base(
-    service: str, threshold: Threshold, reading: Reading, now: float, state: str, since: float
-) -> dict[str, Any]:
+def _base(service: str, threshold: Threshold, reading: Reading, now: float, state: str, since: float) -> dict[str, Any]:
     return {
         "kind": Kind.THRESHOLD,
         "category": Category.SYSTEM if threshold.rule in _GAUGES else Category.PERFORMANCE,
-        "attributes": {"service.name": service, "threshold.rule": threshold.rule,
-                       "threshold.subject": reading.subject, "threshold.state": state},
+        "attributes": {
+            "service.name": service,
+            "threshold.rule": threshold.rule,
+            "threshold.subject": reading.subject,
+            "threshold.state": state,
+        },
         "fingerprint": f"threshold:{service}:{threshold.rule}:{reading.subject}:{state}:{int(since)}",
         "service": service,
         "signal": "metrics",
@@ -176,8 +178,11 @@ def _resolved(
         fields = [Field("Lasted", lasted)]
     else:
         title = f"Resolved: {label} back to {_number(reading.value, unit)}{_subject(reading, describe)}"
-        fields = [Field("Value", _number(reading.value, unit)),
-                  Field("Threshold", _number(threshold.above, unit)), Field("Lasted", lasted)]
+        fields = [
+            Field("Value", _number(reading.value, unit)),
+            Field("Threshold", _number(threshold.above, unit)),
+            Field("Lasted", lasted),
+        ]
     return Notice(
         severity=Severity.SUCCESS,
         title=title,

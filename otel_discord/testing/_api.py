@@ -77,8 +77,15 @@ def _best_effort_payload(request: Request) -> Any:
 class WebhookAPI:
     """Discord's webhook routes over a ``Registry``; the caller holds the server's lock."""
 
-    def __init__(self, registry: Registry, buckets: WebhookBuckets, windows: ChannelWindows,
-                 clock: Callable[[], float], epoch_offset: float, base_url: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        buckets: WebhookBuckets,
+        windows: ChannelWindows,
+        clock: Callable[[], float],
+        epoch_offset: float,
+        base_url: Callable[[], str],
+    ) -> None:
         self.registry = registry
         self.buckets = buckets
         self.windows = windows
@@ -95,8 +102,9 @@ class WebhookAPI:
             response = early.response
         if 400 <= response.status < 500 and response.status != 429:
             payload = response.payload if response.payload is not None else _best_effort_payload(request)
-            self.registry.reject(Rejection(request.method, request.masked_target, payload,
-                                           response.status, response.body or {}))
+            self.registry.reject(
+                Rejection(request.method, request.masked_target, payload, response.status, response.body or {})
+            )
         return response
 
     def attachment(self, request: Request) -> Response | None:
@@ -129,8 +137,11 @@ class WebhookAPI:
         if bucket.retry_after is not None:
             self.registry.stats["rate_limited"]["user"] += 1
             body = {"message": USER_MESSAGE, "retry_after": round(bucket.retry_after, 3), "global": False}
-            return Response(429, body, {**headers, "X-RateLimit-Scope": "user",
-                                        "Retry-After": retry_after_header(bucket.retry_after)})
+            return Response(
+                429,
+                body,
+                {**headers, "X-RateLimit-Scope": "user", "Retry-After": retry_after_header(bucket.retry_after)},
+            )
         try:
             response = self._route(request, hook, match["message"])
         except HTTPError as early:
@@ -154,8 +165,12 @@ class WebhookAPI:
             raise error(405, 0, "405: Method Not Allowed")
         message = self.registry.messages.get(message_id)
         # A message is found only through its own webhook and, if in a thread, its thread_id.
-        if (message is None or message.id in self.registry.deleted_messages
-                or message.webhook_id != hook.id or message.thread_id != thread_id):
+        if (
+            message is None
+            or message.id in self.registry.deleted_messages
+            or message.webhook_id != hook.id
+            or message.thread_id != thread_id
+        ):
             raise error(404, 10008, "Unknown Message")
         if method == "GET":
             return Response(200, self.message_json(message))
@@ -198,14 +213,23 @@ class WebhookAPI:
         snowflake = self.registry.snowflake
         if payload.get("thread_name") is not None:  # a forum post: a new thread holding this message
             thread_id = snowflake()
-            self.registry.bot.threads[thread_id] = Thread(thread_id, hook.channel_id, str(payload["thread_name"]),
-                                                          None, owner_id=hook.id)
+            self.registry.bot.threads[thread_id] = Thread(
+                thread_id, hook.channel_id, str(payload["thread_name"]), None, owner_id=hook.id
+            )
         elif known is not None:
             known.archived = False  # sending into an archived thread unarchives it [D:webhook]
         message = Message(
-            id=snowflake(), channel=hook.channel, channel_id=hook.channel_id, webhook_id=hook.id,
-            thread_id=thread_id, payload=payload, edits=0, created_at=utcnow(), edited_at=None,
-            files=list(files), attachment_ids=tuple(snowflake() for _ in files),
+            id=snowflake(),
+            channel=hook.channel,
+            channel_id=hook.channel_id,
+            webhook_id=hook.id,
+            thread_id=thread_id,
+            payload=payload,
+            edits=0,
+            created_at=utcnow(),
+            edited_at=None,
+            files=list(files),
+            attachment_ids=tuple(snowflake() for _ in files),
         )
         self.registry.messages[message.id] = message
         self.registry.stats["accepted"] += 1
@@ -234,8 +258,12 @@ class WebhookAPI:
         if is_empty_message(payload, [f for _, f in kept], with_components=True):
             return Response(400, {"code": 50006, "message": "Cannot send an empty message"}, payload=patch)
         updated = dataclasses.replace(
-            current, payload=payload, edits=current.edits + 1, edited_at=utcnow(),
-            files=[f for _, f in kept], attachment_ids=tuple(i for i, _ in kept),
+            current,
+            payload=payload,
+            edits=current.edits + 1,
+            edited_at=utcnow(),
+            files=[f for _, f in kept],
+            attachment_ids=tuple(i for i, _ in kept),
         )
         self.registry.messages[current.id] = updated
         self.registry.stats["edits"] += 1
@@ -243,8 +271,16 @@ class WebhookAPI:
 
     # ------------------------------------------------------------------ JSON shapes
     def _webhook_json(self, hook: WebhookInfo) -> dict[str, Any]:
-        return {"id": hook.id, "type": 1, "channel_id": hook.channel_id, "guild_id": self.registry.guild_id,
-                "name": hook.name, "avatar": None, "application_id": None, "token": hook.token}
+        return {
+            "id": hook.id,
+            "type": 1,
+            "channel_id": hook.channel_id,
+            "guild_id": self.registry.guild_id,
+            "name": hook.name,
+            "avatar": None,
+            "application_id": None,
+            "token": hook.token,
+        }
 
     def message_json(self, message: Message, viewer: str | None = None) -> dict[str, Any]:
         """The message object Discord returns (and a preview page can render); ``viewer`` is the bot
@@ -252,20 +288,43 @@ class WebhookAPI:
         payload = message.payload
         hook = self.registry.webhooks.get(message.webhook_id)
         if hook is not None:
-            author = {"id": message.webhook_id, "username": payload.get("username") or hook.name,
-                      "avatar": None, "discriminator": "0000", "bot": True, "global_name": None}
+            author = {
+                "id": message.webhook_id,
+                "username": payload.get("username") or hook.name,
+                "avatar": None,
+                "discriminator": "0000",
+                "bot": True,
+                "global_name": None,
+            }
         else:
             bot = self.registry.bot.bots.get(message.author_id or "")
-            author = {"id": message.author_id, "username": bot.name if bot else "bot", "avatar": None,
-                      "discriminator": "0", "bot": True, "global_name": None}
+            author = {
+                "id": message.author_id,
+                "username": bot.name if bot else "bot",
+                "avatar": None,
+                "discriminator": "0",
+                "bot": True,
+                "global_name": None,
+            }
         # Webhook embeds are always "rich" and cannot set provider or video.
-        embeds = [{**{k: v for k, v in e.items() if v is not None and k not in ("provider", "video")},
-                   "type": "rich"} for e in payload.get("embeds") or [] if isinstance(e, dict)]
+        embeds = [
+            {**{k: v for k, v in e.items() if v is not None and k not in ("provider", "video")}, "type": "rich"}
+            for e in payload.get("embeds") or []
+            if isinstance(e, dict)
+        ]
         attachments = []
         for attachment_id, file in zip(message.attachment_ids, message.files):
             url = f"{self.base_url()}/attachments/{message.channel_id}/{attachment_id}/{quote(file.name)}"
-            attachments.append({"id": attachment_id, "filename": file.name, "size": len(file.data),
-                                "content_type": file.content_type, "url": url, "proxy_url": url})
+            attachments.append(
+                {
+                    "id": attachment_id,
+                    "filename": file.name,
+                    "size": len(file.data),
+                    "content_type": file.content_type,
+                    "url": url,
+                    "proxy_url": url,
+                }
+            )
         pings = message.pings
         extra: dict[str, Any] = {}
         if message.webhook_id:
@@ -278,13 +337,20 @@ class WebhookAPI:
             extra["thread"] = thread.json(self.registry.guild_id)
         return {
             **extra,
-            "id": message.id, "type": 0, "content": payload.get("content") or "",
+            "id": message.id,
+            "type": 0,
+            "content": payload.get("content") or "",
             "channel_id": message.thread_id or message.channel_id,
             "author": author,
-            "embeds": embeds, "attachments": attachments, "components": payload.get("components") or [],
+            "embeds": embeds,
+            "attachments": attachments,
+            "components": payload.get("components") or [],
             "mentions": [{"id": user, "username": f"user-{user}", "bot": False} for user in pings.users],
-            "mention_roles": list(pings.roles), "mention_everyone": pings.everyone, "pinned": False,
-            "tts": bool(payload.get("tts")), "flags": payload.get("flags") or 0,
+            "mention_roles": list(pings.roles),
+            "mention_everyone": pings.everyone,
+            "pinned": False,
+            "tts": bool(payload.get("tts")),
+            "flags": payload.get("flags") or 0,
             "timestamp": iso(message.created_at),
             "edited_timestamp": iso(message.edited_at) if message.edited_at else None,
         }

@@ -71,23 +71,52 @@ def _int(query: dict[str, str], name: str, default: int, low: int, high: int) ->
     if raw is None:
         return default
     if not raw.isdigit():
-        raise HTTPError(Response(400, {"code": 50035, "message": "Invalid Form Body", "errors": {
-            name: {"_errors": [{"code": "NUMBER_TYPE_COERCE", "message": f'Value "{raw[:64]}" is not int.'}]}}}))
+        raise HTTPError(
+            Response(
+                400,
+                {
+                    "code": 50035,
+                    "message": "Invalid Form Body",
+                    "errors": {
+                        name: {
+                            "_errors": [{"code": "NUMBER_TYPE_COERCE", "message": f'Value "{raw[:64]}" is not int.'}]
+                        }
+                    },
+                },
+            )
+        )
     value = int(raw)
     if not low <= value <= high:
-        code, text = ("NUMBER_TYPE_MAX", f"int value should be less than or equal to {high}.") if value > high else \
-            ("NUMBER_TYPE_MIN", f"int value should be greater than or equal to {low}.")
-        raise HTTPError(Response(400, {"code": 50035, "message": "Invalid Form Body",
-                                       "errors": {name: {"_errors": [{"code": code, "message": text}]}}}))
+        code, text = (
+            ("NUMBER_TYPE_MAX", f"int value should be less than or equal to {high}.")
+            if value > high
+            else ("NUMBER_TYPE_MIN", f"int value should be greater than or equal to {low}.")
+        )
+        raise HTTPError(
+            Response(
+                400,
+                {
+                    "code": 50035,
+                    "message": "Invalid Form Body",
+                    "errors": {name: {"_errors": [{"code": code, "message": text}]}},
+                },
+            )
+        )
     return value
 
 
 class BotAPI:
     """Bot routes over the server's ``Registry``; the caller holds the server's lock."""
 
-    def __init__(self, registry: Registry, buckets: WebhookBuckets, reaction_buckets: WebhookBuckets,
-                 clock: Callable[[], float], epoch_offset: float,
-                 message_json: Callable[[Message, str | None], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        buckets: WebhookBuckets,
+        reaction_buckets: WebhookBuckets,
+        clock: Callable[[], float],
+        epoch_offset: float,
+        message_json: Callable[[Message, str | None], dict[str, Any]],
+    ) -> None:
         self.registry = registry
         self.buckets = buckets
         self.reaction_buckets = reaction_buckets
@@ -104,8 +133,9 @@ class BotAPI:
         except HTTPError as early:
             response = early.response
         if 400 <= response.status < 500 and response.status != 429:
-            self.registry.reject(Rejection(request.method, request.path, response.payload, response.status,
-                                           response.body or {}))
+            self.registry.reject(
+                Rejection(request.method, request.path, response.payload, response.status, response.body or {})
+            )
         return response
 
     # ------------------------------------------------------------------ auth, limits, routing
@@ -125,16 +155,21 @@ class BotAPI:
             raise error(404, 10003, "Unknown Channel")
         rest = match["rest"] or ""
         reaction = _REACTIONS.match(rest)
-        buckets, key = (self.reaction_buckets, f"bot:{bot.id}:reactions:{channel}") \
-            if reaction and request.method in ("PUT", "DELETE") else \
-            (self.buckets, f"bot:{bot.id}:{request.method}:{channel}")
+        buckets, key = (
+            (self.reaction_buckets, f"bot:{bot.id}:reactions:{channel}")
+            if reaction and request.method in ("PUT", "DELETE")
+            else (self.buckets, f"bot:{bot.id}:{request.method}:{channel}")
+        )
         bucket = buckets.hit(key, self.clock())
         headers = bucket.headers(self.epoch_offset)
         if bucket.retry_after is not None:
             self.registry.stats["rate_limited"]["user"] += 1
             body = {"message": USER_MESSAGE, "retry_after": round(bucket.retry_after, 3), "global": False}
-            return Response(429, body, {**headers, "X-RateLimit-Scope": "user",
-                                        "Retry-After": retry_after_header(bucket.retry_after)})
+            return Response(
+                429,
+                body,
+                {**headers, "X-RateLimit-Scope": "user", "Retry-After": retry_after_header(bucket.retry_after)},
+            )
         try:
             response = self._route(request, bot, channel, rest)
         except HTTPError as early:
@@ -188,8 +223,25 @@ class BotAPI:
         given = [name for name in ("around", "before", "after") if name in query]
         for name in given:
             if not _SNOWFLAKE.match(query[name]):
-                raise HTTPError(Response(400, {"code": 50035, "message": "Invalid Form Body", "errors": {name: {
-                    "_errors": [{"code": "NUMBER_TYPE_COERCE", "message": f'Value "{query[name][:64]}" is not snowflake.'}]}}}))
+                raise HTTPError(
+                    Response(
+                        400,
+                        {
+                            "code": 50035,
+                            "message": "Invalid Form Body",
+                            "errors": {
+                                name: {
+                                    "_errors": [
+                                        {
+                                            "code": "NUMBER_TYPE_COERCE",
+                                            "message": f'Value "{query[name][:64]}" is not snowflake.',
+                                        }
+                                    ]
+                                }
+                            },
+                        },
+                    )
+                )
         limit = _int(query, "limit", 50, 1, 100)
         messages = self._in_channel(channel)  # oldest first
         if "after" in query:  # the `limit` messages right after the id (inference: Discord's order is newest first)
@@ -198,8 +250,8 @@ class BotAPI:
             chosen = [m for m in messages if int(m.id) < int(query["before"])][-limit:]
         elif "around" in query:
             pivot = int(query["around"])
-            older = [m for m in messages if int(m.id) <= pivot][-(limit - limit // 2):]
-            chosen = older + [m for m in messages if int(m.id) > pivot][:limit // 2]
+            older = [m for m in messages if int(m.id) <= pivot][-(limit - limit // 2) :]
+            chosen = older + [m for m in messages if int(m.id) > pivot][: limit // 2]
         else:
             chosen = messages[-limit:]
         return Response(200, [self.message_json(m, bot.id) for m in reversed(chosen)])
@@ -213,12 +265,18 @@ class BotAPI:
         if not isinstance(payload, dict):
             return Response(400, {"code": 50109, "message": "The request body contains invalid JSON."})
         errors = schema_errors(payload, MESSAGE_SCHEMA) + [
-            e for e in rule_errors(payload, [f.name for f in parsed.files]) if e.path[:1] != ("username",)]
+            e for e in rule_errors(payload, [f.name for f in parsed.files]) if e.path[:1] != ("username",)
+        ]
         content = payload.get("content")
-        if isinstance(content, str) and len(content) > CONTENT_LIMIT and not any(e.path == ("content",) for e in errors):
+        if (
+            isinstance(content, str)
+            and len(content) > CONTENT_LIMIT
+            and not any(e.path == ("content",) for e in errors)
+        ):
             # The spec says 4000; Discord's docs say 2000 for messages, and the docs win.
-            errors.append(ValidationError(("content",), "BASE_TYPE_MAX_LENGTH",
-                                          f"Must be {CONTENT_LIMIT} or fewer in length."))
+            errors.append(
+                ValidationError(("content",), "BASE_TYPE_MAX_LENGTH", f"Must be {CONTENT_LIMIT} or fewer in length.")
+            )
         if errors:
             return Response(400, errors_to_discord_json(errors), payload=payload)
         if is_empty_message(payload, [f.name for f in parsed.files], with_components=True):
@@ -231,9 +289,17 @@ class BotAPI:
         parent = thread.parent_id if thread else channel
         name = next((n for n, cid in self.registry.channel_ids.items() if cid == parent), parent)
         message = Message(
-            id=self.registry.snowflake(), channel=name, channel_id=parent, webhook_id="",
-            thread_id=thread.id if thread else None, payload=payload, edits=0, created_at=utcnow(), edited_at=None,
-            files=list(parsed.files), attachment_ids=tuple(self.registry.snowflake() for _ in parsed.files),
+            id=self.registry.snowflake(),
+            channel=name,
+            channel_id=parent,
+            webhook_id="",
+            thread_id=thread.id if thread else None,
+            payload=payload,
+            edits=0,
+            created_at=utcnow(),
+            edited_at=None,
+            files=list(parsed.files),
+            attachment_ids=tuple(self.registry.snowflake() for _ in parsed.files),
             author_id=bot.id,
         )
         self.registry.messages[message.id] = message
@@ -277,10 +343,21 @@ class BotAPI:
         users = sorted(users, key=lambda pair: int(pair[0]))[:limit]  # paged by id, like Discord's cursor
         names = self.registry.bot.user_names
         bots = self.registry.bot.bots
-        return Response(200, [{
-            "id": user, "username": bots[user].name if user in bots else names.get(user, f"user-{user}"),
-            "discriminator": "0", "global_name": None, "avatar": None, "bot": is_bot, "public_flags": 0,
-        } for user, is_bot in users])
+        return Response(
+            200,
+            [
+                {
+                    "id": user,
+                    "username": bots[user].name if user in bots else names.get(user, f"user-{user}"),
+                    "discriminator": "0",
+                    "global_name": None,
+                    "avatar": None,
+                    "bot": is_bot,
+                    "public_flags": 0,
+                }
+                for user, is_bot in users
+            ],
+        )
 
     # ------------------------------------------------------------------ threads
     def _start_thread(self, request: Request, bot: BotInfo, channel: str, message_id: str) -> Response:
@@ -297,8 +374,14 @@ class BotAPI:
             return Response(400, errors_to_discord_json(errors), payload=payload)
         if message.id in self.registry.bot.threads:
             raise error(400, 160004, "A thread has already been created for this message")
-        thread = Thread(message.id, channel, str(payload["name"]), message.id,
-                        auto_archive_duration=int(payload.get("auto_archive_duration") or 1440), owner_id=bot.id)
+        thread = Thread(
+            message.id,
+            channel,
+            str(payload["name"]),
+            message.id,
+            auto_archive_duration=int(payload.get("auto_archive_duration") or 1440),
+            owner_id=bot.id,
+        )
         self.registry.bot.threads[thread.id] = thread
         return Response(201, thread.json(self.registry.guild_id))
 

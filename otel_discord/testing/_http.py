@@ -17,8 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
-from otel_discord.health.log import get_logger
 from otel_discord.config.webhook_url import redact
+from otel_discord.health.log import get_logger
 
 _logger = get_logger(__name__)
 
@@ -165,8 +165,13 @@ class _Handler(BaseHTTPRequestHandler):
         except HTTPError as early:
             response = early.response
         except Exception as exc:  # a bug here must show up as a 500, not a hung client
-            _logger.error("test server: internal error on %s %s: %s", self.command, redact(self.path),
-                          redact(repr(exc)), exc_info=True)
+            _logger.error(
+                "test server: internal error on %s %s: %s",
+                self.command,
+                redact(self.path),
+                redact(repr(exc)),
+                exc_info=True,
+            )
             response = Response(500, {"code": 0, "message": "500: Internal Server Error"})
         if response is None:
             self.close_connection = True  # an outage: hang up without a word

@@ -39,8 +39,10 @@ class ParsedBody:
 
 
 def _form_error(code: str, message: str) -> BodyError:
-    return BodyError(400, {"code": 50035, "message": "Invalid Form Body",
-                           "errors": {"_errors": [{"code": code, "message": message}]}})
+    return BodyError(
+        400,
+        {"code": 50035, "message": "Invalid Form Body", "errors": {"_errors": [{"code": code, "message": message}]}},
+    )
 
 
 def _content_type(header: str) -> tuple[str, _MimeHeaders]:

@@ -46,11 +46,24 @@ class Thread:
 
     def json(self, guild_id: str) -> dict[str, Any]:
         return {
-            "id": self.id, "type": PUBLIC_THREAD, "guild_id": guild_id, "parent_id": self.parent_id,
-            "name": self.name, "owner_id": self.owner_id, "last_message_id": None, "flags": 0,
-            "rate_limit_per_user": 0, "message_count": 0, "member_count": 0, "total_message_sent": 0,
-            "thread_metadata": {"archived": self.archived, "auto_archive_duration": self.auto_archive_duration,
-                                "archive_timestamp": "2026-01-01T00:00:00+00:00", "locked": False},
+            "id": self.id,
+            "type": PUBLIC_THREAD,
+            "guild_id": guild_id,
+            "parent_id": self.parent_id,
+            "name": self.name,
+            "owner_id": self.owner_id,
+            "last_message_id": None,
+            "flags": 0,
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "member_count": 0,
+            "total_message_sent": 0,
+            "thread_metadata": {
+                "archived": self.archived,
+                "auto_archive_duration": self.auto_archive_duration,
+                "archive_timestamp": "2026-01-01T00:00:00+00:00",
+                "locked": False,
+            },
         }
 
 
@@ -99,12 +112,16 @@ class BotState:
         out = []
         for emoji, users in self.reactions.get(message_id, {}).items():
             name, _, custom_id = emoji.partition(":")
-            out.append({
-                "emoji": {"id": custom_id or None, "name": name if custom_id else emoji},
-                "count": len(users), "count_details": {"burst": 0, "normal": len(users)},
-                "me": viewer is not None and any(u == viewer for u, _ in users), "me_burst": False,
-                "burst_colors": [],
-            })
+            out.append(
+                {
+                    "emoji": {"id": custom_id or None, "name": name if custom_id else emoji},
+                    "count": len(users),
+                    "count_details": {"burst": 0, "normal": len(users)},
+                    "me": viewer is not None and any(u == viewer for u, _ in users),
+                    "me_burst": False,
+                    "burst_colors": [],
+                }
+            )
         return out
 
     def clear(self) -> None:

@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, Final
 
@@ -35,8 +35,10 @@ DEFAULT_CHANNEL: Final = "default"
 STATE_PATH: Final = "/preview/state"
 STATIC_PREFIX: Final = "/preview/static/"
 _STATIC: Final = {"preview.css": "text/css; charset=utf-8", "preview.js": "text/javascript; charset=utf-8"}
-_CSP: Final = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-               "img-src 'self' data: http: https:; connect-src 'self'; base-uri 'none'; form-action 'none'")
+_CSP: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: http: https:; connect-src 'self'; base-uri 'none'; form-action 'none'"
+)
 # The channels of each routing preset, as otel_discord/presets.py defines them (this copy
 # only serves an installation without routing); the preview makes one webhook each.
 _PRESET_CHANNELS: Final[dict[str, tuple[str, ...]]] = {
@@ -46,10 +48,10 @@ _PRESET_CHANNELS: Final[dict[str, tuple[str, ...]]] = {
     "enterprise": ("financial-ops", "system-health", "user-tracking", "critical-alerts", "audit-logs"),
 }
 from otel_discord.notice import SUPPRESS_NOTIFICATIONS as _SUPPRESS_NOTIFICATIONS  # noqa: E402
+
 _MAX_DEPTH: Final = 8  # nesting of emphasis: deeper input is shown as text
 _MAX_REJECTIONS: Final = 20  # the newest are shown; older ones are only counted
 _MAX_MESSAGES: Final = 200  # per channel: a preview left running all day stays quick
-
 
 
 def preset_channels() -> dict[str, tuple[str, ...]]:
@@ -88,13 +90,15 @@ _BLOCK: Final = re.compile(r"^(?:(>>> |> )|(#{1,3}) |(-#) |([-*]) )(.*)$")
 
 
 def _link(url: str, label_html: str) -> str:
-    return (f'<a class="md-link" href="{html.escape(url, quote=True)}" target="_blank" '
-            f'rel="noopener noreferrer nofollow">{label_html}</a>')
+    return (
+        f'<a class="md-link" href="{html.escape(url, quote=True)}" target="_blank" '
+        f'rel="noopener noreferrer nofollow">{label_html}</a>'
+    )
 
 
 def _timestamp_text(seconds: str, style: str | None) -> str:
     try:
-        moment = datetime.fromtimestamp(int(seconds), tz=timezone.utc).astimezone()
+        moment = datetime.fromtimestamp(int(seconds), tz=UTC).astimezone()
     except (OverflowError, OSError, ValueError):
         return seconds
     formats = {"t": "%H:%M", "T": "%H:%M:%S", "d": "%d/%m/%Y", "D": "%d %B %Y", "F": "%A, %d %B %Y %H:%M"}
@@ -139,7 +143,7 @@ def render_inline(text: str, depth: int = 0) -> str:
             out.append(html.escape(text[pos:]))
             break
         if special.start() > pos:
-            out.append(html.escape(text[pos:special.start()]))
+            out.append(html.escape(text[pos : special.start()]))
             pos = special.start()
         for name, rule in _INLINE_RULES:
             match = rule.match(text, pos)
@@ -182,7 +186,7 @@ def _render_lines(text: str, quotes: bool = True) -> str:
         marker, heading, subtext, bullet, rest = block.groups()
         if marker == ">>> ":
             flush()
-            quote.extend([rest, *lines[index + 1:]])
+            quote.extend([rest, *lines[index + 1 :]])
             break
         if marker:
             if paragraph:
@@ -209,11 +213,13 @@ def render_markdown(text: str, *, blocks: bool = True) -> str:
     out: list[str] = []
     pos = 0
     for match in _CODE_BLOCK.finditer(text):
-        before = text[pos:match.start()].removesuffix("\n")
+        before = text[pos : match.start()].removesuffix("\n")
         out.append(_render_lines(before) if blocks else render_inline(before))
         lang = match.group(1) or ""
-        out.append(f'<pre class="md-codeblock" data-lang="{html.escape(lang, quote=True)}">'
-                   f"<code>{html.escape(match.group(2))}</code></pre>")
+        out.append(
+            f'<pre class="md-codeblock" data-lang="{html.escape(lang, quote=True)}">'
+            f"<code>{html.escape(match.group(2))}</code></pre>"
+        )
         pos = match.end()
         if text.startswith("\n", pos):
             pos += 1
@@ -290,8 +296,10 @@ def render_embed(embed: dict[str, Any], files: dict[str, str]) -> str:
         name = html.escape(str(author["name"]))
         if str(author.get("url") or "").startswith(("http://", "https://")):
             name = _link(str(author["url"]), name)
-        parts.append(f'<div class="embed-author">{_img(author.get("icon_url"), files, "embed-author-icon")}'
-                     f"<span>{name}</span></div>")
+        parts.append(
+            f'<div class="embed-author">{_img(author.get("icon_url"), files, "embed-author-icon")}'
+            f"<span>{name}</span></div>"
+        )
     if embed.get("title"):
         title = render_inline(str(embed["title"]))
         url = str(embed.get("url") or "")
@@ -304,9 +312,11 @@ def render_embed(embed: dict[str, Any], files: dict[str, str]) -> str:
     if fields:
         cells = []
         for item, (start, stop) in zip(fields, field_columns(fields, 2 if thumbnail else 3)):
-            cells.append(f'<div class="embed-field" style="grid-column:{start} / {stop}">'
-                         f'<div class="embed-field-name">{render_inline(str(item.get("name", "")))}</div>'
-                         f'<div class="embed-field-value md">{render_markdown(str(item.get("value", "")))}</div></div>')
+            cells.append(
+                f'<div class="embed-field" style="grid-column:{start} / {stop}">'
+                f'<div class="embed-field-name">{render_inline(str(item.get("name", "")))}</div>'
+                f'<div class="embed-field-value md">{render_markdown(str(item.get("value", "")))}</div></div>'
+            )
         parts.append(f'<div class="embed-fields">{"".join(cells)}</div>')
     image = embed.get("image") if isinstance(embed.get("image"), dict) else {}
     parts.append(_img(image.get("url"), files, "embed-image", "embed image"))
@@ -314,19 +324,27 @@ def render_embed(embed: dict[str, Any], files: dict[str, str]) -> str:
     stamp = _when(embed["timestamp"]) if embed.get("timestamp") else ""
     if footer.get("text") or stamp:
         text = " • ".join(html.escape(p) for p in (str(footer.get("text") or ""), stamp) if p)
-        parts.append(f'<div class="embed-footer">{_img(footer.get("icon_url"), files, "embed-footer-icon")}'
-                     f"<span>{text}</span></div>")
+        parts.append(
+            f'<div class="embed-footer">{_img(footer.get("icon_url"), files, "embed-footer-icon")}'
+            f"<span>{text}</span></div>"
+        )
     thumb = _img(thumbnail.get("url"), files, "embed-thumbnail", "thumbnail")
-    return (f'<div class="embed"{style} data-color="{color or ""}"><div class="embed-main">{"".join(parts)}</div>'
-            f"{thumb}</div>")
+    return (
+        f'<div class="embed"{style} data-color="{color or ""}"><div class="embed-main">{"".join(parts)}</div>'
+        f"{thumb}</div>"
+    )
 
 
 def render_message(message: dict[str, Any]) -> str:
     """A message object (``DiscordServer.message_json``) as Discord's client shows it."""
     author = str((message.get("author") or {}).get("username") or "webhook")
     files = {a["filename"]: a["url"] for a in message.get("attachments") or []}
-    used = {str(u).removeprefix("attachment://") for e in message.get("embeds") or []
-            for u in _embed_urls(e) if str(u).startswith("attachment://")}
+    used = {
+        str(u).removeprefix("attachment://")
+        for e in message.get("embeds") or []
+        for u in _embed_urls(e)
+        if str(u).startswith("attachment://")
+    }
     edited = message.get("edited_timestamp")
     silent = bool(int(message.get("flags") or 0) & _SUPPRESS_NOTIFICATIONS)
     pings = [f"@user-{u['id']}" for u in message.get("mentions") or []]
@@ -339,8 +357,11 @@ def render_message(message: dict[str, Any]) -> str:
         badges.append(f'<span class="badge pings" title="who is notified">🔔 {html.escape(", ".join(pings))}</span>')
     # Discord writes "(edited)" after the text, or after the embeds when there is none.
     marker = f'<span class="edited" title="{html.escape(_when(edited))}">(edited)</span>' if edited else ""
-    body = [f'<div class="msg-content md">{render_markdown(str(message["content"]))}{marker}</div>'
-            if message.get("content") else ""]
+    body = [
+        f'<div class="msg-content md">{render_markdown(str(message["content"]))}{marker}</div>'
+        if message.get("content")
+        else ""
+    ]
     body += [render_embed(e, files) for e in message.get("embeds") or [] if isinstance(e, dict)]
     for attachment in message.get("attachments") or []:
         if attachment["filename"] in used:
@@ -353,13 +374,15 @@ def render_message(message: dict[str, Any]) -> str:
     if marker and not message.get("content"):
         body.append(marker)
     raw = html.escape(json.dumps(message, indent=2, ensure_ascii=False))
-    return (f'<article class="msg" data-id="{html.escape(str(message["id"]))}" '
-            f'data-version="{html.escape(_version(message), quote=True)}">'
-            f'<div class="avatar" aria-hidden="true">{html.escape(author[:1].upper())}</div>'
-            f'<div class="msg-main"><div class="msg-header"><span class="author">{html.escape(author)}</span>'
-            f'<span class="app-tag">APP</span><time>{html.escape(_when(message.get("timestamp")))}</time>'
-            f'{"".join(badges)}</div>{"".join(body)}'
-            f'<details class="raw"><summary>JSON</summary><pre>{raw}</pre></details></div></article>')
+    return (
+        f'<article class="msg" data-id="{html.escape(str(message["id"]))}" '
+        f'data-version="{html.escape(_version(message), quote=True)}">'
+        f'<div class="avatar" aria-hidden="true">{html.escape(author[:1].upper())}</div>'
+        f'<div class="msg-main"><div class="msg-header"><span class="author">{html.escape(author)}</span>'
+        f'<span class="app-tag">APP</span><time>{html.escape(_when(message.get("timestamp")))}</time>'
+        f"{''.join(badges)}</div>{''.join(body)}"
+        f'<details class="raw"><summary>JSON</summary><pre>{raw}</pre></details></div></article>'
+    )
 
 
 def _version(message: dict[str, Any]) -> str:
@@ -370,9 +393,11 @@ def _version(message: dict[str, Any]) -> str:
 def _embed_urls(embed: Any) -> list[Any]:
     if not isinstance(embed, dict):
         return []
-    return [(embed.get(key) or {}).get(attr) for key, attr in
-            (("image", "url"), ("thumbnail", "url"), ("author", "icon_url"), ("footer", "icon_url"))
-            if isinstance(embed.get(key), dict)]
+    return [
+        (embed.get(key) or {}).get(attr)
+        for key, attr in (("image", "url"), ("thumbnail", "url"), ("author", "icon_url"), ("footer", "icon_url"))
+        if isinstance(embed.get(key), dict)
+    ]
 
 
 # --- the preview ----------------------------------------------------------------------
@@ -394,9 +419,11 @@ class Summary:
 
     def line(self) -> str:
         per_channel = ", ".join(f"#{name} {count}" for name, count in self.messages.items() if count)
-        return (f"{self.total} message{'s' if self.total != 1 else ''}"
-                f"{f' ({per_channel})' if per_channel else ''}, {self.embeds} embed{'s' if self.embeds != 1 else ''},"
-                f" {self.edits} edited, {self.rate_limited} rate-limited (429), {self.rejected} rejected")
+        return (
+            f"{self.total} message{'s' if self.total != 1 else ''}"
+            f"{f' ({per_channel})' if per_channel else ''}, {self.embeds} embed{'s' if self.embeds != 1 else ''},"
+            f" {self.edits} edited, {self.rate_limited} rate-limited (429), {self.rejected} rejected"
+        )
 
 
 def env_name(channel: str) -> str:
@@ -407,8 +434,9 @@ def env_name(channel: str) -> str:
 class Preview:
     """A ``DiscordServer`` with the preview page mounted and one webhook per channel."""
 
-    def __init__(self, server: DiscordServer, title: str = "otel-discord preview",
-                 webhook_name: str = "Captain Hook") -> None:
+    def __init__(
+        self, server: DiscordServer, title: str = "otel-discord preview", webhook_name: str = "Captain Hook"
+    ) -> None:
         self.server = server
         self.title = title
         self.webhook_name = webhook_name  # Discord's own default name for a new webhook
@@ -420,8 +448,15 @@ class Preview:
         server.add_route("GET", "/favicon.ico", lambda request: Response(204, headers={"Via": ""}))
 
     @classmethod
-    def start(cls, channels: Sequence[str] = (DEFAULT_CHANNEL,), *, host: str = "127.0.0.1",
-              port: int = DEFAULT_PORT, webhook_name: str = "Captain Hook", **server_options: Any) -> Preview:
+    def start(
+        cls,
+        channels: Sequence[str] = (DEFAULT_CHANNEL,),
+        *,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        webhook_name: str = "Captain Hook",
+        **server_options: Any,
+    ) -> Preview:
         """Start a server (Discord's real rate limits by default) with one webhook per channel."""
         preview = cls(DiscordServer(host, port, **server_options).start(), webhook_name=webhook_name)
         for channel in dict.fromkeys(channels):
@@ -460,8 +495,13 @@ class Preview:
         for message in messages:
             per_channel[message.channel] = per_channel.get(message.channel, 0) + 1
         stats = self.server.stats()
-        return Summary(per_channel, sum(len(m.embeds) for m in messages), sum(1 for m in messages if m.edits),
-                       sum(stats["rate_limited"].values()) + stats["banned"], stats["rejected"])
+        return Summary(
+            per_channel,
+            sum(len(m.embeds) for m in messages),
+            sum(1 for m in messages if m.edits),
+            sum(stats["rate_limited"].values()) + stats["banned"],
+            stats["rejected"],
+        )
 
     # ------------------------------------------------------------------ state and page
     def state(self, since: int | None = None) -> dict[str, Any]:
@@ -477,11 +517,15 @@ class Preview:
         stats = server.stats()
         return {
             "revision": revision,
-            "channels": [{"name": name, "total": len(ids), "messages": [self._entry(i) for i in ids[-_MAX_MESSAGES:]]}
-                         for name, ids in channels.items()],
+            "channels": [
+                {"name": name, "total": len(ids), "messages": [self._entry(i) for i in ids[-_MAX_MESSAGES:]]}
+                for name, ids in channels.items()
+            ],
             "stats": stats,
-            "rejected": [{"method": r.method, "path": r.path, "status": r.status, "error": r.error,
-                          "payload": r.payload} for r in rejected[-_MAX_REJECTIONS:][::-1]],
+            "rejected": [
+                {"method": r.method, "path": r.path, "status": r.status, "error": r.error, "payload": r.payload}
+                for r in rejected[-_MAX_REJECTIONS:][::-1]
+            ],
         }
 
     def _entry(self, message_id: str) -> dict[str, Any]:
@@ -496,21 +540,31 @@ class Preview:
             f'<section class="channel{"" if c["messages"] else " empty"}" '
             f'data-channel="{html.escape(c["name"], quote=True)}">'
             f'<h2><span class="hash">#</span>{html.escape(c["name"])}</h2><div class="messages">'
-            + "".join(m["html"] for m in c["messages"]) + "</div></section>" for c in state["channels"])
-        values = {"title": html.escape(self.title), "revision": str(state["revision"]), "columns": columns,
-                  "hooks": html.escape(", ".join(f"#{n} → {h.masked_url}" for n, h in self.webhooks.items()))}
+            + "".join(m["html"] for m in c["messages"])
+            + "</div></section>"
+            for c in state["channels"]
+        )
+        values = {
+            "title": html.escape(self.title),
+            "revision": str(state["revision"]),
+            "columns": columns,
+            "hooks": html.escape(", ".join(f"#{n} → {h.masked_url}" for n, h in self.webhooks.items())),
+        }
         return re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], template)
 
     # ------------------------------------------------------------------ routes
     def _page(self, request: Request) -> Response:
-        return Response(200, raw=self.page().encode(), content_type="text/html; charset=utf-8",
-                        headers=_page_headers())
+        return Response(200, raw=self.page().encode(), content_type="text/html; charset=utf-8", headers=_page_headers())
 
     def _state(self, request: Request) -> Response:
         since = request.query.get("since", "")
         state = self.state(int(since) if since.isdigit() else None)
-        return Response(200, raw=json.dumps(state).encode(), content_type="application/json",
-                        headers={**_page_headers(), "Cache-Control": "no-store"})
+        return Response(
+            200,
+            raw=json.dumps(state).encode(),
+            content_type="application/json",
+            headers={**_page_headers(), "Cache-Control": "no-store"},
+        )
 
     def _static(self, request: Request) -> Response:
         name = request.path.removeprefix(STATIC_PREFIX)
@@ -521,5 +575,10 @@ class Preview:
 
 
 def _page_headers() -> dict[str, str]:
-    return {"Content-Security-Policy": _CSP, "X-Content-Type-Options": "nosniff", "Via": "",
-            "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
+    return {
+        "Content-Security-Policy": _CSP,
+        "X-Content-Type-Options": "nosniff",
+        "Via": "",
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-store",
+    }

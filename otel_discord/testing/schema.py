@@ -100,13 +100,14 @@ def build_validator(document: Mapping[str, Any], root: str) -> Draft202012Valida
     return Draft202012Validator(schema, format_checker=format_checker())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _validator(root: str) -> Draft202012Validator:
     return build_validator(load_schema(), root)
 
 
-def schema_errors(payload: Any, root: str = EXECUTE_SCHEMA,
-                  validator: Draft202012Validator | None = None) -> list[ValidationError]:
+def schema_errors(
+    payload: Any, root: str = EXECUTE_SCHEMA, validator: Draft202012Validator | None = None
+) -> list[ValidationError]:
     """Errors from Discord's schema alone, converted to Discord's codes."""
     validator = validator or _validator(root)
     found: list[ValidationError] = []
@@ -170,7 +171,9 @@ def _convert(error: SchemaError) -> list[ValidationError]:
     if kind == "pattern":
         return [ValidationError(path, "NUMBER_TYPE_COERCE", f'Value "{_short(instance)}" is not snowflake.')]
     if kind == "format" and value == "date-time":
-        return [ValidationError(path, "DATE_TIME_TYPE_PARSE", f"Could not parse {_short(instance)}. Should be ISO8601.")]
+        return [
+            ValidationError(path, "DATE_TIME_TYPE_PARSE", f"Could not parse {_short(instance)}. Should be ISO8601.")
+        ]
     if kind == "format":
         return [ValidationError(path, "URL_TYPE_INVALID_URL", "Not a well formed URL.")]
     if kind in ("enum", "const"):
@@ -225,7 +228,9 @@ def _union_mismatch(error: SchemaError) -> ValidationError:
     tags = [v for where, s in leaves if where == ["type"] and s.validator == "enum" for v in s.validator_value]
     if tags:
         shown = ", ".join(str(t) for t in dict.fromkeys(tags))
-        return ValidationError(path + ("type",), "UNION_TYPE_CHOICES", f'Value of field "type" must be one of ({shown}).')
+        return ValidationError(
+            path + ("type",), "UNION_TYPE_CHOICES", f'Value of field "type" must be one of ({shown}).'
+        )
     consts = [s.validator_value for where, s in leaves if not where and s.validator == "const"]
     if consts:
         return _choices(path, dict.fromkeys(consts))

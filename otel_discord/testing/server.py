@@ -35,8 +35,8 @@ from otel_discord.testing._api import WebhookAPI
 from otel_discord.testing._bot_api import ROUTE as BOT_ROUTE
 from otel_discord.testing._bot_api import BotAPI
 from otel_discord.testing._http import HTTPServer, Request, Response
-from otel_discord.testing.ratelimits import USER_MESSAGE, ChannelWindows, WebhookBuckets, retry_after_header
 from otel_discord.testing.bot_state import BotInfo, Thread, new_bot_token
+from otel_discord.testing.ratelimits import USER_MESSAGE, ChannelWindows, WebhookBuckets, retry_after_header
 from otel_discord.testing.state import Message, Registry, Rejection, WebhookInfo, new_token
 
 BAN_MESSAGE: Final = (
@@ -74,14 +74,20 @@ class DiscordServer:
         self._thread: threading.Thread | None = None
         self._registry = Registry()
         self._api = WebhookAPI(
-            self._registry, WebhookBuckets(webhook_limit, webhook_window),
-            ChannelWindows(channel_limit, channel_window), clock,
+            self._registry,
+            WebhookBuckets(webhook_limit, webhook_window),
+            ChannelWindows(channel_limit, channel_window),
+            clock,
             epoch_offset=time.time() - clock(),  # maps clock() onto unix time for X-RateLimit-Reset
             base_url=lambda: self.base_url,
         )
         self._bot_api = BotAPI(
-            self._registry, WebhookBuckets(bot_limit, bot_window), WebhookBuckets(1, reaction_window), clock,
-            epoch_offset=self._api.epoch_offset, message_json=self._api.message_json,
+            self._registry,
+            WebhookBuckets(bot_limit, bot_window),
+            WebhookBuckets(1, reaction_window),
+            clock,
+            epoch_offset=self._api.epoch_offset,
+            message_json=self._api.message_json,
         )
         self._routes: dict[tuple[str, str], Handler] = {}
         self._clear_faults()
@@ -101,8 +107,12 @@ class DiscordServer:
                 httpd = HTTPServer((self._host, self._port), self._dispatch)
                 self._port = httpd.server_address[1]
                 self._httpd = httpd
-                self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                                name=f"discord-server-{self._port}", daemon=True)
+                self._thread = threading.Thread(
+                    target=httpd.serve_forever,
+                    kwargs={"poll_interval": 0.05},
+                    name=f"discord-server-{self._port}",
+                    daemon=True,
+                )
                 self._thread.start()
         return self
 
@@ -145,7 +155,9 @@ class DiscordServer:
             self._routes[(method.upper(), path)] = handler
 
     # ----------------------------------------------------------------- webhooks
-    def create_webhook(self, channel: str = "alerts", name: str = "otel-discord", *, forum: bool = False) -> WebhookInfo:
+    def create_webhook(
+        self, channel: str = "alerts", name: str = "otel-discord", *, forum: bool = False
+    ) -> WebhookInfo:
         """A new webhook posting to ``channel`` (channels are made on first use).
 
         Call after ``start()`` when the port is chosen by the OS: the URL needs it.
@@ -195,8 +207,9 @@ class DiscordServer:
             self._registry.bot.bots[bot_id] = bot
             return bot
 
-    def add_reaction(self, message_id: str, emoji: str, user_id: str, *, name: str | None = None,
-                     bot: bool = False) -> None:
+    def add_reaction(
+        self, message_id: str, emoji: str, user_id: str, *, name: str | None = None, bot: bool = False
+    ) -> None:
         """A person (or another bot) reacts to a message, as in Discord's client (a test hook)."""
         with self._changed:
             if str(message_id) not in self._registry.messages:
@@ -216,8 +229,10 @@ class DiscordServer:
     def reactions(self, message_id: str) -> dict[str, list[str]]:
         """Emoji → user ids who reacted, in order (the bot's own included)."""
         with self._lock:
-            return {emoji: [u for u, _ in users]
-                    for emoji, users in self._registry.bot.reactions.get(str(message_id), {}).items()}
+            return {
+                emoji: [u for u, _ in users]
+                for emoji, users in self._registry.bot.reactions.get(str(message_id), {}).items()
+            }
 
     def threads(self) -> list[Thread]:
         """Every thread: started from a message by a bot, or a forum post made by a webhook (copies)."""
@@ -393,8 +408,11 @@ class DiscordServer:
         if now < self._global_until:
             stats["rate_limited"]["global"] += 1
             retry = self._global_until - now
-            headers = {"X-RateLimit-Global": "true", "X-RateLimit-Scope": "global",
-                       "Retry-After": retry_after_header(retry)}
+            headers = {
+                "X-RateLimit-Global": "true",
+                "X-RateLimit-Scope": "global",
+                "Retry-After": retry_after_header(retry),
+            }
             return Response(429, {"message": USER_MESSAGE, "retry_after": round(retry, 3), "global": True}, headers)
         if self._fail:
             status = self._fail.pop(0)

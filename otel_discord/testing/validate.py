@@ -56,6 +56,7 @@ EMBED_TOTAL_LIMIT: Final = 6000
 MAX_FILES: Final = 10
 SUPPRESS_EMBEDS: Final = 1 << 2
 from otel_discord.notice import SUPPRESS_NOTIFICATIONS  # noqa: E402 - the one definition
+
 IS_COMPONENTS_V2: Final = 1 << 15
 ALLOWED_FLAGS: Final = SUPPRESS_EMBEDS | SUPPRESS_NOTIFICATIONS | IS_COMPONENTS_V2
 EMPTY_MESSAGE: Final = "EMPTY_MESSAGE"  # not a form error: becomes 50006, not 50035
@@ -105,13 +106,21 @@ def _url_errors(path: Path, url: Any, schemes: Sequence[str], files: Sequence[st
     scheme = urlsplit(url).scheme.lower()
     if scheme not in schemes:
         allowed = ", ".join(repr(s) for s in schemes)
-        return [ValidationError(path, "URL_TYPE_INVALID_SCHEME",
-                                f'Scheme "{scheme}" is not supported. Scheme must be one of ({allowed}).')]
+        return [
+            ValidationError(
+                path,
+                "URL_TYPE_INVALID_SCHEME",
+                f'Scheme "{scheme}" is not supported. Scheme must be one of ({allowed}).',
+            )
+        ]
     if scheme == "attachment":
-        name = url[len("attachment://"):]
+        name = url[len("attachment://") :]
         if name not in files:
-            return [ValidationError(path, "ATTACHMENT_NOT_FOUND",
-                                    f'No file named "{name[:100]}" is attached to this message.')]
+            return [
+                ValidationError(
+                    path, "ATTACHMENT_NOT_FOUND", f'No file named "{name[:100]}" is attached to this message.'
+                )
+            ]
     return []
 
 
@@ -128,9 +137,13 @@ def _embed_errors(index: int, embed: Mapping[str, Any], files: Sequence[str]) ->
         if isinstance(embed.get(part), Mapping) and not _text(embed[part].get(key)):
             errors.append(ValidationError(at + (part, key), "BASE_TYPE_REQUIRED", "This field is required"))
     errors += _url_errors(at + ("url",), embed.get("url"), _HTTP, files)
-    for part, key, schemes in (("author", "url", _HTTP), ("author", "icon_url", _HTTP_OR_ATTACHMENT),
-                               ("footer", "icon_url", _HTTP_OR_ATTACHMENT), ("image", "url", _HTTP_OR_ATTACHMENT),
-                               ("thumbnail", "url", _HTTP_OR_ATTACHMENT)):
+    for part, key, schemes in (
+        ("author", "url", _HTTP),
+        ("author", "icon_url", _HTTP_OR_ATTACHMENT),
+        ("footer", "icon_url", _HTTP_OR_ATTACHMENT),
+        ("image", "url", _HTTP_OR_ATTACHMENT),
+        ("thumbnail", "url", _HTTP_OR_ATTACHMENT),
+    ):
         if isinstance(embed.get(part), Mapping):
             errors += _url_errors(at + (part, key), embed[part].get(key), schemes, files)
     return errors
@@ -142,8 +155,13 @@ def _mention_errors(allowed: Any) -> list[ValidationError]:
     errors = []
     for kind in ("users", "roles"):
         if kind in allowed["parse"] and allowed.get(kind):
-            errors.append(ValidationError(("allowed_mentions",), "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
-                                          f'parse:["{kind}"] and {kind}: [ids...] are mutually exclusive.'))
+            errors.append(
+                ValidationError(
+                    ("allowed_mentions",),
+                    "MESSAGE_ALLOWED_MENTIONS_PARSE_EXCLUSIVE",
+                    f'parse:["{kind}"] and {kind}: [ids...] are mutually exclusive.',
+                )
+            )
     return errors
 
 
@@ -166,14 +184,25 @@ def _flag_errors(payload: Mapping[str, Any], files: Sequence[str]) -> list[Valid
     if not isinstance(flags, int) or isinstance(flags, bool):
         return []
     if flags & ~ALLOWED_FLAGS or flags < 0:
-        return [ValidationError(("flags",), "MESSAGE_FLAGS_INVALID",
-                                "Only SUPPRESS_EMBEDS (4), SUPPRESS_NOTIFICATIONS (4096) and IS_COMPONENTS_V2 "
-                                "(32768) can be set by webhooks.")]
+        return [
+            ValidationError(
+                ("flags",),
+                "MESSAGE_FLAGS_INVALID",
+                "Only SUPPRESS_EMBEDS (4), SUPPRESS_NOTIFICATIONS (4096) and IS_COMPONENTS_V2 "
+                "(32768) can be set by webhooks.",
+            )
+        ]
     if flags & IS_COMPONENTS_V2:
         legacy = [k for k in ("content", "embeds", "poll") if payload.get(k)] + (["files"] if files else [])
-        return [ValidationError((key,), "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2",
-                                "The 'content', 'embeds', 'stickers', and 'poll' fields cannot be used when "
-                                "using MessageFlags.IS_COMPONENTS_V2") for key in legacy]
+        return [
+            ValidationError(
+                (key,),
+                "MESSAGE_CANNOT_USE_LEGACY_FIELDS_WITH_COMPONENTS_V2",
+                "The 'content', 'embeds', 'stickers', and 'poll' fields cannot be used when "
+                "using MessageFlags.IS_COMPONENTS_V2",
+            )
+            for key in legacy
+        ]
     return []
 
 
@@ -185,8 +214,11 @@ def rule_errors(payload: Mapping[str, Any], files: Sequence[str] = ()) -> list[V
         if isinstance(embed, Mapping):
             errors += _embed_errors(i, embed, files)
     if embed_total(embeds) > EMBED_TOTAL_LIMIT:
-        errors.append(ValidationError(("embeds",), "MAX_EMBED_SIZE_EXCEEDED",
-                                      f"Embed size exceeds maximum size of {EMBED_TOTAL_LIMIT}"))
+        errors.append(
+            ValidationError(
+                ("embeds",), "MAX_EMBED_SIZE_EXCEEDED", f"Embed size exceeds maximum size of {EMBED_TOTAL_LIMIT}"
+            )
+        )
     errors += _mention_errors(payload.get("allowed_mentions"))
     errors += _username_errors(payload.get("username"))
     errors += _url_errors(("avatar_url",), payload.get("avatar_url"), _HTTP, files)
@@ -242,8 +274,11 @@ def validate_edit(payload: Any, files: Sequence[str] = ()) -> list[ValidationErr
     kept = [a.get("filename") for a in payload.get("attachments") or () if isinstance(a, Mapping)]
     names = [*files, *(n for n in kept if isinstance(n, str))]
     rules = rule_errors(payload, names)
-    rules += [ValidationError((key,), "FIELD_NOT_EDITABLE", f"{key} cannot be changed by editing a message.")
-              for key in NOT_EDITABLE if key in payload]
+    rules += [
+        ValidationError((key,), "FIELD_NOT_EDITABLE", f"{key} cannot be changed by editing a message.")
+        for key in NOT_EDITABLE
+        if key in payload
+    ]
     return _merge(schema_errors(payload, EDIT_SCHEMA), rules)
 
 

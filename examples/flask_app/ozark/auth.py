@@ -87,20 +87,30 @@ def login() -> str | Response | tuple[str, int]:
         events.emit(
             "auth.login_failed",
             f"Failed login for {username or '(empty)'} from {request.remote_addr}",
-            {"user.name": username, "client.address": request.remote_addr,
-             "auth.reason": "unknown user" if user is None else "wrong password"},
+            {
+                "user.name": username,
+                "client.address": request.remote_addr,
+                "auth.reason": "unknown user" if user is None else "wrong password",
+            },
             level=logging.WARNING,
         )
         # One message for both cases so the page does not reveal which usernames exist.
-        return render_template("login.html", error="Unknown username or wrong password.",
-                               username=username, next=request.form.get("next", "")), 401
+        return render_template(
+            "login.html",
+            error="Unknown username or wrong password.",
+            username=username,
+            next=request.form.get("next", ""),
+        ), 401
     session.clear()  # a fresh session on login prevents session fixation
     session["user_id"] = user.id
     session["last_seen"] = time.time()
     g.user = user
     trace.get_current_span().set_attribute("enduser.id", user.username)
-    events.emit("auth.login", f"{user.username} logged in from {request.remote_addr}",
-                {"user.name": user.username, "client.address": request.remote_addr})
+    events.emit(
+        "auth.login",
+        f"{user.username} logged in from {request.remote_addr}",
+        {"user.name": user.username, "client.address": request.remote_addr},
+    )
     return redirect(_safe_next(request.form.get("next")))
 
 
@@ -109,7 +119,10 @@ def logout() -> Response:
     user = g.get("user")
     session.clear()
     if user is not None:
-        events.emit("auth.logout", f"{user.username} logged out",
-                    {"user.name": user.username, "client.address": request.remote_addr})
+        events.emit(
+            "auth.logout",
+            f"{user.username} logged out",
+            {"user.name": user.username, "client.address": request.remote_addr},
+        )
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

@@ -64,8 +64,13 @@ def run_backup(database: Database, backup_dir: str | Path, now: datetime | None 
     events.emit(
         "job.completed",
         f"Job {JOB_NAME} completed in {duration_ms:.0f} ms ({target.name}, {size // 1024} KiB)",
-        {"job.name": JOB_NAME, "job.duration_ms": duration_ms, "job.output": target.name,
-         "job.size_bytes": size, "job.pruned": pruned},
+        {
+            "job.name": JOB_NAME,
+            "job.duration_ms": duration_ms,
+            "job.output": target.name,
+            "job.size_bytes": size,
+            "job.pruned": pruned,
+        },
     )
     return BackupResult(ok=True, duration_ms=duration_ms, path=target, size_bytes=size)
 

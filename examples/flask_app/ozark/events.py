@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Final, Union
+from typing import Final
 
 from flask import g, has_app_context
 
@@ -21,7 +21,7 @@ from .money import CURRENCY, from_cents
 #: where the OTel logging handler sits.
 EVENT_LOGGER: Final = "ozark"
 
-Primitive = Union[str, int, float, bool]
+Primitive = str | int | float | bool
 
 _log = logging.getLogger(EVENT_LOGGER)
 

@@ -31,17 +31,28 @@ def export_csv(session: Session, now: datetime | None = None) -> tuple[str, byte
     total = 0
     for invoice in invoices:
         total += invoice.amount_cents
-        writer.writerow([
-            invoice.number, invoice.client, format_plain(invoice.amount_cents), invoice.currency,
-            invoice.issue_date.isoformat(), invoice.due_date.isoformat(),
-            invoice.paid_at.date().isoformat() if invoice.paid_at else "", invoice.description,
-        ])
+        writer.writerow(
+            [
+                invoice.number,
+                invoice.client,
+                format_plain(invoice.amount_cents),
+                invoice.currency,
+                invoice.issue_date.isoformat(),
+                invoice.due_date.isoformat(),
+                invoice.paid_at.date().isoformat() if invoice.paid_at else "",
+                invoice.description,
+            ]
+        )
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
     filename = f"ozark-invoices-{stamp}.csv"
     events.emit(
         "export.downloaded",
         f"Invoice export downloaded ({len(invoices)} invoices)",
-        {"export.filename": filename, "export.format": "csv", "export.rows": len(invoices),
-         **events.money("export", total)},
+        {
+            "export.filename": filename,
+            "export.format": "csv",
+            "export.rows": len(invoices),
+            **events.money("export", total),
+        },
     )
     return filename, ("\ufeff" + buffer.getvalue()).encode("utf-8"), len(invoices)

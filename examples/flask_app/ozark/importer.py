@@ -30,12 +30,26 @@ from .money import AmountError, parse_amount, parse_date, to_cents
 MAX_REPORTED_ERRORS: Final = 3
 #: Column names as found in exports of Dutch bookkeeping tools, mapped to ours.
 _ALIASES: Final = {
-    "number": "number", "invoice_number": "number", "factuurnummer": "number", "nummer": "number",
-    "client": "client", "customer": "client", "klant": "client", "debiteur": "client",
-    "amount": "amount", "net_amount": "amount", "bedrag": "amount", "bedrag_excl_btw": "amount",
-    "issue_date": "issue_date", "date": "issue_date", "factuurdatum": "issue_date", "datum": "issue_date",
-    "due_date": "due_date", "vervaldatum": "due_date",
-    "description": "description", "omschrijving": "description",
+    "number": "number",
+    "invoice_number": "number",
+    "factuurnummer": "number",
+    "nummer": "number",
+    "client": "client",
+    "customer": "client",
+    "klant": "client",
+    "debiteur": "client",
+    "amount": "amount",
+    "net_amount": "amount",
+    "bedrag": "amount",
+    "bedrag_excl_btw": "amount",
+    "issue_date": "issue_date",
+    "date": "issue_date",
+    "factuurdatum": "issue_date",
+    "datum": "issue_date",
+    "due_date": "due_date",
+    "vervaldatum": "due_date",
+    "description": "description",
+    "omschrijving": "description",
 }
 _REQUIRED: Final = ("client", "amount")
 _NON_WORD: Final = re.compile(r"[^a-z0-9]+")
@@ -134,9 +148,11 @@ def _text(value: Any) -> str:
 
 def _validate(record: Mapping[str, Any], today: date) -> tuple[dict[str, Any], list[str]]:
     problems: list[str] = []
-    values: dict[str, Any] = {"client": _text(record.get("client")),
-                              "description": _text(record.get("description")),
-                              "number": _text(record.get("number")).lstrip("#")}
+    values: dict[str, Any] = {
+        "client": _text(record.get("client")),
+        "description": _text(record.get("description")),
+        "number": _text(record.get("number")).lstrip("#"),
+    }
     if not values["client"]:
         problems.append("client is empty")
     try:
@@ -150,8 +166,9 @@ def _validate(record: Mapping[str, Any], today: date) -> tuple[dict[str, Any], l
         raw_issue = record.get("issue_date")
         values["issue_date"] = parse_date(raw_issue) if _text(raw_issue) else today
         raw_due = record.get("due_date")
-        values["due_date"] = (parse_date(raw_due) if _text(raw_due)
-                              else values["issue_date"] + timedelta(days=PAYMENT_TERM_DAYS))
+        values["due_date"] = (
+            parse_date(raw_due) if _text(raw_due) else values["issue_date"] + timedelta(days=PAYMENT_TERM_DAYS)
+        )
         if values["due_date"] < values["issue_date"]:
             problems.append("due date before issue date")
     except ValueError as exc:
@@ -228,5 +245,6 @@ def _emit(result: ImportResult) -> None:
             level=logging.WARNING if result.rows_rejected else logging.INFO,
         )
     else:
-        events.emit("import.failed", f"Import of {result.filename} failed: nothing imported", attrs,
-                    level=logging.WARNING)
+        events.emit(
+            "import.failed", f"Import of {result.filename} failed: nothing imported", attrs, level=logging.WARNING
+        )

@@ -105,8 +105,11 @@ def create(session: Session, data: InvoiceData) -> Invoice:
 
 def update(session: Session, invoice: Invoice, data: InvoiceData) -> list[str]:
     """Apply ``data``; emit ``invoice.updated`` naming the changed fields (nothing if none changed)."""
-    changed = [name for name in ("client", "amount_cents", "issue_date", "due_date", "description")
-               if getattr(invoice, name) != getattr(data, name)]
+    changed = [
+        name
+        for name in ("client", "amount_cents", "issue_date", "due_date", "description")
+        if getattr(invoice, name) != getattr(data, name)
+    ]
     if not changed:
         return []
     old_amount = invoice.amount_cents
@@ -117,8 +120,11 @@ def update(session: Session, invoice: Invoice, data: InvoiceData) -> list[str]:
     events.emit(
         "invoice.updated",
         f"Invoice #{invoice.number} updated ({fields})",
-        {**attributes(invoice), "invoice.changed_fields": fields,
-         "invoice.previous_amount": float(from_cents(old_amount)) if "amount_cents" in changed else None},
+        {
+            **attributes(invoice),
+            "invoice.changed_fields": fields,
+            "invoice.previous_amount": float(from_cents(old_amount)) if "amount_cents" in changed else None,
+        },
     )
     return changed
 
@@ -155,9 +161,11 @@ def mark_paid(session: Session, invoice: Invoice, now: datetime) -> bool:
 
 def totals(session: Session, today: date) -> dict[str, int]:
     """Cents per status (``open``, ``overdue``, ``paid``) for the list page's summary line."""
-    rows = session.execute(select(Invoice.paid_at.is_(None), Invoice.due_date < today,
-                                  func.sum(Invoice.amount_cents))
-                           .group_by(Invoice.paid_at.is_(None), Invoice.due_date < today)).all()
+    rows = session.execute(
+        select(Invoice.paid_at.is_(None), Invoice.due_date < today, func.sum(Invoice.amount_cents)).group_by(
+            Invoice.paid_at.is_(None), Invoice.due_date < today
+        )
+    ).all()
     result = {"open": 0, "overdue": 0, "paid": 0}
     for unpaid, past_due, cents in rows:
         status = "paid" if not unpaid else ("overdue" if past_due else "open")

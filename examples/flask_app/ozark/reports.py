@@ -35,8 +35,7 @@ class CashflowReport:
 
 def cashflow_simulation(session: Session, size: int) -> CashflowReport:
     """Simulate ``size`` days of cash flow from the open receivables (slow on purpose)."""
-    opening = session.scalar(select(func.coalesce(func.sum(Invoice.amount_cents), 0))
-                             .where(Invoice.paid_at.is_(None)))
+    opening = session.scalar(select(func.coalesce(func.sum(Invoice.amount_cents), 0)).where(Invoice.paid_at.is_(None)))
     row = session.execute(_CASHFLOW_SIMULATION, {"opening": int(opening or 0), "days": max(size, 1)}).one()
     return CashflowReport(simulated_days=row.days, lowest_cents=int(row.lowest), highest_cents=int(row.highest))
 

@@ -30,7 +30,7 @@ _DEMO_INVOICES: Final = (
 )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _password_hash(password: str) -> str:
     # scrypt takes ~0.1 s by design; cache so tests that build many apps stay fast.
     return generate_password_hash(password)
@@ -45,11 +45,17 @@ def seed_demo_data(session: Session, today: date) -> bool:
     for number, client, cents, issued_ago, due_in, paid in _DEMO_INVOICES:
         issued = today - timedelta(days=issued_ago)
         due = today + timedelta(days=due_in)
-        session.add(Invoice(
-            number=number, client=client, amount_cents=cents, issue_date=issued, due_date=due,
-            description="Diensten volgens offerte",
-            paid_at=datetime.combine(due - timedelta(days=3), datetime.min.time()) if paid else None,
-        ))
+        session.add(
+            Invoice(
+                number=number,
+                client=client,
+                amount_cents=cents,
+                issue_date=issued,
+                due_date=due,
+                description="Diensten volgens offerte",
+                paid_at=datetime.combine(due - timedelta(days=3), datetime.min.time()) if paid else None,
+            )
+        )
     session.commit()
     _logger.info("seeded %d demo users and %d invoices", len(DEMO_USERS), len(_DEMO_INVOICES))
     return True

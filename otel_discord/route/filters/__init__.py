@@ -19,13 +19,13 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from otel_discord.config import Settings
+from otel_discord.config.files import check_keys, mapping
+from otel_discord.notice import Notice
 from otel_discord.route.filters.amount import AmountFilter, parse_amount_filter
 from otel_discord.route.filters.events import EventFilter, parse_event_filter
 from otel_discord.route.filters.level import LevelFilter, parse_level_filter
 from otel_discord.route.filters.network import NetworkFilter, parse_network_filter
 from otel_discord.route.filters.users import UserFilter, parse_user_filter
-from otel_discord.notice import Notice
-from otel_discord.config.files import check_keys, mapping
 
 FILTER_KEYS: Final = ("min_level", "events", "amount", "users", "ip")
 

@@ -28,8 +28,8 @@ from decimal import Decimal
 from typing import Any, Final
 
 from otel_discord.config import Settings
-from otel_discord.notice import Category, Kind, Notice, Severity
 from otel_discord.config.files import as_list, check_keys, mapping
+from otel_discord.notice import Category, Kind, Notice, Severity
 from otel_discord.route.match import parse_category, to_number
 
 DEFAULT_MIN_AMOUNT: Final = Decimal(1000)
@@ -106,7 +106,8 @@ def parse_amount_filter(settings: Settings, raw: Any, path: str = "filters.amoun
     check_keys(spec, ("categories",), path)
     categories = (
         frozenset(parse_category(c, f"{path}.categories") for c in as_list(spec["categories"]))
-        if "categories" in spec else DEFAULT_CATEGORIES
+        if "categories" in spec
+        else DEFAULT_CATEGORIES
     )
     return AmountFilter(
         settings.lookup("MIN_AMOUNT", parse_amount, DEFAULT_MIN_AMOUNT),

@@ -16,8 +16,8 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from typing import Any
 
-from otel_discord.notice import Notice
 from otel_discord.config.files import as_list, check_keys, config_error, mapping
+from otel_discord.notice import Notice
 
 
 class EventFilter:

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from otel_discord.notice import Category, Notice, Severity
 from otel_discord.config.files import check_keys, config_error, mapping
-from otel_discord.route.match import parse_category, parse_level
 from otel_discord.config.parse import channel_name
+from otel_discord.notice import Category, Notice, Severity
+from otel_discord.route.match import parse_category, parse_level
 
 
 class LevelFilter:

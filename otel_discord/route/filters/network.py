@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from typing import Any, Final, Union
+from typing import Any, Final
 
-from otel_discord.notice import Notice
 from otel_discord.config.files import as_list, check_keys, config_error, mapping
+from otel_discord.notice import Notice
 
 ADDRESS_ATTRIBUTES: Final = ("client.address", "http.client_ip", "net.peer.ip")
 
-Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def address_of(attributes: Mapping[str, Any]) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

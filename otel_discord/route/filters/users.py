@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from fnmatch import fnmatchcase
 from typing import Any, Final
 
-from otel_discord.notice import Notice
 from otel_discord.config.files import as_list, check_keys, config_error, mapping
+from otel_discord.notice import Notice
 
 USER_ATTRIBUTES: Final = ("enduser.id", "user.name")
 

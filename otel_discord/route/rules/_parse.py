@@ -75,7 +75,7 @@ def name(raw: Any, path: str) -> str:
 def snowflake(raw: Any, path: str) -> str:
     """A Discord id: 17–20 digits. Write it in quotes: YAML would round a bare number."""
     if isinstance(raw, bool) or not isinstance(raw, (str, int)):
-        raise config_error(path, f"must be a Discord id in quotes, such as \"345678901234567890\", got {raw!r}")
+        raise config_error(path, f'must be a Discord id in quotes, such as "345678901234567890", got {raw!r}')
     text = str(raw).strip()
     if not text.isdigit() or not 17 <= len(text) <= 20:
         raise config_error(path, f"{raw!r} is not a Discord id (17-20 digits, written in quotes)")
@@ -119,9 +119,11 @@ def local_moment(raw: Any, tz: ZoneInfo, path: str) -> float:
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
-            raise config_error(path, f"cannot read {raw!r} (expected YYYY-MM-DD HH:MM, in the rule's time zone)") from None
+            raise config_error(
+                path, f"cannot read {raw!r} (expected YYYY-MM-DD HH:MM, in the rule's time zone)"
+            ) from None
     else:
-        raise config_error(path, f"must be a date and time such as \"2026-12-24 09:00\", got {raw!r}")
+        raise config_error(path, f'must be a date and time such as "2026-12-24 09:00", got {raw!r}')
     if parsed.tzinfo is not None:
         return parsed.timestamp()
     return wall_to_epoch(parsed, tz)
@@ -155,6 +157,20 @@ from otel_discord.route.schedule import _parse_holidays as parse_dates  # noqa: 
 from otel_discord.route.schedule import _parse_spans as parse_spans  # noqa: E402
 
 __all__ = [
-    "OFF", "Window", "day", "duration", "epoch_to_wall", "local_moment", "name", "optional_duration",
-    "parse_dates", "parse_days", "parse_spans", "reraise", "show_duration", "snowflake", "wall_to_epoch", "zone",
+    "OFF",
+    "Window",
+    "day",
+    "duration",
+    "epoch_to_wall",
+    "local_moment",
+    "name",
+    "optional_duration",
+    "parse_dates",
+    "parse_days",
+    "parse_spans",
+    "reraise",
+    "show_duration",
+    "snowflake",
+    "wall_to_epoch",
+    "zone",
 ]

@@ -48,8 +48,11 @@ class AckSettings:
     @property
     def actions(self) -> dict[str, Action]:
         """Emoji (normalised) → action, in the order the bot pre-adds them."""
-        return {normalize_emoji(self.emoji): "acknowledge", normalize_emoji(self.take): "take",
-                normalize_emoji(self.silence): "silence"}
+        return {
+            normalize_emoji(self.emoji): "acknowledge",
+            normalize_emoji(self.take): "take",
+            normalize_emoji(self.silence): "silence",
+        }
 
     def action(self, emoji: str) -> Action | None:
         return self.actions.get(normalize_emoji(emoji))
@@ -82,7 +85,7 @@ def parse_acknowledge(raw: Any, directory: Directory) -> AckSettings:
     for key in ("emoji", "take", "silence"):
         value = spec.get(key, getattr(defaults, key))
         if not isinstance(value, str) or not value.strip() or len(value) > 64:
-            raise config_error(f"acknowledge.{key}", f"must be one emoji such as \"✅\" (or name:id), got {value!r}")
+            raise config_error(f"acknowledge.{key}", f'must be one emoji such as "✅" (or name:id), got {value!r}')
         emoji[key] = value.strip()
     if len({normalize_emoji(v) for v in emoji.values()}) != 3:
         raise config_error("acknowledge", "emoji, take and silence must be three different emoji")
@@ -99,6 +102,9 @@ def parse_acknowledge(raw: Any, directory: Directory) -> AckSettings:
                 raise config_error(f"acknowledge.who[{i}]", "name people and role:<name>, not rotations")
             targets.append(directory.check(target, f"acknowledge.who[{i}]", ()))
         who = tuple(targets)
-    silence_for = defaults.silence_for if spec.get("silence_for") is None else \
-        _parse.duration(spec["silence_for"], "acknowledge.silence_for", minimum=60.0)
+    silence_for = (
+        defaults.silence_for
+        if spec.get("silence_for") is None
+        else _parse.duration(spec["silence_for"], "acknowledge.silence_for", minimum=60.0)
+    )
     return AckSettings(emoji["emoji"], emoji["take"], emoji["silence"], silence_for, prefill, who)

@@ -79,14 +79,18 @@ def _country(raw: Any, subdivision: Any, path: str) -> tuple[str, str | None]:
     try:
         import holidays
     except ImportError:
-        raise config_error(f"{path}.country", "needs the optional 'holidays' package: "
-                           "pip install 'otel-discord[holidays]' (or list the days under dates:)") from None
+        raise config_error(
+            f"{path}.country",
+            "needs the optional 'holidays' package: "
+            "pip install 'otel-discord[holidays]' (or list the days under dates:)",
+        ) from None
     try:
         holidays.country_holidays(code, subdiv=sub, years=2026)
     except NotImplementedError:
         where = f"{path}.subdivision" if sub else f"{path}.country"
-        raise config_error(where, f"the holidays package knows no calendar {code!r}"
-                           + (f" with subdivision {sub!r}" if sub else "")) from None
+        raise config_error(
+            where, f"the holidays package knows no calendar {code!r}" + (f" with subdivision {sub!r}" if sub else "")
+        ) from None
     return code, sub
 
 

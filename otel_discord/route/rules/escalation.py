@@ -98,16 +98,20 @@ class Policy:
         cycle = sum(step.wait for step in self.steps)
         return started + full * cycle + sum(step.wait for step in self.steps[:part])
 
-    def decide(self, started: float, paged: int, now: float, resolve: Resolver,
-               first: tuple[Target, ...] = ()) -> Decision:
+    def decide(
+        self, started: float, paged: int, now: float, resolve: Resolver, first: tuple[Target, ...] = ()
+    ) -> Decision:
         """The page due at ``now`` (given ``paged`` positions already paged), see the module docstring.
 
         ``first`` replaces step 0's targets (the incident's assignee is paged first).
         """
         total = self.positions
         if paged >= total:
-            return Decision(None, paged, None, True) if now >= self.due_at(total, started) else \
-                Decision(None, paged, self.due_at(total, started), False)
+            return (
+                Decision(None, paged, None, True)
+                if now >= self.due_at(total, started)
+                else Decision(None, paged, self.due_at(total, started), False)
+            )
         latest = paged - 1
         while latest + 1 < total and self.due_at(latest + 1, started) <= now:
             latest += 1
@@ -132,12 +136,18 @@ class Policy:
         return Decision(page, after, max(self.due_at(after, started), now), False)
 
     def describe(self, show: Callable[[Target], str] = str) -> list[str]:
-        lines = [f"step {i + 1}: notify {', '.join(show(t) for t in step.notify)}, then wait "
-                 f"{_parse.show_duration(step.wait)}" for i, step in enumerate(self.steps)]
+        lines = [
+            f"step {i + 1}: notify {', '.join(show(t) for t in step.notify)}, then wait "
+            f"{_parse.show_duration(step.wait)}"
+            for i, step in enumerate(self.steps)
+        ]
         if self.repeat:
             lines.append(f"repeat the chain {self.repeat} more time(s)")
-        lines.append(f"resolve after {_parse.show_duration(self.resolve_after)} without occurrences"
-                     if self.resolve_after else "resolve: only by hand or a resolving threshold")
+        lines.append(
+            f"resolve after {_parse.show_duration(self.resolve_after)} without occurrences"
+            if self.resolve_after
+            else "resolve: only by hand or a resolving threshold"
+        )
         if self.reack_after:
             lines.append(f"re-page {_parse.show_duration(self.reack_after)} after an acknowledgment if still firing")
         return lines
@@ -170,10 +180,14 @@ def parse_policy(key: Any, raw: Any, directory: Directory, rotations: Iterable[s
             raise config_error(f"{where}.notify", "is required (who this step pages)")
         targets = parse_targets(step["notify"], f"{where}.notify")
         for j, target in enumerate(targets):
-            directory.check(target, f"{where}.notify" + (f"[{j}]" if isinstance(step["notify"], list) else ""),
-                            rotation_names)
-        wait = DEFAULT_WAIT if step.get("wait") is None else \
-            _parse.duration(step["wait"], f"{where}.wait", minimum=MIN_WAIT, maximum=MAX_WAIT)
+            directory.check(
+                target, f"{where}.notify" + (f"[{j}]" if isinstance(step["notify"], list) else ""), rotation_names
+            )
+        wait = (
+            DEFAULT_WAIT
+            if step.get("wait") is None
+            else _parse.duration(step["wait"], f"{where}.wait", minimum=MIN_WAIT, maximum=MAX_WAIT)
+        )
         steps.append(Step(targets, wait))
     if not steps:
         raise config_error(f"{path}.steps", "needs at least one step, e.g. - {notify: [oncall:primary], wait: 10m}")
@@ -181,7 +195,9 @@ def parse_policy(key: Any, raw: Any, directory: Directory, rotations: Iterable[s
     if isinstance(repeat, bool) or not isinstance(repeat, int) or not 0 <= repeat <= MAX_REPEAT:
         raise config_error(f"{path}.repeat", f"must be a whole number from 0 to {MAX_REPEAT}, got {repeat!r}")
     return Policy(
-        name=name, steps=tuple(steps), repeat=repeat,
+        name=name,
+        steps=tuple(steps),
+        repeat=repeat,
         reack_after=_parse.optional_duration(spec.get("reack_after"), f"{path}.reack_after", minimum=MIN_WAIT),
         resolve_after=_parse.optional_duration(spec.get("resolve_after"), f"{path}.resolve_after", minimum=MIN_WAIT),
     )

@@ -97,13 +97,28 @@ class Incident:
         return f"incident:{self.id}:run:{self.run}:pos:{position}"
 
 
-def open_incident(incident_id: str, fingerprint: str, channel: str, title: str, policy: Policy | None,
-                  now: float, assignee: str | None = None) -> Incident:
+def open_incident(
+    incident_id: str,
+    fingerprint: str,
+    channel: str,
+    title: str,
+    policy: Policy | None,
+    now: float,
+    assignee: str | None = None,
+) -> Incident:
     """A new incident, due for its first page at once (if it has a policy)."""
     return Incident(
-        id=incident_id, fingerprint=fingerprint, channel=channel, title=title,
-        policy=policy.name if policy else None, opened_at=now, last_seen=now, run_started=now,
-        next_at=now if policy else None, assignee=assignee, version=1,
+        id=incident_id,
+        fingerprint=fingerprint,
+        channel=channel,
+        title=title,
+        policy=policy.name if policy else None,
+        opened_at=now,
+        last_seen=now,
+        run_started=now,
+        next_at=now if policy else None,
+        assignee=assignee,
+        version=1,
         events=(Event(now, "opened", "", title),) + ((Event(now, "assigned", "rule", assignee),) if assignee else ()),
     )
 
@@ -112,16 +127,23 @@ def occurred(incident: Incident, now: float, count: int = 1) -> Incident | None:
     """Another occurrence (the card's count grows); None if the incident is resolved (open a new one)."""
     if not incident.is_open:
         return None
-    return dataclasses.replace(incident, last_seen=max(incident.last_seen, now), count=incident.count + count,
-                               version=incident.version + 1)
+    return dataclasses.replace(
+        incident, last_seen=max(incident.last_seen, now), count=incident.count + count, version=incident.version + 1
+    )
 
 
 def acknowledge(incident: Incident, by: str, now: float) -> Incident | None:
     """Someone has it in hand: escalation stops (until ``reack_after``, if set)."""
     if incident.state not in (State.OPEN, State.SILENCED):
         return None
-    return incident._next(Event(now, "acknowledged", by), state=State.ACKNOWLEDGED, acked_by=by, acked_at=now,
-                          next_at=None, silenced_until=None)
+    return incident._next(
+        Event(now, "acknowledged", by),
+        state=State.ACKNOWLEDGED,
+        acked_by=by,
+        acked_at=now,
+        next_at=None,
+        silenced_until=None,
+    )
 
 
 def assign(incident: Incident, who: str, by: str, now: float) -> Incident | None:
@@ -140,26 +162,41 @@ def take(incident: Incident, who: str, now: float) -> Incident | None:
 def silence(incident: Incident, until: float, by: str, now: float) -> Incident | None:
     if not incident.is_open or until <= now:
         return None
-    return incident._next(Event(now, "silenced", by, f"until {until:.0f}"), state=State.SILENCED,
-                          silenced_until=until, next_at=until)
+    return incident._next(
+        Event(now, "silenced", by, f"until {until:.0f}"), state=State.SILENCED, silenced_until=until, next_at=until
+    )
 
 
 def resolve(incident: Incident, by: str, now: float, reason: str = "") -> Incident | None:
     if not incident.is_open:
         return None
-    return incident._next(Event(now, "resolved", by, reason), state=State.RESOLVED, resolved_at=now,
-                          resolved_by=by, next_at=None)
+    return incident._next(
+        Event(now, "resolved", by, reason), state=State.RESOLVED, resolved_at=now, resolved_by=by, next_at=None
+    )
 
 
 def _reopen(incident: Incident, now: float, why: str) -> Incident:
-    return incident._next(Event(now, "reopened", "timer", why), state=State.OPEN, run=incident.run + 1,
-                          run_started=now, paged=0, exhausted=False, next_at=now, acked_by=None, acked_at=None,
-                          silenced_until=None)
+    return incident._next(
+        Event(now, "reopened", "timer", why),
+        state=State.OPEN,
+        run=incident.run + 1,
+        run_started=now,
+        paged=0,
+        exhausted=False,
+        next_at=now,
+        acked_by=None,
+        acked_at=None,
+        silenced_until=None,
+    )
 
 
-def tick(incident: Incident, policy: Policy | None, now: float,
-         resolve_target: Callable[[Target], Target | None],
-         assignee: Target | None = None) -> tuple[Incident | None, PageOrder | None]:
+def tick(
+    incident: Incident,
+    policy: Policy | None,
+    now: float,
+    resolve_target: Callable[[Target], Target | None],
+    assignee: Target | None = None,
+) -> tuple[Incident | None, PageOrder | None]:
     """The timer's decision at ``now``: the changed incident (None: unchanged) and a page to send."""
     if not incident.is_open:
         return None, None
@@ -172,13 +209,23 @@ def tick(incident: Incident, policy: Policy | None, now: float,
     reopened = False
     if current.state is State.SILENCED and current.silenced_until is not None and now >= current.silenced_until:
         current, changed, reopened = _reopen(current, now, "silence ended"), True, True
-    elif (current.state is State.ACKNOWLEDGED and policy is not None and policy.reack_after is not None
-          and current.acked_at is not None and now >= current.acked_at + policy.reack_after):
+    elif (
+        current.state is State.ACKNOWLEDGED
+        and policy is not None
+        and policy.reack_after is not None
+        and current.acked_at is not None
+        and now >= current.acked_at + policy.reack_after
+    ):
         if current.last_seen > current.acked_at:
             current, changed, reopened = _reopen(current, now, "still firing after the acknowledgment"), True, True
     if current.state is not State.OPEN or policy is None or current.exhausted:
-        if current.state is State.ACKNOWLEDGED and policy is not None and policy.reack_after is not None \
-                and current.acked_at is not None and current.next_at != current.acked_at + policy.reack_after:
+        if (
+            current.state is State.ACKNOWLEDGED
+            and policy is not None
+            and policy.reack_after is not None
+            and current.acked_at is not None
+            and current.next_at != current.acked_at + policy.reack_after
+        ):
             current, changed = dataclasses.replace(current, next_at=current.acked_at + policy.reack_after), True
         return (current if changed else None), None
     if current.next_at is not None and now < current.next_at:
@@ -188,7 +235,9 @@ def tick(incident: Incident, policy: Policy | None, now: float,
     order = None
     if decision.page is not None:
         page = decision.page
-        detail = f"step {page.step + 1}/{len(policy.steps)}, loop {page.loop + 1}" + (" (catch-up)" if page.catch_up else "")
+        detail = f"step {page.step + 1}/{len(policy.steps)}, loop {page.loop + 1}" + (
+            " (catch-up)" if page.catch_up else ""
+        )
         current = current._next(Event(now, "paged", "timer", detail), paged=decision.paged)
         order = PageOrder(current.id, current.dedupe_key(page.position), page, reopened)
     if decision.exhausted and not current.exhausted:

@@ -16,6 +16,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from otel_discord.config import Settings
+from otel_discord.config.parse import FALLBACK_TIMEZONE
 from otel_discord.notice import Notice
 from otel_discord.route.mentions import Mention
 from otel_discord.route.rules import _parse
@@ -36,9 +37,17 @@ from otel_discord.route.rules.people import (
 from otel_discord.route.rules.rotations import Rotations, parse_rotations
 from otel_discord.route.rules.silences import Silence, parse_maintenance, parse_silences
 
-SECTIONS: Final = ("people", "roles", "calendars", "rotations", "escalation", "incidents", "silences",
-                   "maintenance", "acknowledge")
-from otel_discord.config.parse import FALLBACK_TIMEZONE
+SECTIONS: Final = (
+    "people",
+    "roles",
+    "calendars",
+    "rotations",
+    "escalation",
+    "incidents",
+    "silences",
+    "maintenance",
+    "acknowledge",
+)
 
 
 @dataclass(frozen=True)
@@ -99,9 +108,11 @@ class NotificationRules:
             out["rotations"] = rotations
         chains = {}
         for name, policy in self.policies.items():
+
             def show(target: Target, at: float = now) -> str:
                 resolved = self.resolve(target, at)
                 return str(target) if resolved == target else f"{target} = {self.show(resolved)}"
+
             chains[name] = policy.describe(show)
         if chains:
             out["escalation"] = chains
@@ -125,8 +136,17 @@ def parse_rules(raw_file: Mapping[str, Any], tz: ZoneInfo | None = None) -> Noti
     incidents = parse_incident_rules(raw_file.get("incidents"), policies, directory, rotations)
     silences = (*parse_silences(raw_file.get("silences"), tz), *parse_maintenance(raw_file.get("maintenance"), tz))
     acknowledge = parse_acknowledge(raw_file.get("acknowledge"), directory)
-    return NotificationRules(tz, directory, calendars, rotations, policies, incidents, silences, acknowledge,
-                             frozenset(k for k in SECTIONS if raw_file.get(k) is not None))
+    return NotificationRules(
+        tz,
+        directory,
+        calendars,
+        rotations,
+        policies,
+        incidents,
+        silences,
+        acknowledge,
+        frozenset(k for k in SECTIONS if raw_file.get(k) is not None),
+    )
 
 
 def load_rules(settings: Settings) -> NotificationRules:

@@ -65,8 +65,9 @@ class IncidentRules:
         return lines
 
 
-def parse_incident_rules(raw: Any, policies: Mapping[str, Policy], directory: Directory,
-                         rotations: Iterable[str]) -> IncidentRules:
+def parse_incident_rules(
+    raw: Any, policies: Mapping[str, Policy], directory: Directory, rotations: Iterable[str]
+) -> IncidentRules:
     names = tuple(rotations)
     rules = []
     for i, item in enumerate(as_list(raw)):
@@ -77,8 +78,10 @@ def parse_incident_rules(raw: Any, policies: Mapping[str, Policy], directory: Di
         if spec.get("escalate") is not None:
             key = str(spec["escalate"])
             if key not in policies:
-                raise config_error(f"{path}.escalate", f"unknown escalation policy {key!r} "
-                                   f"(escalation: {', '.join(policies) or 'none configured'})")
+                raise config_error(
+                    f"{path}.escalate",
+                    f"unknown escalation policy {key!r} (escalation: {', '.join(policies) or 'none configured'})",
+                )
             policy = policies[key]
         assign = None
         if spec.get("assign") is not None:

@@ -139,10 +139,12 @@ def parse_directory(people_raw: Any, roles_raw: Any) -> Directory:
         if isinstance(spec, Mapping):
             check_keys(spec, PERSON_KEYS, path)
             if "discord" not in spec:
-                raise config_error(path, "needs discord: \"<user id>\"")
+                raise config_error(path, 'needs discord: "<user id>"')
             people[person] = Person(person, _parse.snowflake(spec["discord"], f"{path}.discord"))
         else:
             people[person] = Person(person, _parse.snowflake(spec, path))
-    roles = {_parse.name(key, f"roles.{key}"): _parse.snowflake(value, f"roles.{key}")
-             for key, value in mapping(roles_raw, "roles").items()}
+    roles = {
+        _parse.name(key, f"roles.{key}"): _parse.snowflake(value, f"roles.{key}")
+        for key, value in mapping(roles_raw, "roles").items()
+    }
     return Directory(people, roles)

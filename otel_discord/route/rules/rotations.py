@@ -51,12 +51,26 @@ from otel_discord.route.rules import _parse
 from otel_discord.route.rules.calendars import Calendar
 from otel_discord.route.rules.people import Directory, Target, parse_target
 
-ROTATION_KEYS: Final = ("timezone", "members", "every", "handover", "starts", "active", "otherwise",
-                        "calendars", "on_holiday", "overrides")
+ROTATION_KEYS: Final = (
+    "timezone",
+    "members",
+    "every",
+    "handover",
+    "starts",
+    "active",
+    "otherwise",
+    "calendars",
+    "on_holiday",
+    "overrides",
+)
 OVERRIDE_KEYS: Final = ("who", "from", "to", "note")
 ACTIVE_KEYS: Final = ("days", "hours")
-_TURN_WORDS: Final = {"daily": timedelta(days=1), "weekly": timedelta(days=7), "fortnightly": timedelta(days=14),
-                      "biweekly": timedelta(days=14)}
+_TURN_WORDS: Final = {
+    "daily": timedelta(days=1),
+    "weekly": timedelta(days=7),
+    "fortnightly": timedelta(days=14),
+    "biweekly": timedelta(days=14),
+}
 _DAYS: Final = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _MIN_TURN: Final = 3600.0
 _MAX_DEPTH: Final = 8  # otherwise → rotation → otherwise …; cycles are refused when parsing
@@ -223,12 +237,12 @@ def _handover(raw: Any, path: str) -> tuple[int | None, time]:
         weekday = _DAYS.index(parts[0][:3])
         text = parts[1]
     elif len(parts) != 1:
-        raise config_error(path, f"cannot read {raw!r} (expected \"mon 09:00\" or \"09:00\")")
+        raise config_error(path, f'cannot read {raw!r} (expected "mon 09:00" or "09:00")')
     try:
         hours, minutes = (int(p) for p in text.split(":"))
         return weekday, time(hours, minutes)
     except ValueError:
-        raise config_error(path, f"cannot read time {raw!r} (expected HH:MM, e.g. \"mon 09:00\")") from None
+        raise config_error(path, f'cannot read time {raw!r} (expected HH:MM, e.g. "mon 09:00")') from None
 
 
 def _anchor(starts: date, weekday: int | None, at: time) -> datetime:
@@ -266,8 +280,14 @@ def _overrides(raw: Any, tz: ZoneInfo, directory: Directory, path: str) -> tuple
     return tuple(found)
 
 
-def parse_rotation(key: Any, raw: Any, directory: Directory, calendars: Mapping[str, Calendar],
-                   rotation_names: tuple[str, ...], tz: ZoneInfo | None = None) -> Rotation:
+def parse_rotation(
+    key: Any,
+    raw: Any,
+    directory: Directory,
+    calendars: Mapping[str, Calendar],
+    rotation_names: tuple[str, ...],
+    tz: ZoneInfo | None = None,
+) -> Rotation:
     path = f"rotations.{key}"
     name = _parse.name(key, path)
     spec = mapping(raw, path)
@@ -290,33 +310,49 @@ def parse_rotation(key: Any, raw: Any, directory: Directory, calendars: Mapping[
     anchor = _anchor(_parse.day(spec["starts"], f"{path}.starts"), weekday, at)
     otherwise = None
     if spec.get("otherwise") is not None:
-        otherwise = directory.check(parse_target(spec["otherwise"], f"{path}.otherwise", allow_nobody=True),
-                                    f"{path}.otherwise", rotation_names)
+        otherwise = directory.check(
+            parse_target(spec["otherwise"], f"{path}.otherwise", allow_nobody=True), f"{path}.otherwise", rotation_names
+        )
     cals = []
     for i, cal in enumerate(as_list(spec.get("calendars"))):
         if str(cal) not in calendars:
-            raise config_error(f"{path}.calendars[{i}]", f"unknown calendar {cal!r} "
-                               f"(calendars: {', '.join(calendars) or 'none configured'})")
+            raise config_error(
+                f"{path}.calendars[{i}]",
+                f"unknown calendar {cal!r} (calendars: {', '.join(calendars) or 'none configured'})",
+            )
         cals.append(calendars[str(cal)])
     on_holiday = str(spec.get("on_holiday") or ("otherwise" if cals else "same")).strip().lower()
     if on_holiday not in ("otherwise", "same", "nobody"):
         raise config_error(f"{path}.on_holiday", f"must be otherwise, same or nobody, got {spec['on_holiday']!r}")
     if on_holiday == "otherwise" and cals and otherwise is None:
-        raise config_error(f"{path}.otherwise", "who covers holidays? set otherwise: (a person, role:<name>, "
-                           "oncall:<rotation> or nobody) or on_holiday: same")
+        raise config_error(
+            f"{path}.otherwise",
+            "who covers holidays? set otherwise: (a person, role:<name>, "
+            "oncall:<rotation> or nobody) or on_holiday: same",
+        )
     active = _active(spec["active"], name, tz, f"{path}.active") if spec.get("active") is not None else None
     if active is not None and otherwise is None:
-        raise config_error(f"{path}.otherwise", "who covers outside the active hours? set otherwise: "
-                           "(a person, role:<name>, oncall:<rotation> or nobody)")
+        raise config_error(
+            f"{path}.otherwise",
+            "who covers outside the active hours? set otherwise: (a person, role:<name>, oncall:<rotation> or nobody)",
+        )
     return Rotation(
-        name=name, tz=tz, members=members, turn=_turn(spec["every"], f"{path}.every"), anchor=anchor,
-        active=active, otherwise=otherwise, on_holiday=on_holiday,  # type: ignore[arg-type]
-        calendars=tuple(cals), overrides=_overrides(spec.get("overrides"), tz, directory, f"{path}.overrides"),
+        name=name,
+        tz=tz,
+        members=members,
+        turn=_turn(spec["every"], f"{path}.every"),
+        anchor=anchor,
+        active=active,
+        otherwise=otherwise,
+        on_holiday=on_holiday,  # type: ignore[arg-type]
+        calendars=tuple(cals),
+        overrides=_overrides(spec.get("overrides"), tz, directory, f"{path}.overrides"),
     )
 
 
-def parse_rotations(raw: Any, directory: Directory, calendars: Mapping[str, Calendar],
-                    tz: ZoneInfo | None = None) -> Rotations:
+def parse_rotations(
+    raw: Any, directory: Directory, calendars: Mapping[str, Calendar], tz: ZoneInfo | None = None
+) -> Rotations:
     """Every rotation; one without its own ``timezone`` hands off in ``tz`` (the ``TIMEZONE`` setting)."""
     """Read ``rotations:``; a cover that leads back to its own rotation is refused."""
     spec = mapping(raw, "rotations")

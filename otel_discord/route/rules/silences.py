@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -74,7 +74,9 @@ class Silence:
 
     def describe(self, tz: ZoneInfo | None = None) -> str:
         what = self.match.describe() + (f" · fingerprint {self.fingerprint}" if self.fingerprint else "")
-        when = self.window.describe() if self.window is not None else f"{_show(self.starts, tz)} – {_show(self.ends, tz)}"
+        when = (
+            self.window.describe() if self.window is not None else f"{_show(self.starts, tz)} – {_show(self.ends, tz)}"
+        )
         by = f" by {self.by}" if self.by else ""
         return f"{self.id}: {what} ({when}){by}" + (f": {self.comment}" if self.comment else "")
 
@@ -82,7 +84,7 @@ class Silence:
 def _show(moment: float, tz: ZoneInfo | None) -> str:
     if moment in (float("inf"), float("-inf")):
         return "open"
-    return datetime.fromtimestamp(moment, tz or timezone.utc).strftime("%Y-%m-%d %H:%M %Z")
+    return datetime.fromtimestamp(moment, tz or UTC).strftime("%Y-%m-%d %H:%M %Z")
 
 
 @dataclass
@@ -125,8 +127,9 @@ class SilenceLedger:
         """End a silence now (``otel-discord silence expire``); its summary comes from ``ended``."""
         for i, silence in enumerate(self.silences):
             if silence.id == silence_id:
-                ended = dataclasses.replace(silence, starts=min(silence.starts, now), ends=min(silence.ends, now),
-                                            window=None)
+                ended = dataclasses.replace(
+                    silence, starts=min(silence.starts, now), ends=min(silence.ends, now), window=None
+                )
                 self.silences[i] = ended
                 return ended
         return None
@@ -175,11 +178,17 @@ def parse_silences(raw: Any, tz: ZoneInfo) -> list[Silence]:
             raise config_error(f"{path}.to", "must be after from")
         if spec.get("match") is None and spec.get("fingerprint") is None:
             raise config_error(path, "needs match: or fingerprint: (a silence of everything is not allowed)")
-        found.append(Silence(
-            id=f"config-{i}", match=parse_matcher(spec.get("match"), f"{path}.match"), starts=starts, ends=ends,
-            by=str(spec.get("by") or ""), comment=str(spec.get("comment") or ""),
-            fingerprint=str(spec["fingerprint"]) if spec.get("fingerprint") is not None else None,
-        ))
+        found.append(
+            Silence(
+                id=f"config-{i}",
+                match=parse_matcher(spec.get("match"), f"{path}.match"),
+                starts=starts,
+                ends=ends,
+                by=str(spec.get("by") or ""),
+                comment=str(spec.get("comment") or ""),
+                fingerprint=str(spec["fingerprint"]) if spec.get("fingerprint") is not None else None,
+            )
+        )
     return found
 
 
@@ -195,6 +204,12 @@ def parse_maintenance(raw: Any, tz: ZoneInfo) -> list[Silence]:
             raise config_error(path, "needs days: and/or hours: (when the window is open)")
         days = _parse.parse_days(spec["days"], f"{path}.days") if spec.get("days") is not None else frozenset(range(7))
         window = _parse.Window(name, tz, frozenset(days), _parse.parse_spans(spec.get("hours"), f"{path}.hours"))
-        found.append(Silence(id=f"maintenance-{name}", match=parse_matcher(spec.get("match"), f"{path}.match"),
-                             comment=str(spec.get("comment") or ""), window=window))
+        found.append(
+            Silence(
+                id=f"maintenance-{name}",
+                match=parse_matcher(spec.get("match"), f"{path}.match"),
+                comment=str(spec.get("comment") or ""),
+                window=window,
+            )
+        )
     return found

@@ -17,8 +17,9 @@ bp = Blueprint("btw", __name__)
 @bp.get("/btw")
 @login_required
 def index() -> str:
-    return render_template("btw.html", quarters=btw.overview(db.session(), date.today()), errors={},
-                           rate=int(btw.RATE * 100))
+    return render_template(
+        "btw.html", quarters=btw.overview(db.session(), date.today()), errors={}, rate=int(btw.RATE * 100)
+    )
 
 
 @bp.post("/btw/<quarter>")
@@ -33,9 +34,12 @@ def update(quarter: str) -> Response | tuple[str, int]:
         manual_cents = to_cents(parse_amount(request.form.get("manual_amount", "")))
     except AmountError as exc:
         errors = {quarter: f"Amount: {exc}."}
-        return render_template("btw.html", quarters=btw.overview(db.session(), date.today()), errors=errors,
-                               rate=int(btw.RATE * 100)), 400
+        return render_template(
+            "btw.html", quarters=btw.overview(db.session(), date.today()), errors=errors, rate=int(btw.RATE * 100)
+        ), 400
     result = btw.record_manual_amount(db.session(), quarter, manual_cents, request.form.get("note", "").strip())
-    flash(f"BTW {quarter}: {format_eur(manual_cents)} recorded "
-          f"(calculated {format_eur(result.calculated_cents)}).", "success")
+    flash(
+        f"BTW {quarter}: {format_eur(manual_cents)} recorded (calculated {format_eur(result.calculated_cents)}).",
+        "success",
+    )
     return redirect(url_for("btw.index"))

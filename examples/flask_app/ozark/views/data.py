@@ -39,5 +39,4 @@ def upload() -> str | tuple[str, int]:
 @login_required
 def download() -> Response:
     filename, body, _rows = export_csv(db.session())
-    return Response(body, mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(body, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})

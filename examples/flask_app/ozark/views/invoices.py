@@ -67,9 +67,13 @@ def show(invoice_id: int) -> str:
 def edit(invoice_id: int) -> str | Response | tuple[str, int]:
     invoice = _get_or_404(invoice_id)
     if request.method == "GET":
-        form = {"client": invoice.client, "amount": format_plain(invoice.amount_cents),
-                "issue_date": invoice.issue_date.isoformat(), "due_date": invoice.due_date.isoformat(),
-                "description": invoice.description}
+        form = {
+            "client": invoice.client,
+            "amount": format_plain(invoice.amount_cents),
+            "issue_date": invoice.issue_date.isoformat(),
+            "due_date": invoice.due_date.isoformat(),
+            "description": invoice.description,
+        }
         return render_template("invoices/form.html", invoice=invoice, form=form, errors={})
     data, errors = invoices.parse_form(request.form, date.today())
     if data is None:

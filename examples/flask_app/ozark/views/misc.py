@@ -48,8 +48,11 @@ def feedback() -> str | tuple[str, int]:
     session.add(FeedbackMessage(**form))
     session.commit()
     # The name, e-mail address and text stay in the database: events carry no personal data.
-    events.emit("form.submitted", f"Feedback received ({form['topic']})",
-                {"form.name": "feedback", "form.topic": form["topic"], "form.message_length": len(form["message"])})
+    events.emit(
+        "form.submitted",
+        f"Feedback received ({form['topic']})",
+        {"form.name": "feedback", "form.topic": form["topic"], "form.message_length": len(form["message"])},
+    )
     return render_template("feedback.html", form={}, errors={}, topics=FEEDBACK_TOPICS, sent=True)
 
 
