@@ -22,19 +22,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Final
 
 from otel_discord.notice import Notice
-from otel_discord.render import limits
 
 AUDIT_CHANNEL: Final = "audit"
 DEFAULT_WINDOW: Final = 600.0
 DEFAULT_EDIT_INTERVAL: Final = 10.0
 SEEN_FIELD: Final = "Seen"
-_TRACE_FIELD: Final = "Trace"
+TRACE_FIELD: Final = "Trace"
 _LATEST_TIMESTAMP: Final = 253402300799.0  # 9999-12-31T23:59:59Z, as render/embed.py
 
 
@@ -146,27 +145,3 @@ def seen_text(count: int, first_seen: float | None, last_seen: float | None) -> 
     if last is not None:
         parts.append("last " + last.strftime("%H:%M:%S UTC"))
     return " · ".join(parts)
-
-
-def with_seen(
-    embed: Mapping[str, Any], count: int, first_seen: float | None, last_seen: float | None
-) -> dict[str, Any]:
-    """A copy of ``embed`` whose Seen field shows the count (added before Trace if missing).
-
-    The embed was rendered for the first occurrence; only this field changes. A
-    full field list loses its last own field rather than break Discord's limit of 25.
-    """
-    result = dict(embed)
-    fields = [dict(f) for f in embed.get("fields") or () if isinstance(f, Mapping)]
-    seen = {"name": SEEN_FIELD, "value": seen_text(count, first_seen, last_seen), "inline": True}
-    names = [f.get("name") for f in fields]
-    if SEEN_FIELD in names:
-        fields[names.index(SEEN_FIELD)] = seen
-    else:
-        at = names.index(_TRACE_FIELD) if _TRACE_FIELD in names else len(fields)
-        if len(fields) >= limits.FIELDS:
-            at = max(0, at - 1)
-            del fields[at]
-        fields.insert(at, seen)
-    result["fields"] = fields
-    return result

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from otel_discord.deliver.grouping import with_seen
 from otel_discord.group import (
     AUDIT_CHANNEL,
     Group,
@@ -11,7 +12,6 @@ from otel_discord.group import (
     fold_notice,
     group_key,
     seen_text,
-    with_seen,
 )
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 from otel_discord.render import limits

@@ -278,3 +278,36 @@ def _url(url: str):
     from otel_discord.config.webhook_url import WebhookURL
 
     return WebhookURL.parse(url, allowed_hosts=(url.split("/")[2],))
+
+
+def test_a_handler_on_the_package_logger_gets_child_records_masked():
+    """A handler a user attaches to ``otel_discord`` receives records from child loggers
+    (``otel_discord.deliver.sender`` …): a logger's own filters never run for those, so each of
+    our loggers masks at the source. Message, traceback and stack text alike."""
+    import logging
+
+    from otel_discord.health.log import get_logger
+
+    token = "Zx9" + "k" * 60
+    url = f"https://discord.com/api/webhooks/1234567890/{token}"
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(logging.Formatter("%(message)s").format(record))
+
+    handler = Collect(logging.DEBUG)
+    package = logging.getLogger("otel_discord")
+    package.addHandler(handler)
+    try:
+        child = get_logger("otel_discord.deliver.sender_test_child")
+        child.warning("posting to %s failed", url)
+        try:
+            raise ConnectionError(f"cannot reach {url}")
+        except ConnectionError:
+            child.error("delivery failed", exc_info=True)
+        child.warning("where: %s", url, stack_info=True)
+    finally:
+        package.removeHandler(handler)
+    assert len(seen) == 3 and all(token not in line for line in seen), seen
+    assert "1234567890/****" in seen[0] and "cannot reach" in seen[1]

@@ -25,7 +25,7 @@ from typing import Any, Final
 from otel_discord.deliver import codec
 from otel_discord.deliver.queue import Entry, Outgoing
 from otel_discord.deliver.spool import Spool
-from otel_discord.group import Group, GroupPolicy, with_seen
+from otel_discord.group import SEEN_FIELD, TRACE_FIELD, Group, GroupPolicy, seen_text
 from otel_discord.render import limits
 from otel_discord.render.limits import embed_size
 
@@ -280,3 +280,27 @@ class GroupBook:
             self.spool.forget_group(c, w, k)
             self._dirty.pop((c, w, k), None)
         return len(gone)
+
+
+def with_seen(
+    embed: Mapping[str, Any], count: int, first_seen: float | None, last_seen: float | None
+) -> dict[str, Any]:
+    """A copy of ``embed`` whose Seen field shows the count (added before Trace if missing).
+
+    The embed was rendered for the first occurrence; only this field changes. A
+    full field list loses its last own field rather than break Discord's limit of 25.
+    """
+    result = dict(embed)
+    fields = [dict(f) for f in embed.get("fields") or () if isinstance(f, Mapping)]
+    seen = {"name": SEEN_FIELD, "value": seen_text(count, first_seen, last_seen), "inline": True}
+    names = [f.get("name") for f in fields]
+    if SEEN_FIELD in names:
+        fields[names.index(SEEN_FIELD)] = seen
+    else:
+        at = names.index(TRACE_FIELD) if TRACE_FIELD in names else len(fields)
+        if len(fields) >= limits.FIELDS:
+            at = max(0, at - 1)
+            del fields[at]
+        fields.insert(at, seen)
+    result["fields"] = fields
+    return result

@@ -33,6 +33,10 @@ class RedactFilter(logging.Filter):
         record.msg, record.args = redact(message), None
         if record.exc_info and not record.exc_text:
             record.exc_text = redact("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
@@ -44,7 +48,8 @@ def _configure_root() -> logging.Logger:
     if not getattr(root, "_otel_discord_configured", False):
         root.propagate = False
         # On the logger (not only the handler) so records reaching handlers that users
-        # or tests attach to "otel_discord" are masked too.
+        # or tests attach to "otel_discord" are masked too. A logger's filters do not run
+        # for records coming up from its children, so get_logger puts it on each child too.
         root.addFilter(REDACT_FILTER)
         handler = logging.StreamHandler(sys.stderr)
         handler.addFilter(REDACT_FILTER)
@@ -59,6 +64,8 @@ def _configure_root() -> logging.Logger:
 def get_logger(name: str) -> logging.Logger:
     """Return ``otel_discord.<name>`` (or the package logger itself)."""
     _configure_root()
-    if name == ROOT_NAME or name.startswith(ROOT_NAME + "."):
-        return logging.getLogger(name)
-    return logging.getLogger(f"{ROOT_NAME}.{name}")
+    full = name if name == ROOT_NAME or name.startswith(ROOT_NAME + ".") else f"{ROOT_NAME}.{name}"
+    logger = logging.getLogger(full)
+    if REDACT_FILTER not in logger.filters:
+        logger.addFilter(REDACT_FILTER)  # masked at the source, whichever handler receives it
+    return logger
