@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 from zoneinfo import ZoneInfo
 
-from otel_discord.config import ConfigError, default_state_dir, resolve, service_name
+from otel_discord.config import ConfigError, default_state_dir, resolve
 from otel_discord.config.parse import FALLBACK_TIMEZONE, parse_duration, parse_timezone
-from otel_discord.config.settings import host_or_fallback_timezone
+from otel_discord.config.settings import host_or_fallback_timezone, service_name
 from otel_discord.deliver import audit
 
 _UTC: Final = ZoneInfo(FALLBACK_TIMEZONE)

@@ -8,13 +8,12 @@ wherever it is read: ``parse`` (durations, time zones, channel names, numbers), 
 ``reload`` (a rotated webhook without a restart).
 """
 
+from otel_discord.config.errors import ConfigError
+from otel_discord.config.parse import parse_bool, parse_int_positive
 from otel_discord.config.settings import (
     Channel,
-    ConfigError,
     Settings,
     default_state_dir,
-    parse_bool,
-    parse_int_positive,
     parse_username,
     resolve,
 )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import parse_qs, urlsplit
 
-from otel_discord.health.scrub import redact  # noqa: F401  (re-exported: older imports)
+from otel_discord.health.scrub import redact as redact  # re-exported: older imports
 
 DISCORD_HOSTS: Final = frozenset(
     {"discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com", "www.discord.com"}

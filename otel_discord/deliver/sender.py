@@ -47,8 +47,9 @@ from otel_discord.deliver.spool import Spool, SpoolBusy, SpoolUnavailable
 from otel_discord.deliver.webhook import Outcome, WebhookClient
 from otel_discord.group import GroupPolicy
 from otel_discord.health.drops import DropReason, Stats, format_drops, redacting_logger
+from otel_discord.notice import SUPPRESS_NOTIFICATIONS
 from otel_discord.render import limits
-from otel_discord.render.payload import SUPPRESS_NOTIFICATIONS, build_payload, pack
+from otel_discord.render.payload import build_payload, pack
 
 _logger = redacting_logger(__name__)
 

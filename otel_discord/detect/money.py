@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
 
-from otel_discord.config.parse import to_decimal
+from otel_discord.config.parse import to_decimal as to_decimal  # re-exported to detect.*
 
 DEFAULT_CURRENCY: Final = "EUR"
 DEFAULT_STYLE: Final = "en"

@@ -29,8 +29,9 @@ from typing import Any, Final
 
 from otel_discord.config import Settings
 from otel_discord.config.files import as_list, check_keys, mapping
+from otel_discord.config.parse import to_decimal as to_number
 from otel_discord.notice import Category, Kind, Notice, Severity
-from otel_discord.route.match import parse_category, to_number
+from otel_discord.route.match import parse_category
 
 DEFAULT_MIN_AMOUNT: Final = Decimal(1000)
 DEFAULT_HIGH_VALUE_AMOUNT: Final = Decimal(5000)
