@@ -61,6 +61,7 @@ class Settings:
     avatar_url: str | None = None
     mask_pii: bool = True
     environment: str | None = None
+    app_packages: tuple[str, ...] = ()
     config_file: Path | None = None
     raw_file: Mapping[str, Any] = field(default_factory=dict, repr=False)  # holds expanded webhook URLs
     signal: str | None = None
@@ -92,6 +93,7 @@ class Settings:
             "trace_url": self.trace_url,
             "spool_dir": str(self.spool_dir),
             "mask_pii": self.mask_pii,
+            "app_packages": list(self.app_packages),
             "config_file": str(self.config_file) if self.config_file else None,
         }
 
@@ -133,6 +135,15 @@ def parse_bool(text: Any) -> bool:
 def _parse_hosts(text: Any) -> tuple[str, ...]:
     items = text if isinstance(text, (list, tuple)) else str(text).split(",")
     return tuple(h.strip().lower() for h in items if str(h).strip())
+
+
+def _parse_packages(text: Any) -> tuple[str, ...]:
+    items = text if isinstance(text, (list, tuple)) else str(text).split(",")
+    names = tuple(str(item).strip() for item in items if str(item).strip())
+    for name in names:  # Python, JS (@scope/name), Java/.NET (dotted) and Go (module path) names
+        if not re.fullmatch(r"[A-Za-z_@][\w.@/-]*", name):
+            raise ValueError(f"{name!r} is not a package name (expected e.g. shop,com.example)")
+    return names
 
 
 def _parse_trace_url(text: Any) -> str:
@@ -339,6 +350,7 @@ def resolve(
         avatar_url=r.get("AVATAR_URL", avatar_url, _parse_url, None),
         mask_pii=r.get("MASK_PII", mask_pii, parse_bool, True),
         environment=r.get("ENVIRONMENT", environment, _parse_str, None),
+        app_packages=r.get("APP_PACKAGES", None, _parse_packages, ()),
         config_file=Path(file_path) if file_path else None,
         raw_file=file_data,
         signal=signal,

@@ -14,6 +14,7 @@ from typing import Any
 
 from otel_discord._log import get_logger
 from otel_discord.config import ConfigError, Settings, resolve
+from otel_discord.detect.frames import use_app_packages
 from otel_discord.pipeline import Pipeline, validate
 from otel_discord.stats import guard
 
@@ -27,6 +28,7 @@ def build_settings(signal: str, kind: str, strict: bool | None, kwargs: dict[str
     try:
         settings = resolve(signal, **explicit)
         validate(settings)  # routes, filters and schedules: refuse here, not on the first notice
+        use_app_packages(settings.app_packages)  # one list per process: stack traces are read everywhere
         return settings
     except ConfigError as exc:
         if strict:
