@@ -119,6 +119,19 @@ def _print_config(settings: Settings, stages: Any, out: TextIO) -> None:
     print("  " + text.rstrip().replace("\n", "\n  "), file=out)
 
 
+def _print_rules(settings: Settings, rules: Any, out: TextIO) -> None:
+    """Notification rules: each escalation chain with who is on call now and at the next handover."""
+    if not rules.configured:
+        return
+    described = rules.describe(time.time())
+    bot = any(str(settings.env.get(k) or "").strip() for k in ("OTEL_EXPORTER_DISCORD_BOT_TOKEN",))
+    described["acknowledgment by reaction"] = "on (bot token set)" if bot else \
+        "off: no bot token (OTEL_EXPORTER_DISCORD_BOT_TOKEN); escalation stops on resolve, silence or its last step"
+    print("Notification rules (docs/notification-rules.md):", file=out)
+    text = yaml.safe_dump(described, sort_keys=False, allow_unicode=True, default_flow_style=False, width=110)
+    print("  " + text.rstrip().replace("\n", "\n  "), file=out)
+
+
 def _send_samples(settings: Settings, timeout: float, out: TextIO) -> bool:
     from otel_discord.pipeline import Pipeline
 
@@ -153,12 +166,16 @@ def diagnose(
     """Run every check on ``settings``, print the report to ``out``; return the exit status."""
     from otel_discord.pipeline import build_stages
 
+    from otel_discord.route.rules import load_rules
+
     try:
         stages = build_stages(settings)
+        rules = load_rules(settings)
     except ConfigError as exc:
         print(f"✗ configuration: {exc}", file=out)
         return 2
     _print_config(settings, stages, out)
+    _print_rules(settings, rules, out)
     print("", file=out)
     advice = logging_advice(root_level)
     print(f"⚠ logging: {advice}" if advice else "✓ logging: INFO records reach OpenTelemetry", file=out)
