@@ -45,8 +45,21 @@ class TestLibraryClosure:
         }
         libraries = _library_closure(requires)
         assert "shop" not in libraries and "ruff" not in libraries  # nothing requires them
-        assert {"flask", "werkzeug", "jinja2", "markupsafe", "flask-restful", "aniso8601", "stripe", "requests",
-                "opentelemetry-sdk", "opentelemetry-api", "importlib-metadata", "typing-extensions", "pip"} <= libraries
+        assert {
+            "flask",
+            "werkzeug",
+            "jinja2",
+            "markupsafe",
+            "flask-restful",
+            "aniso8601",
+            "stripe",
+            "requests",
+            "opentelemetry-sdk",
+            "opentelemetry-api",
+            "importlib-metadata",
+            "typing-extensions",
+            "pip",
+        } <= libraries
 
     @pytest.mark.parametrize(
         ("requires", "names"),

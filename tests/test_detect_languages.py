@@ -43,11 +43,15 @@ REAL_TRACES = [
     ("go-recorderror.txt", "go", "go", "shop/orders/orders.go:20 in example.com/shop/orders.Load"),
     ("go-panic.txt", "go", "go", "tmp/gopanic/main.go:9 in main.quantity"),
     (
-        "dotnet-aspnetcore.txt", "dotnet", "cs",
+        "dotnet-aspnetcore.txt",
+        "dotnet",
+        "cs",
         "3.x/Controllers/WeatherForecastController.cs:34 in WebApiSample.Controllers.WeatherForecastController.Get",
     ),
     (
-        "dotnet-inner-exception.txt", "dotnet", "cs",
+        "dotnet-inner-exception.txt",
+        "dotnet",
+        "cs",
         "ICSharpCode.Decompiler/Ast/AstMethodBodyBuilder.cs:92 in ICSharpCode.Decompiler.Ast.AstMethodBodyBuilder"
         ".CreateMethodBody",
     ),
@@ -105,7 +109,9 @@ class TestRealTraces:
     def test_dotnet_inner_exception_header_is_kept(self):
         """.NET's "---> Inner: message" header stays; the outer exception's frames are searched first."""
         _, shown = read_traceback(fixture("dotnet-inner-exception.txt"))
-        assert shown.splitlines()[1] == " ---> System.Exception: Basic block has to end with unconditional control flow. "
+        assert (
+            shown.splitlines()[1] == " ---> System.Exception: Basic block has to end with unconditional control flow. "
+        )
         assert "AstMethodBodyBuilder.cs:line 92" in shown and "ILAstOptimizer.cs:line 1852" not in shown
 
 

@@ -292,26 +292,41 @@ class TestInstalledApps:
         ("files", "location", "shown_from"),
         [
             (  # the app installed next to Flask and SQLAlchemy (a Docker image)
-                [f"{SP}/opentelemetry/trace/__init__.py", f"{SP}/flask/app.py", f"{SP}/shopapp/views.py",
-                 f"{SP}/shopapp/store.py", f"{SP}/sqlalchemy/engine/base.py", "/usr/local/lib/python3.12/sqlite3/x.py"],
-                f"{SP}/shopapp/store.py", f"{SP}/shopapp/views.py",
+                [
+                    f"{SP}/opentelemetry/trace/__init__.py",
+                    f"{SP}/flask/app.py",
+                    f"{SP}/shopapp/views.py",
+                    f"{SP}/shopapp/store.py",
+                    f"{SP}/sqlalchemy/engine/base.py",
+                    "/usr/local/lib/python3.12/sqlite3/x.py",
+                ],
+                f"{SP}/shopapp/store.py",
+                f"{SP}/shopapp/views.py",
             ),
             (  # a library the app calls raises: the app's line that called it, not the library's
                 [f"{SP}/flask/app.py", f"{SP}/shopapp/views.py", f"{SP}/vendorlib/validate.py"],
-                f"{SP}/shopapp/views.py", f"{SP}/shopapp/views.py",
+                f"{SP}/shopapp/views.py",
+                f"{SP}/shopapp/views.py",
             ),
             (  # a source checkout still wins over installed packages (the old behaviour)
                 [f"{SP}/flask/app.py", "/srv/shop/views.py", f"{SP}/shopapp/util.py"],
-                "/srv/shop/views.py", "/srv/shop/views.py",
+                "/srv/shop/views.py",
+                "/srv/shop/views.py",
             ),
             (  # Flask extensions and Debian's dist-packages are libraries by name
-                [f"{SP}/flask_restful/__init__.py", "/usr/lib/python3/dist-packages/requests/api.py",
-                 f"{SP}/shopapp/api.py", f"{SP}/sqlalchemy_utils/types.py"],
-                f"{SP}/shopapp/api.py", f"{SP}/shopapp/api.py",
+                [
+                    f"{SP}/flask_restful/__init__.py",
+                    "/usr/lib/python3/dist-packages/requests/api.py",
+                    f"{SP}/shopapp/api.py",
+                    f"{SP}/sqlalchemy_utils/types.py",
+                ],
+                f"{SP}/shopapp/api.py",
+                f"{SP}/shopapp/api.py",
             ),
             (  # only the stack: no Location, the whole traceback
                 [f"{SP}/werkzeug/serving.py", f"{SP}/flask/app.py", "<frozen runpy>"],
-                None, f"{SP}/werkzeug/serving.py",
+                None,
+                f"{SP}/werkzeug/serving.py",
             ),
         ],
     )

@@ -6,16 +6,20 @@ import io
 import logging
 import re
 
-from otel_discord.commands.doctor import diagnose
 from test_doctor import CONFIG, settings_for
 
-RULES = CONFIG + """people: {anna: "345678901234567890", bram: "456789012345678901"}
+from otel_discord.commands.doctor import diagnose
+
+RULES = (
+    CONFIG
+    + """people: {anna: "345678901234567890", bram: "456789012345678901"}
 rotations:
   primary: {members: [anna, bram], every: weekly, handover: "mon 09:00", starts: 2026-01-05}
 escalation:
   critical: {steps: [{notify: oncall:primary, wait: 10m}, {notify: oncall:primary.next}], repeat: 1}
 incidents: [{match: {level: critical}, escalate: critical}]
 """
+)
 
 
 def test_doctor_prints_the_chain_with_who_is_on_call(discord_server, tmp_path):

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from otel_discord.config.webhook_url import WebhookURL
 from otel_discord.deliver.bot import BotClient, BotToken, api_base
 from otel_discord.deliver.incidents import BOT_MISSING, IncidentDesk
 from otel_discord.deliver.webhook import WebhookClient
@@ -16,18 +17,25 @@ from otel_discord.notice import Category, Kind, Notice, Severity
 from otel_discord.route.rules import parse_rules
 from otel_discord.route.rules.incident import State
 from otel_discord.testing import DiscordServer, WebhookInfo
-from otel_discord.config.webhook_url import WebhookURL
 
 T0 = 1_780_000_000.0  # Thu 28 May 2026, 22:26 in Amsterdam
 MIN = 60.0
 ANNA, BRAM, DEVS = "345678901234567890", "456789012345678901", "678901234567890123"
 RULES = {
-    "people": {"anna": ANNA, "bram": BRAM}, "roles": {"devs": DEVS},
-    "rotations": {"primary": {"members": ["anna", "bram"], "every": "weekly", "handover": "mon 09:00",
-                              "starts": "2026-05-25"}},
-    "escalation": {"critical": {"steps": [{"notify": "oncall:primary", "wait": "10m"},
-                                          {"notify": ["oncall:primary.next", "role:devs"], "wait": "15m"}],
-                                "repeat": 2}},
+    "people": {"anna": ANNA, "bram": BRAM},
+    "roles": {"devs": DEVS},
+    "rotations": {
+        "primary": {"members": ["anna", "bram"], "every": "weekly", "handover": "mon 09:00", "starts": "2026-05-25"}
+    },
+    "escalation": {
+        "critical": {
+            "steps": [
+                {"notify": "oncall:primary", "wait": "10m"},
+                {"notify": ["oncall:primary.next", "role:devs"], "wait": "15m"},
+            ],
+            "repeat": 2,
+        }
+    },
     "incidents": [{"match": {"level": "error"}, "escalate": "critical"}],
 }
 
@@ -57,8 +65,15 @@ def hook(server: DiscordServer) -> WebhookInfo:
 
 
 def boom() -> Notice:
-    return Notice(Kind.ERROR, Severity.ERROR, Category.ERROR, "ValueError in /checkout", fingerprint="fp-1",
-                  channel="alerts", timestamp=T0)
+    return Notice(
+        Kind.ERROR,
+        Severity.ERROR,
+        Category.ERROR,
+        "ValueError in /checkout",
+        fingerprint="fp-1",
+        channel="alerts",
+        timestamp=T0,
+    )
 
 
 def desk_for(server: DiscordServer, hook: WebhookInfo, clock: Clock, *, with_bot: bool):
@@ -73,8 +88,11 @@ def desk_for(server: DiscordServer, hook: WebhookInfo, clock: Clock, *, with_bot
 
 def post_card(desk: IncidentDesk, hook: WebhookInfo) -> str:
     """The card, as the engine posts a grouped message (wait=true gives its id)."""
-    body = requests.post(hook.url + "?wait=true", json={"embeds": [{"title": "ValueError in /checkout"}],
-                                                        "allowed_mentions": {"parse": []}}, timeout=5).json()
+    body = requests.post(
+        hook.url + "?wait=true",
+        json={"embeds": [{"title": "ValueError in /checkout"}], "allowed_mentions": {"parse": []}},
+        timeout=5,
+    ).json()
     desk.card_posted("fp-1", hook.channel_id, body["id"])
     return str(body["id"])
 

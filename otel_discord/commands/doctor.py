@@ -272,8 +272,11 @@ def _print_rules(settings: Settings, rules: Any, out: TextIO) -> None:
         return
     described = rules.describe(time.time())
     bot = any(str(settings.env.get(k) or "").strip() for k in ("OTEL_EXPORTER_DISCORD_BOT_TOKEN",))
-    described["acknowledgment by reaction"] = "on (bot token set)" if bot else \
-        "off: no bot token (OTEL_EXPORTER_DISCORD_BOT_TOKEN); escalation stops on resolve, silence or its last step"
+    described["acknowledgment by reaction"] = (
+        "on (bot token set)"
+        if bot
+        else "off: no bot token (OTEL_EXPORTER_DISCORD_BOT_TOKEN); escalation stops on resolve, silence or its last step"
+    )
     print("Notification rules (docs/notification-rules.md):", file=out)
     text = yaml.safe_dump(described, sort_keys=False, allow_unicode=True, default_flow_style=False, width=110)
     print("  " + text.rstrip().replace("\n", "\n  "), file=out)

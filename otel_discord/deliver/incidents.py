@@ -27,18 +27,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
 
+from otel_discord.config.webhook_url import WebhookURL
 from otel_discord.deliver.bot import BotClient, oldest_after, reaction_actions
 from otel_discord.deliver.webhook import WebhookClient
+from otel_discord.health.drops import redacting_logger
 from otel_discord.notice import Notice
 from otel_discord.route.rules import NotificationRules
 from otel_discord.route.rules import incident as inc
-from otel_discord.health.drops import redacting_logger
-from otel_discord.config.webhook_url import WebhookURL
 
 _logger = redacting_logger(__name__)
 
-BOT_MISSING: Final = ("no bot token (OTEL_EXPORTER_DISCORD_BOT_TOKEN): escalation runs and stops on resolve, "
-                      "silence or exhausted steps; acknowledgment by reaction is off")
+BOT_MISSING: Final = (
+    "no bot token (OTEL_EXPORTER_DISCORD_BOT_TOKEN): escalation runs and stops on resolve, "
+    "silence or exhausted steps; acknowledgment by reaction is off"
+)
 MAX_INCIDENTS: Final = 1000  # open incidents kept; the oldest resolved go first
 
 
@@ -53,8 +55,13 @@ class Card:
 class IncidentDesk:
     """Open incidents of this process and what to do about them (see the module docstring)."""
 
-    def __init__(self, rules: NotificationRules, webhook: Callable[[str], WebhookURL | None],
-                 client: WebhookClient, bot: BotClient | None = None) -> None:
+    def __init__(
+        self,
+        rules: NotificationRules,
+        webhook: Callable[[str], WebhookURL | None],
+        client: WebhookClient,
+        bot: BotClient | None = None,
+    ) -> None:
         self.rules = rules
         self._webhook = webhook
         self._client = client
@@ -77,8 +84,15 @@ class IncidentDesk:
             if repeated is not None:
                 self.incidents[notice.fingerprint] = repeated
                 return repeated
-        opened = inc.open_incident(secrets.token_hex(6), notice.fingerprint, notice.channel or "", notice.title,
-                                   rule.policy, now, str(rule.assign) if rule.assign else None)
+        opened = inc.open_incident(
+            secrets.token_hex(6),
+            notice.fingerprint,
+            notice.channel or "",
+            notice.title,
+            rule.policy,
+            now,
+            str(rule.assign) if rule.assign else None,
+        )
         self.incidents[notice.fingerprint] = opened
         self._trim()
         return opened
@@ -89,8 +103,7 @@ class IncidentDesk:
         if incident is None:
             return
         prefill = list(self.rules.acknowledge.actions) if self._bot and self.rules.acknowledge.prefill else []
-        self.cards[incident.id] = Card(incident.channel, channel_id, message_id,
-                                       [self._emoji_text(e) for e in prefill])
+        self.cards[incident.id] = Card(incident.channel, channel_id, message_id, [self._emoji_text(e) for e in prefill])
 
     def _emoji_text(self, normalised: str) -> str:
         ack = self.rules.acknowledge
@@ -112,8 +125,9 @@ class IncidentDesk:
     def tick(self, now: float) -> None:
         for fingerprint, incident in list(self.incidents.items()):
             policy = self.rules.policies.get(incident.policy or "")
-            changed, order = inc.tick(incident, policy, now, lambda t: self.rules.resolve(t, now),
-                                      self.rules.assignee(incident.assignee, now))
+            changed, order = inc.tick(
+                incident, policy, now, lambda t: self.rules.resolve(t, now), self.rules.assignee(incident.assignee, now)
+            )
             if changed is not None:
                 self.incidents[fingerprint] = incident = changed
             if order is not None and order.dedupe_key not in self.sent:
@@ -136,13 +150,20 @@ class IncidentDesk:
             notes.append("escalation resumed after a pause: this page stands for the steps missed")
         if page.gaps:
             notes.append("nobody on call for " + ", ".join(page.gaps))
-        text = f"🚨 {mention.text} still unacknowledged".strip() if mention else "🚨 still unacknowledged (nobody to page)"
+        text = (
+            f"🚨 {mention.text} still unacknowledged".strip() if mention else "🚨 still unacknowledged (nobody to page)"
+        )
         payload = {
             "content": text[:2000],
             "allowed_mentions": {"parse": [], "users": list(mention.users), "roles": list(mention.roles)},
-            "embeds": [{"title": incident.title[:256] or "incident",
-                        "description": (f"Step {page.step + 1}/{len(steps)}, round {page.loop + 1}. "
-                                        + " · ".join(notes))[:4096]}],
+            "embeds": [
+                {
+                    "title": incident.title[:256] or "incident",
+                    "description": (f"Step {page.step + 1}/{len(steps)}, round {page.loop + 1}. " + " · ".join(notes))[
+                        :4096
+                    ],
+                }
+            ],
         }
         outcome = self._client.execute(webhook, payload)
         if not outcome.ok:
@@ -203,8 +224,10 @@ class IncidentDesk:
         if webhook is None:
             return
         at = datetime.fromtimestamp(now, self.rules.tz).strftime("%H:%M")
-        lines = {inc.State.ACKNOWLEDGED: f"✅ Acknowledged by <@{user_id}> at {at}",
-                 inc.State.SILENCED: f"🔕 Silenced by <@{user_id}> at {at}"}
+        lines = {
+            inc.State.ACKNOWLEDGED: f"✅ Acknowledged by <@{user_id}> at {at}",
+            inc.State.SILENCED: f"🔕 Silenced by <@{user_id}> at {at}",
+        }
         text = lines.get(incident.state, "")
         if incident.assignee:
             text += f" · Assigned: {incident.assignee}"

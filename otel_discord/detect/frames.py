@@ -49,6 +49,7 @@ class Frame:
     function: str
     code: str = ""
 
+
 LIBRARY: Final = 0
 UNKNOWN: Final = 1
 INSTALLED: Final = 2
@@ -68,14 +69,77 @@ _TOOLS: Final = frozenset({"pip", "setuptools", "wheel", "pytest", "pluggy", "vi
 #: reads other hosts' tracebacks): the stack, its dependencies, and common web and DB libraries.
 _KNOWN_LIBRARIES: Final = frozenset(
     {
-        "flask", "werkzeug", "jinja2", "markupsafe", "itsdangerous", "click", "blinker", "sqlalchemy", "alembic",
-        "greenlet", "opentelemetry", "wrapt", "deprecated", "importlib_metadata", "zipp", "typing_extensions",
-        "google", "grpc", "requests", "urllib3", "certifi", "idna", "charset_normalizer", "httpx", "httpcore",
-        "h11", "anyio", "sniffio", "aiohttp", "multidict", "yarl", "gunicorn", "waitress", "uvicorn", "starlette",
-        "fastapi", "pydantic", "pydantic_core", "django", "celery", "kombu", "billiard", "redis", "psycopg2",
-        "psycopg", "pymysql", "MySQLdb", "asyncpg", "marshmallow", "yaml", "botocore", "boto3", "s3transfer",
-        "packaging", "setuptools", "pkg_resources", "pip", "_pytest", "pytest", "pluggy", "gevent", "eventlet",
-        "sentry_sdk", "otel_discord", "six", "attr", "attrs", "dateutil", "pytz", "tenacity", "jsonschema",
+        "flask",
+        "werkzeug",
+        "jinja2",
+        "markupsafe",
+        "itsdangerous",
+        "click",
+        "blinker",
+        "sqlalchemy",
+        "alembic",
+        "greenlet",
+        "opentelemetry",
+        "wrapt",
+        "deprecated",
+        "importlib_metadata",
+        "zipp",
+        "typing_extensions",
+        "google",
+        "grpc",
+        "requests",
+        "urllib3",
+        "certifi",
+        "idna",
+        "charset_normalizer",
+        "httpx",
+        "httpcore",
+        "h11",
+        "anyio",
+        "sniffio",
+        "aiohttp",
+        "multidict",
+        "yarl",
+        "gunicorn",
+        "waitress",
+        "uvicorn",
+        "starlette",
+        "fastapi",
+        "pydantic",
+        "pydantic_core",
+        "django",
+        "celery",
+        "kombu",
+        "billiard",
+        "redis",
+        "psycopg2",
+        "psycopg",
+        "pymysql",
+        "MySQLdb",
+        "asyncpg",
+        "marshmallow",
+        "yaml",
+        "botocore",
+        "boto3",
+        "s3transfer",
+        "packaging",
+        "setuptools",
+        "pkg_resources",
+        "pip",
+        "_pytest",
+        "pytest",
+        "pluggy",
+        "gevent",
+        "eventlet",
+        "sentry_sdk",
+        "otel_discord",
+        "six",
+        "attr",
+        "attrs",
+        "dateutil",
+        "pytz",
+        "tenacity",
+        "jsonschema",
     }
 )
 _LIBRARY_NAME_PREFIXES: Final = ("flask_", "sqlalchemy_", "opentelemetry", "django_", "pytest_", "_pytest")
@@ -234,9 +298,7 @@ class PythonFrames:
             return any(tuple(module[: len(w)]) == w for w in self._wanted)
         # A source file: the package's directories appear in the path (the project root is unknown).
         parts = [p[:-3] if p.endswith(".py") else p for p in normalized.split("/") if p]
-        return any(
-            tuple(parts[i : i + len(w)]) == w for w in self._wanted for i in range(len(parts) - len(w) + 1)
-        )
+        return any(tuple(parts[i : i + len(w)]) == w for w in self._wanted for i in range(len(parts) - len(w) + 1))
 
 
 _current = PythonFrames()

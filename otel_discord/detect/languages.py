@@ -62,21 +62,84 @@ _JS_INTERNAL: Final = ("node:", "internal/", "native", "<anonymous>", "[native c
 _JAVA_LIBRARIES: Final = tuple(
     prefix + "."
     for prefix in (
-        "java", "javax", "jdk", "sun", "com.sun", "jakarta", "kotlin", "kotlinx", "scala", "groovy",
-        "org.springframework", "org.apache", "org.hibernate", "org.eclipse", "org.jboss", "org.glassfish",
-        "io.netty", "io.opentelemetry", "io.micrometer", "io.grpc", "io.undertow", "io.vertx", "io.reactivex",
-        "reactor", "com.fasterxml", "com.google", "com.zaxxer", "com.mysql", "org.postgresql", "org.h2",
-        "org.slf4j", "ch.qos.logback", "org.junit", "org.mockito", "okhttp3", "okio", "retrofit2", "feign",
-        "akka", "org.aspectj", "net.bytebuddy", "org.yaml", "org.thymeleaf", "org.flywaydb", "org.liquibase",
+        "java",
+        "javax",
+        "jdk",
+        "sun",
+        "com.sun",
+        "jakarta",
+        "kotlin",
+        "kotlinx",
+        "scala",
+        "groovy",
+        "org.springframework",
+        "org.apache",
+        "org.hibernate",
+        "org.eclipse",
+        "org.jboss",
+        "org.glassfish",
+        "io.netty",
+        "io.opentelemetry",
+        "io.micrometer",
+        "io.grpc",
+        "io.undertow",
+        "io.vertx",
+        "io.reactivex",
+        "reactor",
+        "com.fasterxml",
+        "com.google",
+        "com.zaxxer",
+        "com.mysql",
+        "org.postgresql",
+        "org.h2",
+        "org.slf4j",
+        "ch.qos.logback",
+        "org.junit",
+        "org.mockito",
+        "okhttp3",
+        "okio",
+        "retrofit2",
+        "feign",
+        "akka",
+        "org.aspectj",
+        "net.bytebuddy",
+        "org.yaml",
+        "org.thymeleaf",
+        "org.flywaydb",
+        "org.liquibase",
     )
 )
 _DOTNET_LIBRARIES: Final = tuple(
     prefix + "."
     for prefix in (
-        "System", "Microsoft", "Npgsql", "Newtonsoft", "Dapper", "Polly", "Grpc", "OpenTelemetry", "Serilog",
-        "NLog", "Castle", "Autofac", "MediatR", "StackExchange", "MongoDB", "Swashbuckle", "FluentValidation",
-        "AutoMapper", "Pomelo", "Hangfire", "RabbitMQ", "MassTransit", "Azure", "Amazon", "Google", "Xunit",
-        "NUnit", "Interop",
+        "System",
+        "Microsoft",
+        "Npgsql",
+        "Newtonsoft",
+        "Dapper",
+        "Polly",
+        "Grpc",
+        "OpenTelemetry",
+        "Serilog",
+        "NLog",
+        "Castle",
+        "Autofac",
+        "MediatR",
+        "StackExchange",
+        "MongoDB",
+        "Swashbuckle",
+        "FluentValidation",
+        "AutoMapper",
+        "Pomelo",
+        "Hangfire",
+        "RabbitMQ",
+        "MassTransit",
+        "Azure",
+        "Amazon",
+        "Google",
+        "Xunit",
+        "NUnit",
+        "Interop",
     )
 )
 
@@ -314,8 +377,7 @@ def read(stacktrace: str, language: str) -> tuple[Frame | None, str]:
     return frame, _text(lines, sections, escaping, chosen, language)
 
 
-def _text(lines: Sequence[str], sections: list[_Section], escaping: _Section, chosen: _Section,
-          language: str) -> str:
+def _text(lines: Sequence[str], sections: list[_Section], escaping: _Section, chosen: _Section, language: str) -> str:
     header = sections[0].header if language == "dotnet" else escaping.header
     out = [lines[i] for i in header[:3] if lines[i].strip()]
     if chosen is not escaping and chosen.header:

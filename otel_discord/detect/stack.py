@@ -59,8 +59,14 @@ _STDLIB_SHAPE: Final = re.compile(r"/lib(?:64)?/python\d+(?:\.\d+)?t?/|/Lib/")
 _DEPENDENCY_DIRS: Final = ("/node_modules/", "/pkg/mod/")
 _KEEP_COMPONENTS: Final = 3
 _SDK_LANGUAGE: Final = "telemetry.sdk.language"
-_SDK_LANGUAGES: Final = {"python": "python", "nodejs": "nodejs", "webjs": "nodejs", "java": "java", "go": "go",
-                         "dotnet": "dotnet"}
+_SDK_LANGUAGES: Final = {
+    "python": "python",
+    "nodejs": "nodejs",
+    "webjs": "nodejs",
+    "java": "java",
+    "go": "go",
+    "dotnet": "dotnet",
+}
 _STDLIB_PREFIXES: Final = STDLIB_PREFIXES
 
 _last_shape: tuple[str, str | None] = ("", None)  # the last text's language: every notice asks twice
@@ -72,8 +78,10 @@ def _shape(stacktrace: str) -> str | None:
     last = _last_shape
     if last[0] is stacktrace:
         return last[1]
-    if _HEADER in stacktrace or ('File "' in stacktrace and any(
-            _FRAME.match(line) for line in stacktrace[-_MAX_CHARS:].splitlines() if 'File "' in line)):
+    if _HEADER in stacktrace or (
+        'File "' in stacktrace
+        and any(_FRAME.match(line) for line in stacktrace[-_MAX_CHARS:].splitlines() if 'File "' in line)
+    ):
         found: str | None = "python"
     else:
         found = languages.detect(stacktrace[:_MAX_CHARS].splitlines())
