@@ -48,6 +48,10 @@ OTEL_EXPORTER_DISCORD_MASK_PII = "OTEL_EXPORTER_DISCORD_MASK_PII"
 OTEL_EXPORTER_DISCORD_ENVIRONMENT = "OTEL_EXPORTER_DISCORD_ENVIRONMENT"
 """Environment shown on notices when the resource has no ``deployment.environment``."""
 
+OTEL_EXPORTER_DISCORD_APP_PACKAGES = "OTEL_EXPORTER_DISCORD_APP_PACKAGES"
+"""The app's own top-level packages, comma-separated (``shop,shop_jobs``; ``com.example`` in Java): an error's
+Location is their innermost frame. Default: the app is told apart from its libraries by package (docs/stacks.md)."""
+
 # --- metrics: summaries, thresholds, system events, jobs (README "Summaries ...") -----------
 
 OTEL_EXPORTER_DISCORD_SUMMARY_SCHEDULE = "OTEL_EXPORTER_DISCORD_SUMMARY_SCHEDULE"

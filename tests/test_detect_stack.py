@@ -229,10 +229,10 @@ class TestAppTraceback:
         """With no app frame nothing is cut except marker lines."""
         text = (
             "Traceback (most recent call last):\n"
-            '  File "/v/lib/python3.11/site-packages/lib/x.py", line 1, in f\n'
+            '  File "/v/lib/python3.11/site-packages/werkzeug/x.py", line 1, in f\n'
             "    g()\n"
             "    ^^^\n"
-            "lib.Error: boom\n"
+            "werkzeug.Error: boom\n"
         )
         assert app_traceback(text) == text.replace("    ^^^\n", "").rstrip("\n")
 
@@ -269,7 +269,85 @@ class TestReadTraceback:
 
     def test_no_app_frame_and_no_traceback(self):
         """Only library frames: no frame, the trace minus markers; plain text and non-text: nothing to show."""
-        text = '  File "/v/lib/python3.11/site-packages/lib/x.py", line 1, in f\nlib.Error: boom'
+        text = '  File "/v/lib/python3.11/site-packages/werkzeug/x.py", line 1, in f\nwerkzeug.Error: boom'
         assert read_traceback(text) == (None, app_traceback(text))
         assert read_traceback("just a message") == (None, "just a message")
         assert read_traceback("") == (None, "") and read_traceback(None) == (None, "")  # type: ignore[arg-type]
+
+
+def _py_traceback(*files: str, error: str = "sqlalchemy.exc.OperationalError: no such table: orders") -> str:
+    lines = ["Traceback (most recent call last):"]
+    for number, file in enumerate(files, start=1):
+        lines += [f'  File "{file}", line {number * 10}, in f{number}', f"    step_{number}()"]
+    return "\n".join([*lines, error])
+
+
+SP = "/usr/local/lib/python3.12/site-packages"
+
+
+class TestInstalledApps:
+    """An app pip-installed into site-packages is found by package, not skipped with its libraries."""
+
+    @pytest.mark.parametrize(
+        ("files", "location", "shown_from"),
+        [
+            (  # the app installed next to Flask and SQLAlchemy (a Docker image)
+                [
+                    f"{SP}/opentelemetry/trace/__init__.py",
+                    f"{SP}/flask/app.py",
+                    f"{SP}/shopapp/views.py",
+                    f"{SP}/shopapp/store.py",
+                    f"{SP}/sqlalchemy/engine/base.py",
+                    "/usr/local/lib/python3.12/sqlite3/x.py",
+                ],
+                f"{SP}/shopapp/store.py",
+                f"{SP}/shopapp/views.py",
+            ),
+            (  # a library the app calls raises: the app's line that called it, not the library's
+                [f"{SP}/flask/app.py", f"{SP}/shopapp/views.py", f"{SP}/vendorlib/validate.py"],
+                f"{SP}/shopapp/views.py",
+                f"{SP}/shopapp/views.py",
+            ),
+            (  # a source checkout still wins over installed packages (the old behaviour)
+                [f"{SP}/flask/app.py", "/srv/shop/views.py", f"{SP}/shopapp/util.py"],
+                "/srv/shop/views.py",
+                "/srv/shop/views.py",
+            ),
+            (  # Flask extensions and Debian's dist-packages are libraries by name
+                [
+                    f"{SP}/flask_restful/__init__.py",
+                    "/usr/lib/python3/dist-packages/requests/api.py",
+                    f"{SP}/shopapp/api.py",
+                    f"{SP}/sqlalchemy_utils/types.py",
+                ],
+                f"{SP}/shopapp/api.py",
+                f"{SP}/shopapp/api.py",
+            ),
+            (  # only the stack: no Location, the whole traceback
+                [f"{SP}/werkzeug/serving.py", f"{SP}/flask/app.py", "<frozen runpy>"],
+                None,
+                f"{SP}/werkzeug/serving.py",
+            ),
+        ],
+    )
+    def test_location_table(self, files, location, shown_from):
+        """The Location is the innermost frame of the app's package; the code block starts at its outermost."""
+        text = _py_traceback(*files)
+        frame, shown = read_traceback(text)
+        assert (frame.file if frame else None) == location
+        assert first_app_frame(parse_frames(text)) == frame
+        assert shown.splitlines()[1].startswith(f'  File "{shown_from}", line {(files.index(shown_from) + 1) * 10},')
+
+    def test_configured_package_wins(self):
+        """OTEL_EXPORTER_DISCORD_APP_PACKAGES settles what the heuristic cannot: a library-looking package."""
+        from otel_discord.detect import frames
+
+        text = _py_traceback(f"{SP}/flask/app.py", "/srv/tools/run.py", f"{SP}/flask_shop/views.py")
+        before = frames.classifier().app_packages
+        try:
+            frames.use_app_packages([])
+            assert read_traceback(text)[0].file == "/srv/tools/run.py"
+            frames.use_app_packages(["flask_shop"])
+            assert read_traceback(text)[0].file == f"{SP}/flask_shop/views.py"
+        finally:
+            frames.use_app_packages(before)

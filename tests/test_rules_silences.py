@@ -207,3 +207,18 @@ def test_a_country_calendar_without_the_package_says_how_to_install_it(monkeypat
     monkeypatch.setattr(builtins, "__import__", no_holidays)
     with pytest.raises(ConfigError, match=r"calendars\.nl\.country: needs the optional 'holidays' package"):
         parse_rules({"calendars": {"nl": {"country": "NL"}}})
+
+
+def test_the_example_config_has_valid_notification_rules():
+    """otel-discord.example.yaml's rules parse, and its escalation names the rotation's person on call."""
+    from pathlib import Path
+
+    import yaml
+
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "otel-discord.example.yaml").read_text("utf-8"))
+    rules = parse_rules(raw)
+    assert set(rules.rotations) == {"primary", "after-hours"} and rules.policies["critical"].repeat == 1
+    monday_10 = at("2026-01-05 10:00")
+    assert str(rules.rotations.on_call("primary", monday_10).who) == "anna"
+    assert str(rules.rotations.on_call("primary", at("2026-12-24 12:00")).who) == "chris"  # the override
+    assert str(rules.select(notice(severity=Severity.CRITICAL)).assign) == "oncall:primary"

@@ -40,6 +40,7 @@ from otel_discord.config import Channel, ConfigError, Settings, resolve
 from otel_discord.deliver.webhook import Outcome, WebhookClient
 from otel_discord.exporters import requested
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
+from otel_discord.route.rules import load_rules
 
 OK: Final = "ok"
 
@@ -265,6 +266,22 @@ def _print_config(settings: Settings, stages: Any, out: TextIO) -> None:
     print("  " + text.rstrip().replace("\n", "\n  "), file=out)
 
 
+def _print_rules(settings: Settings, rules: Any, out: TextIO) -> None:
+    """Notification rules: each escalation chain with who is on call now and at the next handover."""
+    if not rules.configured:
+        return
+    described = rules.describe(time.time())
+    bot = any(str(settings.env.get(k) or "").strip() for k in ("OTEL_EXPORTER_DISCORD_BOT_TOKEN",))
+    described["acknowledgment by reaction"] = (
+        "on (bot token set)"
+        if bot
+        else "off: no bot token (OTEL_EXPORTER_DISCORD_BOT_TOKEN); escalation stops on resolve, silence or its last step"
+    )
+    print("Notification rules (docs/notification-rules.md):", file=out)
+    text = yaml.safe_dump(described, sort_keys=False, allow_unicode=True, default_flow_style=False, width=110)
+    print("  " + text.rstrip().replace("\n", "\n  "), file=out)
+
+
 def _send_samples(settings: Settings, timeout: float, out: TextIO) -> bool:
     from otel_discord.pipeline import Pipeline
 
@@ -305,10 +322,12 @@ def diagnose(
     environ = {} if environ is None else environ
     try:
         stages = build_stages(settings)
+        rules = load_rules(settings)
     except ConfigError as exc:
         print(f"✗ configuration: {exc}", file=out)
         return 2
     _print_config(settings, stages, out)
+    _print_rules(settings, rules, out)
     print("", file=out)
     lines = signal_lines(environ, available)
     if logs_to_discord(environ):

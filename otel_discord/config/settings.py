@@ -78,6 +78,7 @@ class Settings:
     mask_pii: bool = DEFAULT_MASK_PII
     environment: str | None = None
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo(FALLBACK_TIMEZONE))  # TIMEZONE, else the host's
+    app_packages: tuple[str, ...] = ()
     config_file: Path | None = None
     raw_file: Mapping[str, Any] = field(default_factory=dict, repr=False)  # holds expanded webhook URLs
     signal: str | None = None
@@ -110,6 +111,7 @@ class Settings:
             "spool_dir": str(self.spool_dir),
             "mask_pii": self.mask_pii,
             "timezone": self.timezone.key,
+            "app_packages": list(self.app_packages),
             "config_file": str(self.config_file) if self.config_file else None,
         }
 
@@ -165,6 +167,15 @@ def service_name(environ: Mapping[str, str]) -> str:
 def _parse_hosts(text: Any) -> tuple[str, ...]:
     items = text if isinstance(text, (list, tuple)) else str(text).split(",")
     return tuple(h.strip().lower() for h in items if str(h).strip())
+
+
+def _parse_packages(text: Any) -> tuple[str, ...]:
+    items = text if isinstance(text, (list, tuple)) else str(text).split(",")
+    names = tuple(str(item).strip() for item in items if str(item).strip())
+    for name in names:  # Python, JS (@scope/name), Java/.NET (dotted) and Go (module path) names
+        if not re.fullmatch(r"[A-Za-z_@][\w.@/-]*", name):
+            raise ValueError(f"{name!r} is not a package name (expected e.g. shop,com.example)")
+    return names
 
 
 def _parse_trace_url(text: Any) -> str:
@@ -340,6 +351,7 @@ def resolve(
         mask_pii=r.get("MASK_PII", mask_pii, parse_bool, DEFAULT_MASK_PII),
         environment=r.get("ENVIRONMENT", environment, _parse_str, None),
         timezone=r.get("TIMEZONE", timezone, parse_timezone, None) or host_or_fallback_timezone(environ),
+        app_packages=r.get("APP_PACKAGES", None, _parse_packages, ()),
         config_file=Path(file_path) if file_path else None,
         raw_file=file_data,
         signal=signal,

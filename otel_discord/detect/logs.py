@@ -27,7 +27,7 @@ from otel_discord.detect import semconv as sc
 from otel_discord.detect.dedupe import ExceptionRegistry, fingerprint, registry, short_type
 from otel_discord.detect.events import EventDetector, Occurrence, event_name_of, severity_of
 from otel_discord.detect.sql import scrub_db_error
-from otel_discord.detect.stack import describe_frame, display_path, read_traceback
+from otel_discord.detect.stack import describe_frame, display_path, read_traceback, stack_language
 from otel_discord.health.log import ROOT_NAME, get_logger
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 
@@ -277,7 +277,7 @@ class LogDetector:
             description=description[:_MAX_DESCRIPTION],
             fields=tuple(fields),
             code=scrub_db_error(traceback_text) or None,
-            code_language="py",
+            code_language=stack_language(exception.stacktrace),
             details=details,
             fingerprint=fingerprint(exception.type, location, route or scope),  # as the span detector
             values=values,

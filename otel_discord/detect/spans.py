@@ -28,7 +28,7 @@ from otel_discord.detect import observations as observe
 from otel_discord.detect import semconv as sc
 from otel_discord.detect.span_extras import span_extras
 from otel_discord.detect.sql import normalize_sql, scrub_db_error, short_db_name, sql_operation
-from otel_discord.detect.stack import describe_frame, display_path, read_traceback
+from otel_discord.detect.stack import describe_frame, display_path, read_traceback, stack_language
 from otel_discord.health.log import get_logger
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 
@@ -363,7 +363,7 @@ class SpanDetector:
         code: str | None = None
         language = ""
         if stacktrace:
-            code, language = scrub_db_error(traceback_text) or None, "py"
+            code, language = scrub_db_error(traceback_text) or None, stack_language(stacktrace, span.resource)
         elif system:
             statement = sc.text(attributes, sc.DB_STATEMENT)
             if statement:

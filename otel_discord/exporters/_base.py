@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from otel_discord.config import ConfigError, Settings, resolve
+from otel_discord.detect.frames import use_app_packages
 from otel_discord.health.drops import guard
 from otel_discord.health.log import get_logger
 from otel_discord.pipeline import Pipeline, Stages, validate
@@ -55,6 +56,7 @@ def configure(
     try:
         settings = resolve(signal, **explicit)
         stages = validate(settings)  # routes, filters and schedules: refuse here, not on the first notice
+        use_app_packages(settings.app_packages)  # one list per process: stack traces are read everywhere
         return Configured(settings, stages, features(settings))
     except ConfigError as exc:
         if strict:
