@@ -17,7 +17,7 @@ from otel_discord.detect.frames import (
     _library_closure,
     _requirements,
 )
-from otel_discord.exporters._base import build_settings
+from otel_discord.exporters._base import configure, no_features
 
 SP = "/app/.venv/lib/python3.12/site-packages"
 WEBHOOK = "https://discord.com/api/webhooks/123/tok"
@@ -152,6 +152,6 @@ class TestSetting:
         monkeypatch.setenv("OTEL_EXPORTER_DISCORD_WEBHOOK_URL", WEBHOOK)
         monkeypatch.setenv("OTEL_EXPORTER_DISCORD_SPOOL_DIR", str(tmp_path))
         monkeypatch.setenv("OTEL_EXPORTER_DISCORD_APP_PACKAGES", "billing")
-        assert build_settings("traces", "span", False, {}) is not None
+        assert configure("traces", "span", strict=False, core={}, features=no_features) is not None
         assert frames.classifier().app_packages == ("billing",)
         assert frames.classifier().rank(f"{SP}/billing/charge.py") == CONFIGURED

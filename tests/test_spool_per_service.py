@@ -10,9 +10,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 
-from otel_discord import DiscordSpanExporter, audit
+from otel_discord import DiscordSpanExporter
 from otel_discord.cli import main
 from otel_discord.config import default_state_dir, resolve, service_name
+from otel_discord.deliver import audit
 from otel_discord.notice import Category, Kind, Notice, Severity
 
 HOOK = "https://discord.com/api/webhooks/1/" + "t" * 68

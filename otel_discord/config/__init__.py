@@ -16,6 +16,7 @@ from otel_discord.config.settings import (
     default_state_dir,
     parse_username,
     resolve,
+    service_name,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "parse_int_positive",
     "parse_username",
     "resolve",
+    "service_name",
 ]
