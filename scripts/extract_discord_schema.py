@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[1]
-DEFAULT_SPEC: Final = REPO_ROOT.parent / "shared" / "discord" / "openapi.json"
+DEFAULT_SPEC: Final = REPO_ROOT / "tests" / "fixtures" / "discord" / "openapi.json"  # vendored Discord spec (MIT)
 DEFAULT_OUTPUT: Final = REPO_ROOT / "otel_discord" / "testing" / "discord_schema.json"
 # The webhook bodies, and the bot routes the strict server serves (send a message, start a thread).
 ROOT_SCHEMAS: Final = (

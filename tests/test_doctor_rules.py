@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import logging
 import re
 
 from test_doctor import CONFIG, settings_for
@@ -25,7 +24,7 @@ incidents: [{match: {level: critical}, escalate: critical}]
 def test_doctor_prints_the_chain_with_who_is_on_call(discord_server, tmp_path):
     settings, _ = settings_for(discord_server, tmp_path, RULES)
     out = io.StringIO()
-    assert diagnose(settings, out, root_level=logging.INFO) == 0
+    assert diagnose(settings, out) == 0
     text = out.getvalue()
     assert "Notification rules (docs/notification-rules.md):" in text
     assert re.search(r"step 1: notify oncall:primary = (anna|bram), then wait 10m", text)
@@ -39,12 +38,12 @@ def test_doctor_prints_the_chain_with_who_is_on_call(discord_server, tmp_path):
 def test_a_bad_rule_exits_2_naming_the_key(discord_server, tmp_path):
     settings, _ = settings_for(discord_server, tmp_path, RULES.replace("wait: 10m", "wait: 10s"))
     out = io.StringIO()
-    assert diagnose(settings, out, root_level=logging.INFO) == 2
+    assert diagnose(settings, out) == 2
     assert "config file escalation.critical.steps[0].wait: must be at least 1m" in out.getvalue()
 
 
 def test_without_rules_doctor_says_nothing_about_them(discord_server, tmp_path):
     settings, _ = settings_for(discord_server, tmp_path)
     out = io.StringIO()
-    diagnose(settings, out, root_level=logging.INFO)
+    diagnose(settings, out)
     assert "Notification rules" not in out.getvalue()

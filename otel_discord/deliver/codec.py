@@ -15,8 +15,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
-from otel_discord.config.webhook_url import redact
 from otel_discord.deliver.queue import Outgoing
+from otel_discord.health.scrub import redact, valid_utf8
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 
 VERSION: Final = 1
@@ -64,20 +64,6 @@ def encode(item: Outgoing) -> str:
         },
     }
     return redact(valid_utf8(json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))))
-
-
-def valid_utf8(text: str) -> str:
-    """``text`` with lone surrogates replaced by U+FFFD.
-
-    Python strings may hold them (``os.fsdecode`` of an odd file name, a CSV decoded
-    with ``surrogateescape``); UTF-8 cannot, so SQLite and files refuse such text.
-    One notice holding one must not block the spool for every other notice.
-    """
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def _text(value: Any, default: str | None = None) -> str | None:

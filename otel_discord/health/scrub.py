@@ -70,3 +70,17 @@ def redact(text: str) -> str:
     if "." in text:
         text = _DOTTED.sub(MASK, text)
     return _AFTER_ID.sub(rf"\1{MASK}", text)
+
+
+def valid_utf8(text: str) -> str:
+    """``text`` with lone surrogates replaced by U+FFFD.
+
+    Python strings may hold them (``os.fsdecode`` of an odd file name, a CSV decoded
+    with ``surrogateescape``); UTF-8 cannot, so SQLite and files refuse such text.
+    One notice holding one must not block the spool (or the hold store) for every other notice.
+    """
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")

@@ -27,6 +27,7 @@ from typing import Any, Final, Protocol
 
 from otel_discord.health import forks
 from otel_discord.health.log import get_logger
+from otel_discord.health.scrub import redact, valid_utf8
 from otel_discord.notice import Category, Field, Kind, Notice, Severity
 
 _logger = get_logger(__name__)
@@ -90,7 +91,8 @@ def encode(notice: Notice) -> str:
         "channel": notice.channel,
         "mention": notice.mention,
     }
-    return json.dumps(data, ensure_ascii=False, allow_nan=False)
+    # The same rule as the spool's rows: valid UTF-8 (SQLite refuses lone surrogates) and no token.
+    return redact(valid_utf8(json.dumps(data, ensure_ascii=False, allow_nan=False)))
 
 
 def decode(text: str) -> Notice:
