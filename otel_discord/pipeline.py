@@ -268,8 +268,7 @@ class Pipeline:
                 notice.title,
                 exc_info=True,
             )
-            self.engine.stats.record_drop(DropReason.INTERNAL_ERROR)
-            self.engine.fallback.defer(notice, DropReason.INTERNAL_ERROR.value)
+            self.engine.record_loss(notice, DropReason.INTERNAL_ERROR)
 
     def _ensure_ticking(self) -> None:
         """Have ``tick`` called every few seconds by the engine's timer (no thread of our own)."""

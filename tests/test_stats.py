@@ -12,8 +12,8 @@ from otel_discord.health.drops import (
     Stats,
     format_drops,
     guard,
-    redacting_logger,
 )
+from otel_discord.health.log import get_logger
 
 TOKEN = "Sx8d-" + "k" * 63
 
@@ -152,8 +152,8 @@ class TestGuard:
         assert "/webhooks/123/****" in lines[-1]
 
 
-def test_redacting_logger_masks_arguments(otel_logs):
+def test_our_loggers_mask_arguments(otel_logs):
     """Even a careless %-argument holding a URL is masked."""
     _, lines = otel_logs
-    redacting_logger("test_stats").warning("posting to %s", f"https://discord.com/api/webhooks/9/{TOKEN}")
+    get_logger("test_stats").warning("posting to %s", f"https://discord.com/api/webhooks/9/{TOKEN}")
     assert TOKEN not in lines[-1] and "/webhooks/9/****" in lines[-1]

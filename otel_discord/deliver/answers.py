@@ -19,9 +19,10 @@ from otel_discord.deliver.ratelimit import RateLimiter
 from otel_discord.deliver.retry import RetryPolicy
 from otel_discord.deliver.spool import Spool
 from otel_discord.deliver.webhook import Outcome
-from otel_discord.health.drops import DropReason, Stats, redacting_logger
+from otel_discord.health.drops import DropReason, Stats
+from otel_discord.health.log import get_logger
 
-_logger = redacting_logger(__name__)
+_logger = get_logger(__name__)
 
 UNEXPECTED_4XX_ATTEMPTS: Final = 3  # e.g. 403 Missing Permissions: maybe fixed by a human, soon
 

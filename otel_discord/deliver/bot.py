@@ -34,10 +34,10 @@ from urllib.parse import quote
 
 from otel_discord.config.webhook_url import WebhookURL
 from otel_discord.deliver.ratelimit import RateLimiter
-from otel_discord.deliver.webhook import Outcome, WebhookClient, _instrumentation_suppressed, _outcome, _short
-from otel_discord.health.drops import redacting_logger
+from otel_discord.deliver.webhook import Outcome, WebhookClient, instrumentation_suppressed, outcome_of, short_reason
+from otel_discord.health.log import get_logger
 
-_logger = redacting_logger(__name__)
+_logger = get_logger(__name__)
 
 API_VERSION: Final = "v10"
 THREAD_EXISTS: Final = 160004
@@ -184,7 +184,7 @@ class BotClient:
         self.requests += 1
         try:
             session = self.http._get_session()
-            with _instrumentation_suppressed():
+            with instrumentation_suppressed():
                 response = session.request(
                     method,
                     url,
@@ -195,9 +195,9 @@ class BotClient:
                     **kwargs,
                 )
                 body = response.content
-            return _outcome(response.status_code, response.headers, body)
+            return outcome_of(response.status_code, response.headers, body)
         except Exception as exc:  # the contract is "never raises"; requests' errors name the URL, not the header
-            return Outcome(None, error=f"{type(exc).__name__}: {_short(exc)}")
+            return Outcome(None, error=f"{type(exc).__name__}: {short_reason(exc)}")
 
     def close(self) -> None:
         self.http.close()

@@ -45,12 +45,13 @@ from otel_discord.deliver.spool import SpoolBusy, SpoolUnavailable, default_scop
 from otel_discord.deliver.webhook import WebhookClient
 from otel_discord.group import AUDIT_CHANNEL, GroupPolicy, group_key
 from otel_discord.health import selftelemetry
-from otel_discord.health.drops import DropReason, Stats, guard, redacting_logger
+from otel_discord.health.drops import DropReason, Stats, guard
+from otel_discord.health.log import get_logger
 from otel_discord.notice import Notice
 
 __all__ = ["LINGER", "THREAD_NAME", "DeliveryEngine", "Outgoing", "get_engine"]
 
-_logger = redacting_logger(__name__)
+_logger = get_logger(__name__)
 
 THREAD_NAME: Final = "otel-discord-delivery"
 SPOOL_THREAD_NAME: Final = "otel-discord-spool"
@@ -216,8 +217,7 @@ class DeliveryEngine:
             item, self._clock(), self._wall(), group_key(item.notice, item.channel, self._exempt)
         )
         if not accepted:
-            self.stats.record_drop(DropReason.QUEUE_OVERFLOW)
-            self.fallback.defer(item.notice, DropReason.QUEUE_OVERFLOW.value)
+            self.record_loss(item.notice, DropReason.QUEUE_OVERFLOW)
         self._ensure_threads()
         if wake or len(self._inbox) * 2 >= self._inbox.maxsize:  # a long batch must not fill the inbox
             self._tick.set()
@@ -232,6 +232,12 @@ class DeliveryEngine:
     def wake(self) -> None:
         """Have the spool thread take what was submitted with ``wake=False``."""
         self._tick.set()
+
+    def record_loss(self, notice: Notice, reason: DropReason) -> None:
+        """Count a notice that will not reach Discord and keep it for the fallback file (written on
+        the engine's thread; no I/O here); the next message's drop note reports it."""
+        self.stats.record_drop(reason)
+        self.fallback.defer(notice, reason.value)
 
     def update_channels(self, channels: Mapping[str, Channel]) -> None:
         """Add or replace channels by name (each exporter brings those of its signal)."""

@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any, Final
 
 from otel_discord.config.webhook_url import redact
-from otel_discord.health.drops import Stats, redacting_logger
+from otel_discord.health.drops import Stats
+from otel_discord.health.log import get_logger
 from otel_discord.notice import Notice
 
-_logger = redacting_logger(__name__)
+_logger = get_logger(__name__)
 
 FILE_NAME: Final = "dropped.jsonl"
 MAX_BYTES: Final = 50 * 1024 * 1024  # then rotate to dropped.jsonl.1, so an outage cannot fill the disk

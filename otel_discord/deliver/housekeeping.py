@@ -30,10 +30,11 @@ from otel_discord.deliver.queue import Entry, MemoryQueue
 from otel_discord.deliver.sender import Sender
 from otel_discord.deliver.shared_limits import LEASE_RENEW, LEASE_TTL
 from otel_discord.deliver.spool import TRIM_BATCH, Pending, Spool, SpoolBusy, SpoolUnavailable
-from otel_discord.health.drops import DropReason, Stats, guard, redacting_logger
+from otel_discord.health.drops import DropReason, Stats, guard
+from otel_discord.health.log import get_logger
 from otel_discord.notice import Notice
 
-_logger = redacting_logger(__name__)
+_logger = get_logger(__name__)
 
 TRIM_EVERY: Final = 5.0
 _RECENT_GROUPS: Final = 2048  # groups remembered for ``recently_grouped``

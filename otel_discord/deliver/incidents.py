@@ -30,12 +30,12 @@ from typing import Any, Final
 from otel_discord.config.webhook_url import WebhookURL
 from otel_discord.deliver.bot import BotClient, oldest_after, reaction_actions
 from otel_discord.deliver.webhook import WebhookClient
-from otel_discord.health.drops import redacting_logger
+from otel_discord.health.log import get_logger
 from otel_discord.notice import Notice
 from otel_discord.route.rules import NotificationRules
 from otel_discord.route.rules import incident as inc
 
-_logger = redacting_logger(__name__)
+_logger = get_logger(__name__)
 
 BOT_MISSING: Final = (
     "no bot token (OTEL_EXPORTER_DISCORD_BOT_TOKEN): escalation runs and stops on resolve, "

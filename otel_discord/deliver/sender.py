@@ -46,12 +46,13 @@ from otel_discord.deliver.shared_limits import Reservation, SharedLimits
 from otel_discord.deliver.spool import Spool, SpoolBusy, SpoolUnavailable
 from otel_discord.deliver.webhook import Outcome, WebhookClient
 from otel_discord.group import GroupPolicy
-from otel_discord.health.drops import DropReason, Stats, format_drops, redacting_logger
+from otel_discord.health.drops import DropReason, Stats, format_drops
+from otel_discord.health.log import get_logger
 from otel_discord.notice import SUPPRESS_NOTIFICATIONS
 from otel_discord.render import limits
 from otel_discord.render.payload import build_payload, pack
 
-_logger = redacting_logger(__name__)
+_logger = get_logger(__name__)
 
 LANES_CAP: Final = 1000  # rows held in memory at once; the rest wait in the spool
 _LOAD: Final = 200

@@ -27,11 +27,10 @@ import requests
 from opentelemetry import context as otel_context
 
 from otel_discord.config.webhook_url import WebhookURL, redact
-from otel_discord.health.drops import redacting_logger
-from otel_discord.health.log import REDACT_FILTER
+from otel_discord.health.log import REDACT_FILTER, get_logger
 from otel_discord.version import PROJECT_URL, __version__
 
-_logger = redacting_logger(__name__)
+_logger = get_logger(__name__)
 
 #: urllib3 logs each request line (path and all: the token) at DEBUG, and retries at
 #: WARNING, on these loggers of the *application's* tree; an app that turns DEBUG on
@@ -175,7 +174,7 @@ def _form_errors(tree: Any, path: str = "") -> Iterator[str]:
 
 
 @contextmanager
-def _instrumentation_suppressed() -> Iterator[None]:
+def instrumentation_suppressed() -> Iterator[None]:
     # Both keys: older requests instrumentations check only the generic one, newer
     # ones also honour the HTTP-specific one.
     ctx = otel_context.set_value(otel_context._SUPPRESS_INSTRUMENTATION_KEY, True)
@@ -260,7 +259,7 @@ class WebhookClient:
     def _request(self, method: str, url: str, **kwargs: Any) -> Outcome:
         try:
             session = self._get_session()
-            with _instrumentation_suppressed():
+            with instrumentation_suppressed():
                 response = session.request(
                     method,
                     url,
@@ -270,20 +269,20 @@ class WebhookClient:
                     **kwargs,
                 )
                 body = response.content
-            return _outcome(response.status_code, response.headers, body)
+            return outcome_of(response.status_code, response.headers, body)
         except requests.Timeout:
             return Outcome(None, error=f"no answer within {self.timeout:g} s")
         except requests.ConnectionError as exc:
-            return Outcome(None, error=f"connection failed: {_short(exc)}")
+            return Outcome(None, error=f"connection failed: {short_reason(exc)}")
         except Exception as exc:  # the contract is "never raises"
-            return Outcome(None, error=f"{type(exc).__name__}: {_short(exc)}")
+            return Outcome(None, error=f"{type(exc).__name__}: {short_reason(exc)}")
 
 
-def _short(exc: BaseException) -> str:
+def short_reason(exc: BaseException) -> str:
     return redact(str(exc))[:300]
 
 
-def _outcome(status: int, headers: Mapping[str, str], body: bytes) -> Outcome:
+def outcome_of(status: int, headers: Mapping[str, str], body: bytes) -> Outcome:
     data: Any = None
     if body:
         try:

@@ -20,12 +20,13 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 
 from otel_discord.exporters._base import PipelineExporter, configure
 from otel_discord.health import selftelemetry
-from otel_discord.health.drops import guard, redacting_logger
+from otel_discord.health.drops import guard
+from otel_discord.health.log import get_logger
 from otel_discord.summary import config as summary_config
 from otel_discord.summary.monitor import Monitor, Post
 from otel_discord.summary.state import Store
 
-_logger = redacting_logger(__name__)  # a config error or exception text might quote a webhook URL
+_logger = get_logger(__name__)  # a config error or exception text might quote a webhook URL
 
 DEFAULT_TICK_S: Final = 60.0
 

@@ -9,14 +9,13 @@ reported in the next Discord message ("⚠️ 1,234 notices dropped (queue full)
 from __future__ import annotations
 
 import enum
-import logging
 import threading
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Final
 
-from otel_discord.health.log import REDACT_FILTER, get_logger
+from otel_discord.health.log import get_logger
 
 
 class DropReason(str, enum.Enum):
@@ -55,19 +54,7 @@ DROP_LABELS: Final[Mapping[str, str]] = {
 _DROP_PREFIX: Final = "dropped."
 
 
-def redacting_logger(name: str) -> logging.Logger:
-    """``get_logger(name)`` with webhook tokens masked in everything it logs.
-
-    The ``otel_discord`` logger and its handler carry ``_log.REDACT_FILTER``
-    already; a logger's filters only see records logged on that very logger, so
-    the child gets it too, for handlers attached anywhere in the tree.
-    """
-    logger = get_logger(name)
-    logger.addFilter(REDACT_FILTER)  # addFilter ignores a filter already present
-    return logger
-
-
-_logger = redacting_logger(__name__)
+_logger = get_logger(__name__)
 
 
 class Stats:

@@ -142,7 +142,7 @@ class Schedules:
 # --- parsing ------------------------------------------------------------------------------
 
 
-def _parse_days(raw: Any, path: str) -> frozenset[int]:
+def parse_days(raw: Any, path: str) -> frozenset[int]:
     days: set[int] = set()
     items = raw.split(",") if isinstance(raw, str) else as_list(raw)
     for item in items:
@@ -164,7 +164,7 @@ def _parse_days(raw: Any, path: str) -> frozenset[int]:
     return frozenset(days)
 
 
-def _parse_spans(raw: Any, path: str) -> tuple[Span, ...]:
+def parse_spans(raw: Any, path: str) -> tuple[Span, ...]:
     spans: list[Span] = []
     for i, item in enumerate(as_list(raw)):
         where = f"{path}[{i}]" if isinstance(raw, list) else path
@@ -183,7 +183,7 @@ def _parse_spans(raw: Any, path: str) -> tuple[Span, ...]:
     return tuple(spans)
 
 
-def _parse_holidays(raw: Any, path: str) -> tuple[frozenset[date], frozenset[tuple[int, int]]]:
+def parse_holidays(raw: Any, path: str) -> tuple[frozenset[date], frozenset[tuple[int, int]]]:
     dates: set[date] = set()
     yearly: set[tuple[int, int]] = set()
     for i, item in enumerate(as_list(raw)):
@@ -214,18 +214,18 @@ def parse_window(name: str, raw: Any, default_tz: ZoneInfo, path: str) -> tuple[
             tz = parse_timezone(spec["timezone"])
         except ValueError as exc:
             raise config_error(f"{path}.timezone", str(exc)) from None
-    days = _parse_days(spec["days"], f"{path}.days") if spec.get("days") is not None else frozenset(range(7))
+    days = parse_days(spec["days"], f"{path}.days") if spec.get("days") is not None else frozenset(range(7))
     if "weekends" in spec:
         if not isinstance(spec["weekends"], bool):
             raise config_error(f"{path}.weekends", "must be true (open) or false (closed)")
         days = days | {5, 6} if spec["weekends"] else days - {5, 6}
-    holidays, yearly = _parse_holidays(spec.get("holidays"), f"{path}.holidays")
+    holidays, yearly = parse_holidays(spec.get("holidays"), f"{path}.holidays")
     window = Window(
         name,
         tz,
         frozenset(days),
-        _parse_spans(spec.get("hours"), f"{path}.hours"),
-        _parse_spans(spec.get("quiet_hours"), f"{path}.quiet_hours"),
+        parse_spans(spec.get("hours"), f"{path}.hours"),
+        parse_spans(spec.get("quiet_hours"), f"{path}.quiet_hours"),
         holidays,
         yearly,
     )

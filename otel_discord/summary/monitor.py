@@ -26,7 +26,7 @@ from opentelemetry.sdk.metrics.export import MetricsData
 
 from otel_discord.detect import observations as observe
 from otel_discord.health import forks
-from otel_discord.health.drops import redacting_logger
+from otel_discord.health.log import get_logger
 from otel_discord.notice import Notice
 from otel_discord.summary import chart, report
 from otel_discord.summary.accumulate import Accumulator, Batch
@@ -40,7 +40,7 @@ from otel_discord.summary.state import COARSE_SLOT_S, SLOT_S, Store
 from otel_discord.summary.tally import Tally, merged
 from otel_discord.summary.thresholds import Thresholds
 
-_logger = redacting_logger(__name__)  # a config error or exception text might quote a webhook URL
+_logger = get_logger(__name__)  # a config error or exception text might quote a webhook URL
 
 #: Two beats further apart than this (or 2.5 export intervals) leave a gap in uptime.
 GAP_FLOOR_S: Final = 150.0

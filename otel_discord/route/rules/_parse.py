@@ -19,6 +19,11 @@ from otel_discord.config.files import config_error
 from otel_discord.config.parse import parse_positive_duration as _duration
 from otel_discord.config.parse import parse_timezone
 
+# Rotations' active windows and holiday calendars are written exactly like ``schedules:``
+# entries, so they are read by the schedules' own parsers (one grammar for days, hours, dates).
+from otel_discord.route.schedule import Window, parse_days, parse_spans
+from otel_discord.route.schedule import parse_holidays as parse_dates
+
 OFF: Final = frozenset({"off", "none", "never", "false", "no"})
 _WALK_LIMIT: Final = 24 * 60  # minutes: no DST gap is longer than a day
 
@@ -146,15 +151,6 @@ def reraise(exc: ConfigError, path: str) -> ConfigError:
     text = str(exc)
     return exc if text.startswith("config file ") else config_error(path, text)
 
-
-# --- the schedules: grammar (days, time ranges, holiday dates) ------------------------------
-# Rotations' active windows and holiday calendars are written exactly like ``schedules:``
-# entries, so they are read by schedule.py's own parsers; this is the one place that
-# imports them (schedule.py is moving into route/).
-from otel_discord.route.schedule import Window  # noqa: E402
-from otel_discord.route.schedule import _parse_days as parse_days  # noqa: E402
-from otel_discord.route.schedule import _parse_holidays as parse_dates  # noqa: E402
-from otel_discord.route.schedule import _parse_spans as parse_spans  # noqa: E402
 
 __all__ = [
     "OFF",
