@@ -13,8 +13,8 @@ FAST_RETRY: Final = RetryPolicy(base=0.05, cap=0.2)  # backoff in tenths of a se
 class FakeWall:
     """Unix time that only moves when the test says so (group windows and edit debounce read it)."""
 
-    def __init__(self) -> None:
-        self.now = time.time()
+    def __init__(self, start: float | None = None) -> None:
+        self.now = time.time() if start is None else start
 
     def __call__(self) -> float:
         return self.now

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from fakes import FakeWall
 
 from otel_discord.config.webhook_url import WebhookURL
 from otel_discord.deliver.bot import (
@@ -22,37 +23,8 @@ from otel_discord.testing import BotInfo, DiscordServer, WebhookInfo
 TIMEOUT = 5
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def server(clock: Clock) -> Iterator[DiscordServer]:
-    with DiscordServer(clock=clock) as running:
-        yield running
-
-
-@pytest.fixture
-def hook(server: DiscordServer) -> WebhookInfo:
-    return server.create_webhook("alerts")
-
-
-@pytest.fixture
-def bot(server: DiscordServer) -> BotInfo:
-    return server.create_bot()
-
-
-@pytest.fixture
-def client(server: DiscordServer, hook: WebhookInfo, bot: BotInfo, clock: Clock) -> Iterator[BotClient]:
+def client(server: DiscordServer, hook: WebhookInfo, bot: BotInfo, clock: FakeWall) -> Iterator[BotClient]:
     webhook = WebhookURL.parse(hook.url, [server.host_port])
     made = BotClient(BotToken(bot.token), api_base(webhook), clock=clock)
     yield made

@@ -4,10 +4,10 @@ reactions, a person's ✅ stopping escalation and editing the card; the no-bot m
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 import requests
+from fakes import FakeWall
 
 from otel_discord.config.webhook_url import WebhookURL
 from otel_discord.deliver.bot import BotClient, BotToken, api_base
@@ -40,28 +40,9 @@ RULES = {
 }
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def server(clock: Clock) -> Iterator[DiscordServer]:
-    with DiscordServer(clock=clock) as running:
-        yield running
-
-
-@pytest.fixture
-def hook(server: DiscordServer) -> WebhookInfo:
-    return server.create_webhook("alerts")
+def clock() -> FakeWall:
+    return FakeWall(5000.0)  # the rules' fake time starts here
 
 
 def boom() -> Notice:
@@ -76,7 +57,7 @@ def boom() -> Notice:
     )
 
 
-def desk_for(server: DiscordServer, hook: WebhookInfo, clock: Clock, *, with_bot: bool):
+def desk_for(server: DiscordServer, hook: WebhookInfo, clock: FakeWall, *, with_bot: bool):
     webhook = WebhookURL.parse(hook.url, [server.host_port])
     bot = None
     if with_bot:
@@ -97,7 +78,7 @@ def post_card(desk: IncidentDesk, hook: WebhookInfo) -> str:
     return str(body["id"])
 
 
-def run(desk: IncidentDesk, clock: Clock, minutes: range) -> None:
+def run(desk: IncidentDesk, clock: FakeWall, minutes: range) -> None:
     for minute in minutes:
         clock.now += 1.1  # the server's and the bot's clock: a reaction bucket per tick
         desk.tick(T0 + minute * MIN)

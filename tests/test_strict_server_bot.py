@@ -3,7 +3,6 @@ forum channels, archived threads and rate-limit headers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
@@ -13,35 +12,6 @@ from otel_discord.testing import BotInfo, DiscordServer, WebhookInfo
 
 TIMEOUT = 5
 CHECK = quote("✅", safe="")  # %E2%9C%85
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def server(clock: Clock) -> Iterator[DiscordServer]:
-    with DiscordServer(clock=clock) as running:
-        yield running
-
-
-@pytest.fixture
-def hook(server: DiscordServer) -> WebhookInfo:
-    return server.create_webhook("alerts")
-
-
-@pytest.fixture
-def bot(server: DiscordServer) -> BotInfo:
-    return server.create_bot()
 
 
 def api(server: DiscordServer, path: str) -> str:
